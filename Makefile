@@ -1,0 +1,47 @@
+# sarcomp: learned SAR compression. `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+EXP    ?= baseline
+RUN    ?=
+DATA   ?= data/synthetic
+
+.DEFAULT_GOAL := help
+.PHONY: help venv data demo train eval test tensorboard summarize clean
+
+help: ## Show this help
+	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install sarcomp with its test extras
+
+data: $(STAMP) ## Generate the synthetic SAR data set into data/synthetic (if absent)
+	$(PY) -m sarcomp.data.synthetic --root $(DATA)
+
+demo: data ## Train the quick demo experiments on synthetic data and print the results table
+	$(PY) scripts/demo.py
+
+train: data ## Train one experiment: make train EXP=cbam_bottleneck
+	$(PY) train.py experiment=$(EXP)
+
+eval: $(STAMP) ## Evaluate a run folder on its test split: make eval RUN=outputs/train/runs/...
+	@test -n "$(RUN)" || { echo "usage: make eval RUN=<run folder>"; exit 2; }
+	$(PY) scripts/evaluate.py run_dir=$(RUN)
+
+summarize: $(STAMP) ## Parameters and MACs of V0-V3 and the placement sweep
+	$(PY) scripts/summarize.py
+
+tensorboard: $(STAMP) ## Serve TensorBoard over outputs/ (or LOGDIR=<run or sweep folder>)
+	$(VENV)/bin/tensorboard --logdir $(or $(LOGDIR),outputs)
+
+test: $(STAMP) ## Run the test suite (CPU, a few minutes)
+	$(PY) -m pytest -q
+
+clean: ## Remove generated data and run outputs (keeps .venv)
+	rm -rf outputs multirun data/synthetic

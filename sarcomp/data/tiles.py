@@ -1,0 +1,202 @@
+"""Scenes and tile datasets: random augmented crops for training, a fixed grid for val/test.
+
+Tiles come from windowed reads, so a large scene is never read whole. Each item is a dict with
+``x`` (float32 [1, T, T] in [0, 1]) and ``mask`` (bool [1, T, T], True = valid pixel); masked
+pixels are filled with 0 and must be ignored by losses and metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from rasterio.windows import Window
+from torch.utils.data import Dataset
+
+from sarcomp.data.rasters import BandSpec, RasterInfo, open_raster, raster_info, read_window
+from sarcomp.data.representation import Representation, Scaling
+from sarcomp.errors import RasterError
+
+log = logging.getLogger(__name__)
+
+STATS_SIZE = 512  # longest side of the decimated read used for per-scene statistics
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One raster with its resolved representation and recorded scaling."""
+
+    path: Path
+    info: RasterInfo
+    spec: BandSpec
+    representation: Representation
+    scaling: Scaling
+    invalid_fraction: float
+
+    @classmethod
+    def load(cls, path: str | Path, spec: BandSpec, representation: Representation) -> Scene:
+        """Inspect a raster (from a decimated read) and fix its scaling; errors name the file."""
+        info = raster_info(path)
+        if info.is_complex and spec.complex_to == "error":
+            raise RasterError(f"{path}: complex data, but this representation needs real values")
+        scale = min(1.0, STATS_SIZE / max(info.height, info.width))
+        shape = (max(1, round(info.height * scale)), max(1, round(info.width * scale)))
+        with open_raster(path) as ds:
+            values, valid = read_window(ds, spec, out_shape=shape)
+        if not valid.any():
+            raise RasterError(f"{path}: all pixels are nodata, NaN or inf")
+        invalid = 1.0 - float(valid.mean())
+        if invalid > 0:
+            log.warning("%s: %.2f%% of pixels are nodata/NaN/inf and are masked", path, 100 * invalid)
+        resolved = representation.resolve(info.dtype, values[valid])
+        return cls(Path(path), info, spec, resolved, resolved.scaling(values, valid), invalid)
+
+    def read_unit(self, ds, row: int, col: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """A window as ([0, 1] float32, valid mask); masked pixels set to 0."""
+        values, valid = read_window(ds, self.spec, Window(col, row, width, height))
+        unit = self.representation.to_unit(np.where(valid, values, 1.0), self.scaling)
+        unit[~valid] = 0.0
+        return unit, valid
+
+    def record(self) -> dict:
+        """What a run folder and a metrics JSON store about this scene."""
+        return {
+            "path": str(self.path.resolve()),
+            "height": self.info.height,
+            "width": self.info.width,
+            "units": self.representation.units,
+            "scaling": self.scaling.as_dict(),
+            "invalid_fraction": self.invalid_fraction,
+        }
+
+
+def load_scenes(paths: Sequence[Path], spec: BandSpec, representation: Representation) -> list[Scene]:
+    return [Scene.load(p, spec, representation) for p in paths]
+
+
+class _SceneReaders:
+    """Lazily opened rasterio handles, one set per DataLoader worker (handles are not pickled)."""
+
+    def __init__(self, scenes: Sequence[Scene]):
+        self.scenes = list(scenes)
+        self._handles: dict[int, object] = {}
+
+    def __getstate__(self) -> dict:
+        return {"scenes": self.scenes, "_handles": {}}
+
+    def handle(self, index: int):
+        if index not in self._handles:
+            self._handles[index] = open_raster(self.scenes[index].path)
+        return self._handles[index]
+
+
+class RandomTiles(Dataset):
+    """Random crops with flips and 90° rotations; deterministic per (seed, epoch, index).
+
+    Scenes smaller than one tile are skipped with a warning. A crop with less than
+    ``min_valid`` valid pixels is redrawn (up to 10 times).
+    """
+
+    def __init__(
+        self,
+        scenes: Sequence[Scene],
+        tile_size: int,
+        samples: int,
+        seed: int = 0,
+        augment: bool = True,
+        min_valid: float = 0.5,
+    ):
+        usable = [s for s in scenes if s.info.height >= tile_size and s.info.width >= tile_size]
+        for s in scenes:
+            if s not in usable:
+                log.warning("%s: %dx%d is smaller than one %d tile, skipped for training",
+                            s.path, s.info.height, s.info.width, tile_size)
+        if not usable:
+            raise RasterError(f"no training scene is at least {tile_size}x{tile_size} pixels")
+        self.readers = _SceneReaders(usable)
+        areas = np.array([s.info.height * s.info.width for s in usable], dtype=np.float64)
+        self.weights = areas / areas.sum()
+        self.tile_size, self.samples, self.seed = tile_size, samples, seed
+        self.augment, self.min_valid = augment, min_valid
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.samples
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        t = self.tile_size
+        for _ in range(10):
+            k = int(rng.choice(len(self.weights), p=self.weights))
+            scene = self.readers.scenes[k]
+            row = int(rng.integers(0, scene.info.height - t + 1))
+            col = int(rng.integers(0, scene.info.width - t + 1))
+            unit, valid = scene.read_unit(self.readers.handle(k), row, col, t, t)
+            if valid.mean() >= self.min_valid:
+                break
+        if self.augment:
+            unit, valid = _augment(rng, unit, valid)
+        return {"x": torch.from_numpy(unit)[None], "mask": torch.from_numpy(valid)[None]}
+
+
+def _augment(rng: np.random.Generator, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    turns, flip = int(rng.integers(4)), bool(rng.integers(2))
+    out = []
+    for a in arrays:
+        a = np.rot90(a, turns)
+        out.append(np.ascontiguousarray(a[:, ::-1] if flip else a))
+    return tuple(out)
+
+
+def grid_windows(height: int, width: int, tile: int, stride: int) -> list[tuple[int, int, int, int]]:
+    """(row, col, h, w) of tiles covering the image; edge tiles are cut short and padded later."""
+    rows = range(0, max(height - tile, 0) + 1, stride) if height >= tile else [0]
+    cols = range(0, max(width - tile, 0) + 1, stride) if width >= tile else [0]
+    rows, cols = list(rows), list(cols)
+    if height > tile and rows[-1] + tile < height:
+        rows.append(rows[-1] + stride)
+    if width > tile and cols[-1] + tile < width:
+        cols.append(cols[-1] + stride)
+    return [(r, c, min(tile, height - r), min(tile, width - c)) for r in rows for c in cols]
+
+
+class GridTiles(Dataset):
+    """Deterministic tiles on a grid over every scene (val/test).
+
+    Tiles past an edge, and images smaller than a tile, are padded by reflection to the full
+    tile size; padded pixels are masked. Items carry ``scene``, ``row``, ``col``, ``h``, ``w``
+    so reconstructions can be stitched back into scenes.
+    """
+
+    def __init__(self, scenes: Sequence[Scene], tile_size: int, stride: int | None = None,
+                 max_tiles: int | None = None):
+        self.readers = _SceneReaders(scenes)
+        self.tile_size = tile_size
+        stride = stride or tile_size
+        self.items = [
+            (k, *w) for k, s in enumerate(scenes)
+            for w in grid_windows(s.info.height, s.info.width, tile_size, stride)
+        ][:max_tiles]
+
+    @property
+    def scenes(self) -> list[Scene]:
+        return self.readers.scenes
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        k, row, col, h, w = self.items[index]
+        unit, valid = self.scenes[k].read_unit(self.readers.handle(k), row, col, h, w)
+        pad = ((0, self.tile_size - h), (0, self.tile_size - w))
+        unit = np.pad(unit, pad, mode="symmetric")
+        valid = np.pad(valid, pad, constant_values=False)
+        return {
+            "x": torch.from_numpy(unit)[None],
+            "mask": torch.from_numpy(valid)[None],
+            "scene": k, "row": row, "col": col, "h": h, "w": w,
+        }

@@ -1,0 +1,58 @@
+"""Shared fixtures: a tiny synthetic data set, composed configs, a trained smoke run."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+from sarcomp.config import CONFIG_DIR, register_resolvers
+from sarcomp.data.synthetic import generate_dataset
+
+warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
+register_resolvers()
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_SAR = REPO.parent / "shared" / "sar"
+
+
+def compose_train(overrides: list[str], run_dir: Path | None = None) -> DictConfig:
+    """Compose configs/train.yaml as Hydra would, with paths pointing into a temp folder."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    if run_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(run_dir)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """Synthetic GeoTIFFs: 3 train, 1 val, 2 test scenes of 96×96 pixels."""
+    root = tmp_path_factory.mktemp("synthetic")
+    generate_dataset(root, counts={"train": 3, "val": 1, "test": 2}, size=96, seed=0)
+    return root
+
+
+def smoke_overrides(data_root: Path, *extra: str) -> list[str]:
+    return ["debug=smoke", f"data.root={data_root}", *extra]
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tiny_data, tmp_path_factory) -> Path:
+    """A finished smoke training run folder (4 steps) shared by evaluation tests."""
+    from sarcomp.training.trainer import train
+
+    run_dir = tmp_path_factory.mktemp("run")
+    train(compose_train(smoke_overrides(tiny_data), run_dir), run_dir)
+    return run_dir
+
+
+@pytest.fixture
+def shared_sar() -> Path:
+    if not SHARED_SAR.is_dir():
+        pytest.skip("../shared/sar is not present")
+    return SHARED_SAR

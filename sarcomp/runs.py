@@ -1,0 +1,126 @@
+"""The run folder: checkpoints, saved config and scene lists, and rebuilding a model from them.
+
+    <run>/.hydra/config.yaml     resolved config (Hydra writes it)
+    <run>/checkpoints/last.pt    latest state (model, optimisers, scheduler, step, RNG, config)
+    <run>/checkpoints/best.pt    best validation loss so far
+    <run>/scenes.json            the scenes of each split used for training (no test leakage)
+    <run>/tensorboard/           event files
+    <run>/eval/metrics.json      evaluation results
+
+Checkpoints hold only tensors and plain Python values (the config as YAML text), so they load
+with ``torch.load(weights_only=True)``: opening a checkpoint cannot run code. All writes are
+atomic (temporary file in the same folder, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from sarcomp.errors import SarcompError
+
+CHECKPOINTS = "checkpoints"
+SCENES_FILE = "scenes.json"
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    atomic_write_text(path, json.dumps(payload, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def checkpoint_path(run_dir: str | Path, name: str = "last") -> Path:
+    return Path(run_dir) / CHECKPOINTS / f"{name}.pt"
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write a checkpoint atomically; a kill mid-save leaves the previous file intact."""
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``), with a one-line error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SarcompError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise SarcompError(f"{path}: unreadable checkpoint ({str(exc).splitlines()[0]})") from None
+
+
+def config_to_text(cfg: DictConfig) -> str:
+    return OmegaConf.to_yaml(cfg, resolve=True)
+
+
+def config_from_text(text: str) -> DictConfig:
+    return OmegaConf.create(text)
+
+
+def build_model(model_cfg: DictConfig) -> torch.nn.Module:
+    """Instantiate the codec from its ``model`` config node."""
+    return instantiate(model_cfg, _convert_="all")
+
+
+def load_model_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:
+    """Load weights, turning a shape or key mismatch into a one-line error naming the source."""
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, KeyError) as exc:
+        detail = str(exc).replace("\n", " ").replace("\t", "")[:300]
+        raise SarcompError(f"{source}: checkpoint from another model configuration ({detail})") from None
+
+
+def load_run(run_dir: str | Path, checkpoint: str = "best",
+             device: str | torch.device = "cpu") -> tuple[DictConfig, torch.nn.Module, dict[str, Any]]:
+    """Rebuild a run's model from its saved config and checkpoint (``best``, else ``last``)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise SarcompError(f"{run_dir}: run folder not found")
+    path = checkpoint_path(run_dir, checkpoint)
+    if not path.is_file():
+        path = checkpoint_path(run_dir, "last")
+    state = load_checkpoint(path)
+    cfg = config_from_text(state["config"])
+    model = build_model(cfg.model)
+    load_model_state(model, state["model"], path)
+    model.update(force=True)
+    return cfg, model.to(device).eval(), state
+
+
+def read_scenes(run_dir: str | Path) -> dict[str, list[dict]]:
+    path = Path(run_dir) / SCENES_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}

@@ -1,0 +1,41 @@
+"""Plain-text result tables for the terminal and Markdown."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+DEFAULT_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("name", "model", "s"),
+    ("params", "params", ",d"),
+    ("bpp", "bpp", ".4f"),
+    ("psnr", "PSNR dB", ".2f"),
+    ("ssim", "SSIM", ".4f"),
+    ("ms_ssim", "MS-SSIM", ".4f"),
+    ("encode_ms", "enc ms", ".1f"),
+    ("decode_ms", "dec ms", ".1f"),
+)
+
+
+def _cell(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "N/A"
+    return format(value, fmt)
+
+
+def summary_rows(payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per result file: its name, parameter count and mean metrics."""
+    return [{"name": p["name"], "params": p.get("params"), **p["mean"]} for p in payloads]
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns=DEFAULT_COLUMNS, markdown: bool = False) -> str:
+    """Aligned text table (or a Markdown table) of ``rows`` with (key, header, format) columns."""
+    header = [title for _, title, _ in columns]
+    body = [[_cell(r.get(key), fmt) for key, _, fmt in columns] for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        return "\n".join(lines + ["| " + " | ".join(b) + " |" for b in body])
+    widths = [max(len(x) for x in col) for col in zip(header, *body)]
+    fmt_line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w)  # noqa: E731
+                                       for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([fmt_line(header), fmt_line(["-" * w for w in widths])] + [fmt_line(b) for b in body])

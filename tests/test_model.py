@@ -49,3 +49,12 @@ def test_placement_counts(placement, expected):
 def test_unknown_placement_lists_valid_names():
     with pytest.raises(ValueError, match="valid: " + ", ".join(PLACEMENTS)):
         SARCodec(**TINY, attention={"type": "se", "placement": "middle"})
+
+
+def test_complexity_counts_attention_overhead():
+    from sarcomp.models.complexity import count_macs, count_parameters
+
+    base = SARCodec(**TINY)
+    attn = SARCodec(**TINY, attention={"type": "self_attention", "placement": "everywhere"})
+    assert count_parameters(attn) > count_parameters(base)
+    assert count_macs(attn, 64) > count_macs(base, 64) > 0

@@ -58,6 +58,8 @@ def test_tensorboard_has_losses_images_config_and_hparams(smoke_run):
     assert {"train/loss", "train/bpp", "train/psnr", "val/psnr", "val/ssim", "val/bpp"} <= set(tags["scalars"])
     assert {"val/input", "val/reconstruction"} <= set(tags["images"])
     assert any("config" in t for t in tags["tensors"])
+    assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")
+    assert "hparam/val_psnr" in tags["scalars"]
     assert any(p.name.startswith("events") for p in (smoke_run / "tensorboard").iterdir())
 
 

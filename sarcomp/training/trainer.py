@@ -104,7 +104,14 @@ class Trainer:
             self.model.g_a.compile()
             self.model.g_s.compile()
         named = list(self.model.named_parameters())
-        self.optimizer = torch.optim.Adam([p for n, p in named if not n.endswith("quantiles")], lr=self.t.lr)
+        # The factorised density's own parameters learn at lr x entropy_lr_scale: at the network's
+        # lr the density contracts from its wide initialisation over thousands of steps and the
+        # rate stays high meanwhile (see configs/trainer/default.yaml).
+        density = [p for n, p in named if n.startswith("entropy_bottleneck.") and not n.endswith("quantiles")]
+        network = [p for n, p in named if not n.startswith("entropy_bottleneck.")]
+        self.optimizer = torch.optim.Adam(
+            [{"params": network}, {"params": density, "lr": self.t.lr * self.t.entropy_lr_scale}],
+            lr=self.t.lr)
         self.aux_optimizer = torch.optim.Adam([p for n, p in named if n.endswith("quantiles")], lr=self.t.aux_lr)
         self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(
             self.optimizer, T_max=self.t.max_steps, eta_min=self.t.lr * self.t.min_lr_ratio)

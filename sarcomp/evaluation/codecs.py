@@ -285,11 +285,12 @@ def encode_at_bpp(
 ) -> CodecResult:
     """Match a target rate by bisection on the codec parameter.
 
-    Returns the evaluated run whose bpp is closest to ``target_bpp`` (ties go to
-    the lower rate). ``tol`` is relative: a continuous-parameter search stops as
-    soon as ``|bpp - target| <= tol * target`` (OpenJPEG's rate control moves
-    in coding-pass steps, so on small images J2K may not get that close; the
-    closest run seen is returned after ``max_iter`` steps). Integer parameters (JPEG/WebP
+    Returns a run (encode, decode, timings) at the parameter whose bpp is closest
+    to ``target_bpp`` (ties go to the lower rate); the search itself only encodes.
+    ``tol`` is relative: a continuous-parameter search stops as soon as
+    ``|bpp - target| <= tol * target`` (OpenJPEG's rate control moves in
+    coding-pass steps, so on small images J2K may not get that close; the closest
+    rate seen is returned after ``max_iter`` steps). Integer parameters (JPEG/WebP
     quality) are bisected over integers until the bracket is two adjacent values,
     so the result is the nearest achievable rate. Targets outside the codec's
     range return the nearest end of the range.
@@ -299,26 +300,27 @@ def encode_at_bpp(
     low, high = codec.param_range
     if not codec.higher_param_is_higher_rate:
         low, high = high, low  # ``low`` is now the low-rate end
-    tried: dict[float, CodecResult] = {}
+    rates: dict[float, float] = {}  # param -> bpp; the search only encodes, never decodes
 
-    def evaluate(param: float) -> CodecResult:
-        if param not in tried:
-            tried[param] = codec.run(image, param)
-        return tried[param]
+    def rate(param: float) -> float:
+        if param not in rates:
+            rates[param] = 8.0 * len(codec.encode(image, param)) / np.asarray(image).size
+        return rates[param]
 
     def closest() -> CodecResult:
-        return min(tried.values(), key=lambda r: (abs(r.bpp - target_bpp), r.bpp))
+        best = min(rates, key=lambda p: (abs(rates[p] - target_bpp), rates[p]))
+        return codec.run(image, best)
 
-    if evaluate(low).bpp >= target_bpp or evaluate(high).bpp <= target_bpp:
+    if rate(low) >= target_bpp or rate(high) <= target_bpp:
         return closest()
     for _ in range(max_iter):
         mid = _midpoint(codec, low, high)
         if mid in (low, high):
             break
-        result = evaluate(mid)
-        if abs(result.bpp - target_bpp) <= tol * target_bpp and not codec.integer_param:
+        bpp = rate(mid)
+        if abs(bpp - target_bpp) <= tol * target_bpp and not codec.integer_param:
             break
-        if result.bpp < target_bpp:
+        if bpp < target_bpp:
             low = mid
         else:
             high = mid

@@ -12,6 +12,9 @@ DEFAULT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("psnr", "PSNR dB", ".2f"),
     ("ssim", "SSIM", ".4f"),
     ("ms_ssim", "MS-SSIM", ".4f"),
+    ("rmse_db", "RMSE dB", ".3f"),
+    ("enl_ratio", "ENL ratio", ".3f"),
+    ("epi", "EPI", ".3f"),
     ("encode_ms", "enc ms", ".1f"),
     ("decode_ms", "dec ms", ".1f"),
 )
@@ -23,9 +26,20 @@ def _cell(value: Any, fmt: str) -> str:
     return format(value, fmt)
 
 
+def payload_label(p: dict[str, Any]) -> str:
+    """A result's name with what distinguishes it: λ and seed, or the classic codec's parameter."""
+    if p.get("codec") == "learned":
+        return f"{p['name']} λ={p.get('lmbda', math.nan):g} seed={p.get('seed')}"
+    if "param" in p:
+        return f"{p['name']} {p.get('param_name', 'param')}={p['param']:g}"
+    if p.get("kind") == "matched":
+        return f"{p['name']} @ rates of {p.get('matched_to', '?')}"
+    return str(p["name"])
+
+
 def summary_rows(payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per result file: its name, parameter count and mean metrics."""
-    return [{"name": p["name"], "params": p.get("params"), **p["mean"]} for p in payloads]
+    """One row per result: its label, parameter count and mean metrics (per-scene ms)."""
+    return [{"name": payload_label(p), "params": p.get("params"), **p["mean"]} for p in payloads]
 
 
 def format_table(rows: Sequence[dict[str, Any]], columns=DEFAULT_COLUMNS, markdown: bool = False) -> str:

@@ -128,3 +128,23 @@ def test_explicit_windows_are_used() -> None:
     noisy = image.copy()
     noisy[:32, :32] = image[:32, :32] * speckle((32, 32), looks=1, seed=9)
     assert sar.enl_ratio(image, noisy, windows=windows) < 0.8
+
+
+@pytest.mark.parametrize("looks", [2, 4, 8])
+def test_enl_ratio_of_multilooked_over_single_look_is_number_of_looks(looks: int) -> None:
+    clean = np.full((256, 256), 40.0)
+    reference = clean * speckle(clean.shape, looks=1, seed=3)
+    reconstruction = clean * speckle(clean.shape, looks=looks, seed=4)
+    windows = [(slice(r, r + 64), slice(c, c + 64)) for r in range(0, 256, 64) for c in range(0, 256, 64)]
+    assert sar.enl_ratio(reference, reconstruction, windows=windows) == pytest.approx(looks, rel=0.1)
+
+
+@pytest.mark.parametrize("noise_std", [0.5, 1.0, 2.0])
+def test_epi_of_image_plus_independent_noise(noise_std: float) -> None:
+    # The Laplacian is linear: for white-noise reference (std 1) plus independent white noise
+    # (std s), corr(ΔI, ΔJ) = 1 / sqrt(1 + s²).
+    rng = np.random.default_rng(5)
+    reference = 10.0 + rng.standard_normal((400, 400))
+    reconstruction = reference + noise_std * rng.standard_normal(reference.shape)
+    expected = 1.0 / np.sqrt(1.0 + noise_std**2)
+    assert sar.edge_preservation_index(reference, reconstruction) == pytest.approx(expected, abs=0.01)

@@ -1,0 +1,123 @@
+"""compare: grouping by variant/λ/seed, the seed-spread rule, BD-rates, leakage, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import runpy
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sarcomp.evaluation.compare import RunResult, build_report, delta, plan_table, render_markdown, stat
+from tests.conftest import REPO
+
+LMBDAS = (0.0035, 0.0067, 0.013, 0.025)
+BASE_BPP = {0.0035: 0.2, 0.0067: 0.35, 0.013: 0.6, 0.025: 1.0}
+SCENES = ["/data/test/a.tif", "/data/test/b.tif"]
+
+
+def fake_run(name, attention, lmbda, seed, bpp, psnr, ssim, ms=10.0, scenes=SCENES, used=()):
+    rows = [{"image": Path(s).name, "path": s, "bpp": bpp, "psnr": psnr, "ssim": ssim, "ms_ssim": math.nan,
+             "rmse_db": 1.0, "enl_ratio": 1.0, "ratio_mean": 1.0, "ratio_var": 0.1,
+             "mean_preservation": 1.0, "epi": 0.9, "encode_ms": ms, "decode_ms": ms} for s in scenes]
+    payload = {"name": name, "codec": "learned", "attention": attention,
+               "placement": "none" if attention == "none" else "bottleneck", "lmbda": lmbda, "seed": seed,
+               "params": 1000, "step": 10, "data_root": "/data", "tile_size": 64, "images": rows, "mean": {}}
+    matched = [{"name": "JPEG2000 16-bit", "codec": "jpeg2000", "kind": "matched",
+                "images": [{**r, "psnr": 10 * np.log10(bpp) + 30.0} for r in rows], "mean": {}}]
+    return RunResult(Path(f"/runs/{name}/{lmbda}/{seed}"), payload, matched, set(used))
+
+
+def plan(ssim_gain=0.0, bpp_scale=1.0, rd_lmbdas=LMBDAS):
+    """Baseline and one attention variant: 3 seeds at λ=0.013, one seed at the other λ."""
+    runs = []
+    for name, att, gain, scale in (("baseline", "none", 0.0, 1.0), ("cbam_bottleneck", "cbam", ssim_gain, bpp_scale)):
+        for lm in rd_lmbdas:
+            seeds = (1, 2, 3) if lm == 0.013 else (1,)
+            for s in seeds:
+                jitter = 0.002 * (s - 2)  # seed spread: std 0.002
+                bpp = BASE_BPP[lm] * scale
+                runs.append(fake_run(name, att, lm, s, bpp, 10 * np.log10(BASE_BPP[lm]) + 30 + jitter,
+                                     0.7 + gain + jitter))
+    return runs
+
+
+def test_stat_and_spread_rule():
+    a, b = stat([1.0, 2.0, 3.0]), stat([1.5, 2.5, 3.5])
+    assert a["mean"] == 2.0 and a["std"] == pytest.approx(1.0) and a["n"] == 3
+    d = delta(b, a)
+    assert d["delta"] == pytest.approx(0.5) and d["spread"] == pytest.approx(2.0) and not d["exceeds_spread"]
+    far = delta(stat([10.0, 10.1, 9.9]), a)
+    assert far["exceeds_spread"] and far["welch_p"] < 0.05
+    single = delta(stat([5.0]), a)
+    assert not single["exceeds_spread"] and math.isnan(single["spread"])
+    assert math.isnan(stat([math.nan, math.nan])["mean"]) and stat([]).get("n") == 0
+
+
+def test_report_groups_seeds_marks_spread_and_bd_rate():
+    report = build_report(plan(ssim_gain=0.05, bpp_scale=0.5), [])
+    assert report["table_lmbda"] == 0.013 and report["baseline"] == "baseline"
+    base, cbam = report["variants"]
+    assert base["label"] == "V0 baseline" and cbam["label"] == "V1 cbam_bottleneck"
+    assert base["table"]["seeds"] == [1, 2, 3] and len(base["points"]) == 4
+    ssim = cbam["table"]["metrics"]["ssim"]
+    assert ssim["mean"] == pytest.approx(0.75) and ssim["std"] == pytest.approx(0.002)
+    assert cbam["deltas"]["ssim"]["exceeds_spread"] and cbam["deltas"]["ssim"]["delta"] == pytest.approx(0.05)
+    assert not cbam["deltas"]["time"]["exceeds_spread"]
+    # the same PSNR at half the rate: BD-rate -50 % against the baseline, and against JPEG 2000
+    # (rate-matched anchor: PSNR = 10 log10(bpp) + 30, i.e. the baseline curve)
+    assert cbam["bd"]["vs_baseline"]["bd_rate"] == pytest.approx(-50.0, abs=0.5)
+    assert cbam["bd"]["vs_jpeg2000"]["anchor"] == "rate-matched"
+    assert base["bd"]["vs_jpeg2000"]["bd_rate"] == pytest.approx(0.0, abs=0.5)
+    table = plan_table(report)
+    assert table.splitlines()[0] == ("| Variant | Attention | Placement | Seeds | Params | bpp | PSNR | SSIM | MS-SSIM | "
+                                     "ΔSSIM vs baseline | encode ms | decode ms | Δtime vs baseline |")
+    assert "+0.0500 †" in table and "0.7500 ± 0.0020" in table and "N/A" in table  # MS-SSIM N/A
+    assert "better than the baseline beyond the seed spread: V1 cbam_bottleneck" in render_markdown(report)
+
+
+def test_noise_level_gain_is_not_marked_and_verdict_says_so():
+    report = build_report(plan(ssim_gain=0.001), [])
+    assert not report["variants"][1]["deltas"]["ssim"]["exceeds_spread"]
+    assert "attention does not measurably help" in render_markdown(report)
+
+
+def test_bd_needs_four_points_for_cubic_and_labels_pchip():
+    runs = plan(rd_lmbdas=(0.0035, 0.013, 0.025))
+    cubic = build_report(runs, [])["variants"][1]["bd"]["vs_baseline"]
+    assert "na" in cubic and "needs 4" in cubic["na"]
+    pchip = build_report(runs, [], bd_method="pchip")
+    assert pchip["variants"][1]["bd"]["vs_baseline"]["bd_rate"] == pytest.approx(0.0, abs=1e-6)
+    assert "(pchip)" in render_markdown(pchip)
+
+
+def test_scenes_any_run_trained_on_are_excluded():
+    runs = plan()
+    runs[0] = fake_run("baseline", "none", 0.0035, 1, 0.2, 23.0, 0.7, used={SCENES[1]})
+    report = build_report(runs, [])
+    assert report["images"] == [SCENES[0]] and report["excluded_images"] == [SCENES[1]]
+    assert any("trained or validated" in n for n in report["notes"])
+
+
+def test_compare_cli_on_a_smoke_sweep(smoke_run, tmp_path, monkeypatch):
+    sweep = tmp_path / "sweep"
+    shutil.copytree(smoke_run, sweep / "experiment=baseline", ignore=shutil.ignore_patterns("eval", "tensorboard"))
+    out = tmp_path / "results" / "smoke.md"
+    argv = ["compare.py", str(sweep), "--out", str(out), "--codecs", "jpeg2000"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as info:
+        runpy.run_path(str(REPO / "scripts" / "compare.py"), run_name="__main__")
+    assert info.value.code == 0
+    text = out.read_text()
+    assert "| Variant | Attention | Placement |" in text and "JPEG2000 16-bit" in text
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["variants"][0]["bd"]["vs_jpeg2000"]["na"].startswith("1 RD point")
+    assert {Path(p).name for p in report["outputs"]["plots"]} >= {"smoke_rd_psnr.png", "smoke_rd_ssim.png"}
+    assert not (tmp_path / "results" / "smoke_rd_ms_ssim.png").exists()  # 96 px: MS-SSIM N/A, no plot
+    assert all(Path(p).stat().st_size > 1000 for p in report["outputs"]["plots"])
+    assert list((sweep / "compare").glob("events.out.tfevents.*"))
+    assert (sweep / "eval" / "classic.json").is_file()

@@ -51,7 +51,7 @@ PLAN_IDS = {"baseline": "V0", "cbam_bottleneck": "V1", "cbam_everywhere": "V2", 
 PLOT_METRICS = (("psnr", "PSNR [dB] on [0, 1]"), ("ssim", "SSIM"), ("ms_ssim", "MS-SSIM"),
                 ("rmse_db", "RMSE [dB]"), ("enl_ratio", "ENL ratio (ideal 1)"), ("epi", "EPI (ideal 1)"))
 CLASSIC_DEFAULTS: dict[str, Any] = {"codecs": list(CLASSIC_CODECS), "bits": 16, "sweep": True,
-                                    "match_rates": True, "tol": 0.02}
+                                    "match_rates": True, "match_codecs": None, "tol": 0.02}
 SPREAD_RULE = ("|Δ| > s_variant + s_baseline (sample std over seeds, ddof=1; both need >= 2 seeds)")
 
 

@@ -395,7 +395,8 @@ def evaluate_run(run_dir: str | Path, data_cfg: Any | None = None, out: str | No
                  classic: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], Path]:
     """Rebuild a run's codec, evaluate it on the test split (its own, or ``data_cfg``'s), write JSON.
 
-    With ``classic`` (keys ``codecs``, ``bits``, ``match_rates``, ``tol``; see configs/eval.yaml),
+    With ``classic`` (keys ``codecs``, ``bits``, ``match_rates``, ``match_codecs``, ``tol``; see
+    configs/eval.yaml),
     also code each scene with the classic codecs at this run's per-scene rates and write them to
     ``matched[_<tag>].json`` beside the metrics file.
     """
@@ -415,12 +416,13 @@ def evaluate_run(run_dir: str | Path, data_cfg: Any | None = None, out: str | No
     tag = data_tag(None if data_cfg is None else str(data["root"]))
     path = resolve_out(run_dir, out, None if data_cfg is None else str(data["root"]))
     write_json(path, payload)
-    if classic and classic.get("match_rates") and classic.get("codecs"):
+    match = (classic or {}).get("match_codecs") or (classic or {}).get("codecs")
+    if classic and classic.get("match_rates") and match:
         images = [stitch_scene(s, int(data["tile_size"])) for s in scenes]
         targets = {r["path"]: r["bpp"] for r in rows}
         results = [classic_matched(codec, images, targets, tol=float(classic.get("tol", 0.02)),
                                    matched_to=str(run_dir), lmbda=model.lmbda, seed=int(cfg.seed))
-                   for codec in classic_codecs(classic["codecs"], int(classic.get("bits", 16)))]
+                   for codec in classic_codecs(match, int(classic.get("bits", 16)))]
         write_json(matched_path(path, tag), {"results": results})
     return payload, path
 

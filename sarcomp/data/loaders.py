@@ -8,6 +8,8 @@ recorded in its folder (``scenes.json``) so evaluation can refuse training scene
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -17,23 +19,31 @@ from torch.utils.data import DataLoader
 from sarcomp.data.rasters import BandSpec, list_rasters
 from sarcomp.data.representation import Representation
 from sarcomp.data.tiles import GridTiles, RandomTiles, Scene, load_scenes
+from sarcomp.errors import SarcompError
 
 SPLITS = ("train", "val", "test")
 VAL_EVERY = 5  # in a flat folder, scenes 4, 9, 14, ... (sorted) are the validation split
 
 
 def band_spec(cfg: Mapping[str, Any]) -> BandSpec:
-    return BandSpec(bands=tuple(cfg["bands"]), iq=bool(cfg["iq"]), complex_to=str(cfg["complex_to"]))
+    try:
+        return BandSpec(bands=tuple(int(b) for b in cfg["bands"]), iq=bool(cfg["iq"]),
+                        complex_to=str(cfg["complex_to"]))
+    except ValueError as exc:
+        raise SarcompError(f"data.bands/iq/complex_to: {exc}") from None
 
 
 def representation(cfg: Mapping[str, Any]) -> Representation:
     r = cfg["representation"]
-    return Representation(
-        units=r["units"],
-        db_range=tuple(r["db_range"]) if r.get("db_range") is not None else None,
-        percentiles=tuple(r["percentiles"]) if r.get("percentiles") is not None else None,
-        floor_db=float(r["floor_db"]),
-    )
+    try:
+        return Representation(
+            units=r["units"],
+            db_range=tuple(r["db_range"]) if r.get("db_range") is not None else None,
+            percentiles=tuple(r["percentiles"]) if r.get("percentiles") is not None else None,
+            floor_db=float(r["floor_db"]),
+        )
+    except ValueError as exc:
+        raise SarcompError(f"data.representation: {exc}") from None
 
 
 def scene_paths(root: str | Path, split: str) -> list[Path]:
@@ -57,12 +67,40 @@ def load_split(cfg: Mapping[str, Any], split: str) -> list[Scene]:
 def train_loader(cfg: Mapping[str, Any], scenes: list[Scene], seed: int, **loader_kw) -> DataLoader:
     dataset = RandomTiles(scenes, cfg["tile_size"], cfg["train_samples"], seed=seed)
     return DataLoader(dataset, batch_size=cfg["batch_size"], shuffle=False, drop_last=True,
-                      **_loader_options(cfg), **loader_kw)
+                      **{**_loader_options(cfg), **loader_kw})
 
 
-def grid_loader(cfg: Mapping[str, Any], scenes: list[Scene], max_tiles: int | None = None) -> DataLoader:
+def grid_loader(cfg: Mapping[str, Any], scenes: list[Scene], max_tiles: int | None = None,
+                rank: int = 0, world_size: int = 1) -> DataLoader:
+    """Grid tiles in order; with ``world_size > 1``, this rank's share (every world_size-th tile,
+    none dropped: shares differ by at most one tile, so sum and count, don't average)."""
     dataset = GridTiles(scenes, cfg["tile_size"], cfg["stride"], max_tiles=max_tiles)
-    return DataLoader(dataset, batch_size=cfg["batch_size"], shuffle=False, **_loader_options(cfg))
+    sampler = range(rank, len(dataset), world_size) if world_size > 1 else None
+    return DataLoader(dataset, batch_size=cfg["batch_size"], shuffle=False, sampler=sampler,
+                      **_loader_options(cfg))
+
+
+def worker_exits_on_sigterm(_worker_id: int = 0) -> None:
+    """DataLoader ``worker_init_fn``: on SIGTERM a worker exits with status 0.
+
+    A cluster scheduler signals every process of a job on preemption. A worker killed by the
+    signal makes torch's SIGCHLD handler raise "DataLoader worker killed by signal" in the main
+    process at once, mid-step, before the trainer can save its checkpoint; a worker that exits
+    with status 0 does not, and the main process finishes its step, saves and exits. (Ignoring
+    the signal instead would make ``multiprocessing`` hang at exit, as it stops workers with it.)
+    """
+    signal.signal(signal.SIGTERM, _exit_now)
+
+
+def _exit_now(_signum, _frame) -> None:
+    os._exit(0)
+
+
+def loader_generator(seed: int) -> torch.Generator:
+    """A DataLoader ``generator``: without one, every new DataLoader iterator draws its workers'
+    base seed from the global torch RNG, which would make training depend on when loaders are
+    created (a resumed run creates one mid-epoch) and break exact resume."""
+    return torch.Generator().manual_seed(int(seed))
 
 
 def _loader_options(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -71,4 +109,6 @@ def _loader_options(cfg: Mapping[str, Any]) -> dict[str, Any]:
         "num_workers": workers,
         "pin_memory": bool(cfg["pin_memory"]) and torch.cuda.is_available(),
         "persistent_workers": False,
+        "worker_init_fn": worker_exits_on_sigterm if workers else None,
+        "generator": loader_generator(0),
     }

@@ -14,10 +14,15 @@ from typing import Sequence
 
 import numpy as np
 import rasterio
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from sarcomp.errors import RasterError
+
+try:  # GDAL errors that rasterio sometimes raises without wrapping them
+    from rasterio._err import CPLE_BaseError as _CPLError
+except ImportError:  # pragma: no cover - private module moved
+    _CPLError = RasterioError
 
 # GDAL reports harmless TIFF tag oddities of real SAR products as warnings; keep errors only.
 logging.getLogger("rasterio._env").setLevel(logging.ERROR)
@@ -65,11 +70,16 @@ class RasterInfo:
 
 
 def list_rasters(folder: str | Path, patterns: Sequence[str] = RASTER_PATTERNS) -> list[Path]:
-    """All raster files directly in ``folder`` matching ``patterns``, sorted by name."""
+    """All raster files directly in ``folder`` matching ``patterns``, sorted by name.
+
+    A dangling link matching a pattern is listed (and fails later with "file not found")
+    rather than silently dropped from the data set.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise RasterError(f"{folder}: data folder does not exist")
-    files = sorted({p for pattern in patterns for p in folder.glob(pattern) if p.is_file()})
+    files = sorted({p for pattern in patterns for p in folder.glob(pattern)
+                    if p.is_file() or (p.is_symlink() and not p.exists())})
     if not files:
         raise RasterError(f"{folder}: no raster files ({', '.join(patterns)}) in data folder")
     return files
@@ -84,7 +94,7 @@ def open_raster(path: str | Path) -> rasterio.DatasetReader:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             return rasterio.open(path)
-    except RasterioIOError as exc:
+    except (RasterioError, _CPLError) as exc:
         raise RasterError(f"{path}: not a readable raster ({_first_line(exc)})") from None
 
 
@@ -121,7 +131,7 @@ def read_window(
     try:
         data = ds.read(list(spec.bands), window=window, out_shape=_band_shape(spec, out_shape))
         nodata_mask = ds.read_masks(list(spec.bands), window=window, out_shape=_band_shape(spec, out_shape))
-    except RasterioIOError as exc:
+    except (RasterioError, _CPLError) as exc:
         raise RasterError(f"{path}: read failed, file truncated or corrupt ({_first_line(exc)})") from None
     valid = np.all(nodata_mask > 0, axis=0)
     if spec.iq:
@@ -143,6 +153,10 @@ def _band_shape(spec: BandSpec, out_shape: tuple[int, int] | None) -> tuple[int,
     return None if out_shape is None else (len(spec.bands), *out_shape)
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: BaseException) -> str:
+    """The most specific line of a GDAL error: rasterio chains the driver's own message as
+    the innermost cause ("Read failed. See previous exception" is the outermost)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -41,8 +41,13 @@ class Scene:
     def load(cls, path: str | Path, spec: BandSpec, representation: Representation) -> Scene:
         """Inspect a raster (from a decimated read) and fix its scaling; errors name the file."""
         info = raster_info(path)
-        if info.is_complex and spec.complex_to == "error":
-            raise RasterError(f"{path}: complex data, but this representation needs real values")
+        is_complex = info.is_complex or spec.iq
+        if is_complex and spec.complex_to == "error":
+            raise RasterError(f"{path}: complex data, but this representation needs real values "
+                              "(data.complex_to=error)")
+        if is_complex and representation.units in ("db", "display8"):
+            raise RasterError(f"{path}: complex data, but representation.units={representation.units} "
+                              "needs real values (use intensity, amplitude or auto)")
         scale = min(1.0, STATS_SIZE / max(info.height, info.width))
         shape = (max(1, round(info.height * scale)), max(1, round(info.width * scale)))
         with open_raster(path) as ds:
@@ -51,7 +56,8 @@ class Scene:
             raise RasterError(f"{path}: all pixels are nodata, NaN or inf")
         invalid = 1.0 - float(valid.mean())
         if invalid > 0:
-            log.warning("%s: %.2f%% of pixels are nodata/NaN/inf and are masked", path, 100 * invalid)
+            log.warning("%s: %d of %d pixels read for statistics (%.2f%%) are nodata/NaN/inf; "
+                        "they are masked", path, int((~valid).sum()), valid.size, 100 * invalid)
         resolved = representation.resolve(info.dtype, values[valid])
         return cls(Path(path), info, spec, resolved, resolved.scaling(values, valid), invalid)
 
@@ -116,7 +122,10 @@ class RandomTiles(Dataset):
                 log.warning("%s: %dx%d is smaller than one %d tile, skipped for training",
                             s.path, s.info.height, s.info.width, tile_size)
         if not usable:
-            raise RasterError(f"no training scene is at least {tile_size}x{tile_size} pixels")
+            sizes = ", ".join(f"{s.path} ({s.info.height}x{s.info.width})" for s in scenes[:3])
+            more = f" and {len(scenes) - 3} more" if len(scenes) > 3 else ""
+            raise RasterError(f"no training scene is at least {tile_size}x{tile_size} pixels: "
+                              f"{sizes}{more}; lower data.tile_size or add larger scenes")
         self.readers = _SceneReaders(usable)
         areas = np.array([s.info.height * s.info.width for s in usable], dtype=np.float64)
         self.weights = areas / areas.sum()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -37,6 +38,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; keep the permissions open() gives
         write(Path(tmp))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
@@ -44,6 +46,36 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (a power cut after os.replace keeps the new file)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that a process killed mid-write (SIGKILL) left behind."""
+    folder = Path(folder)
+    stale = sorted(folder.glob(".*.tmp")) if folder.is_dir() else []
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -90,9 +122,48 @@ def config_from_text(text: str) -> DictConfig:
     return OmegaConf.create(text)
 
 
+def validate_model_config(model_cfg: DictConfig) -> None:
+    """Refuse unknown attention types and placements with the valid names, before building."""
+    from sarcomp.models import PLACEMENTS
+    from sarcomp.models.attention import attention_names
+
+    attention = model_cfg.get("attention") or {}
+    kind, placement = attention.get("type", "none"), attention.get("placement", "none")
+    if kind not in attention_names():
+        raise SarcompError(f"model.attention.type: unknown attention {kind!r}; valid: "
+                           f"{', '.join(attention_names())}")
+    if placement not in PLACEMENTS:
+        raise SarcompError(f"model.attention.placement: unknown placement {placement!r}; valid: "
+                           f"{', '.join(PLACEMENTS)}")
+
+
 def build_model(model_cfg: DictConfig) -> torch.nn.Module:
-    """Instantiate the codec from its ``model`` config node."""
-    return instantiate(model_cfg, _convert_="all")
+    """Instantiate the codec from its ``model`` config node (a bad config is a one-line error)."""
+    validate_model_config(model_cfg)
+    try:
+        return instantiate(model_cfg, _convert_="all")
+    except InstantiationException as exc:
+        cause = exc.__cause__ or exc
+        detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        raise SarcompError(f"model: cannot build {model_cfg.get('_target_', 'the model')} ({detail})") from None
+
+
+def model_config_changes(saved_text: str, model_cfg: DictConfig) -> list[str]:
+    """``key: saved -> current`` for each ``model`` setting that differs from a saved config."""
+    saved = config_from_text(saved_text).get("model") or {}
+    a = _flatten(OmegaConf.to_container(saved, resolve=True) if OmegaConf.is_config(saved) else saved)
+    b = _flatten(OmegaConf.to_container(model_cfg, resolve=True))
+    return [f"model.{k}: {a.get(k, '<unset>')} -> {b.get(k, '<unset>')}"
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: node}
 
 
 def load_model_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:

@@ -330,6 +330,8 @@ def build_report(runs: Sequence[RunResult], sweep: Sequence[dict[str, Any]], tag
         "bd_method": bd_method, "hardware": first.get("hardware"),
         "steps": sorted({int(r.payload.get("step", -1)) for r in runs}),
         "notes": [*notes, *image_notes, *group_notes], "variants": [], "classic_sweep": [],
+        "codec_names": {m["codec"]: m["name"] for r in runs for m in r.matched}
+                       | {p["codec"]: p["name"] for p in sweep},
     }
     base_point = base.points.get(lm) if base else None
     for v in variants:
@@ -488,7 +490,8 @@ def sar_table(report: Mapping[str, Any]) -> str:
             continue
         rows.append([v["label"], *(_pm(t["metrics"][k], f) for k, f in keys)])
         for codec, m in t["matched"].items():
-            rows.append([f"&nbsp;&nbsp;{codec} at the rates of {v['variant']}", *(_pm(m[k], f) for k, f in keys)])
+            name = report.get("codec_names", {}).get(codec, codec)
+            rows.append([f"&nbsp;&nbsp;{name} at the rates of {v['variant']}", *(_pm(m[k], f) for k, f in keys)])
     return md_table(header, rows)
 
 

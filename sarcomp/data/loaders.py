@@ -8,8 +8,6 @@ recorded in its folder (``scenes.json``) so evaluation can refuse training scene
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -80,22 +78,6 @@ def grid_loader(cfg: Mapping[str, Any], scenes: list[Scene], max_tiles: int | No
                       **_loader_options(cfg))
 
 
-def worker_exits_on_sigterm(_worker_id: int = 0) -> None:
-    """DataLoader ``worker_init_fn``: on SIGTERM a worker exits with status 0.
-
-    A cluster scheduler signals every process of a job on preemption. A worker killed by the
-    signal makes torch's SIGCHLD handler raise "DataLoader worker killed by signal" in the main
-    process at once, mid-step, before the trainer can save its checkpoint; a worker that exits
-    with status 0 does not, and the main process finishes its step, saves and exits. (Ignoring
-    the signal instead would make ``multiprocessing`` hang at exit, as it stops workers with it.)
-    """
-    signal.signal(signal.SIGTERM, _exit_now)
-
-
-def _exit_now(_signum, _frame) -> None:
-    os._exit(0)
-
-
 def loader_generator(seed: int) -> torch.Generator:
     """A DataLoader ``generator``: without one, every new DataLoader iterator draws its workers'
     base seed from the global torch RNG, which would make training depend on when loaders are
@@ -109,6 +91,5 @@ def _loader_options(cfg: Mapping[str, Any]) -> dict[str, Any]:
         "num_workers": workers,
         "pin_memory": bool(cfg["pin_memory"]) and torch.cuda.is_available(),
         "persistent_workers": False,
-        "worker_init_fn": worker_exits_on_sigterm if workers else None,
         "generator": loader_generator(0),
     }

@@ -4,18 +4,26 @@ Per optimiser step: ``accumulate`` micro-batches of λ·D + bpp (AMP on CUDA, th
 fp32), gradient clipping, Adam; then one step of the entropy model's auxiliary loss with its own
 optimiser. Validation (forward pass, likelihood rate) every ``val_every`` steps writes
 TensorBoard scalars and images and ``best.pt``; ``last.pt`` is written every
-``checkpoint_every`` steps, at validation, on SIGTERM and at the end.
+``checkpoint_every`` steps, at validation, on SIGTERM (and on submitit's preemption signal) and
+at the end.
+
+Resume is exact: a run killed at any point and restarted with ``trainer.resume=true`` continues
+from its last checkpoint with the same weights, optimiser, scheduler and scaler state, the RNG
+state of every rank, and the same position in the epoch's data; on CPU with ``num_workers=0``
+the final weights equal those of an uninterrupted run bit for bit.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import random
+import shutil
 import signal
 import sys
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +35,20 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from sarcomp.data.loaders import grid_loader, load_split
+from sarcomp.data.loaders import grid_loader, load_split, loader_generator
+from sarcomp.data.tiles import RandomTiles
 from sarcomp.errors import SarcompError
 from sarcomp.metrics import psnr, ssim
 from sarcomp.runs import (SCENES_FILE, build_model, checkpoint_path, config_to_text, load_checkpoint,
-                          load_model_state, save_checkpoint, write_json)
+                          load_model_state, model_config_changes, remove_stale_temporaries,
+                          save_checkpoint, validate_model_config, write_json)
 from sarcomp.training.distributed import DistContext, ShardSampler
 from sarcomp.training.loss import RateDistortionLoss
-from sarcomp.data.tiles import RandomTiles
 
 log = logging.getLogger(__name__)
+
+PRECISIONS = ("auto", "32", "bf16", "16")
+LR_SCHEDULES = ("cosine", "constant")
 
 
 @dataclass
@@ -47,6 +59,7 @@ class Progress:
     best: float = math.inf
     nonfinite_total: int = 0
     nonfinite_streak: int = 0
+    val: dict[str, float] = field(default_factory=dict)
 
 
 def seed_everything(seed: int) -> None:
@@ -63,16 +76,41 @@ def pick_device(name: str, ctx: DistContext) -> torch.device:
             raise SarcompError("trainer.device=cuda, but no CUDA device is available")
         torch.cuda.set_device(ctx.local_rank)
         return torch.device("cuda", ctx.local_rank)
+    if name != "cpu":
+        raise SarcompError(f"trainer.device: unknown device {name!r}; valid: auto, cpu, cuda")
     return torch.device(name)
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """``auto``: bf16 where the GPU supports it, else fp16, and fp32 on CPU."""
+    if precision not in PRECISIONS:
+        raise SarcompError(f"trainer.precision: unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
     if device.type != "cuda" or precision == "32":
         return None
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return {"bf16": torch.bfloat16, "16": torch.float16}[precision]
+
+
+def rng_state() -> dict[str, Any]:
+    """This process's RNG states, as tensors and plain values only (``weights_only`` loads)."""
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": random.getstate(),
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    if torch.cuda.is_available() and state.get("cuda"):
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    random.setstate(_as_tuple(state["python"]))
+    if "numpy" in state:
+        name, keys, *rest = state["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
 
 
 class Trainer:
@@ -81,29 +119,72 @@ class Trainer:
     def __init__(self, cfg: DictConfig, run_dir: str | Path):
         self.cfg, self.t = cfg, cfg.trainer
         self.run_dir = Path(run_dir)
+        validate_model_config(cfg.model)  # unknown names fail before any data is read
+        self._check_trainer_config()
         self.ctx = DistContext.from_env()
+        self.device = pick_device(str(self.t.device), self.ctx)
+        self.ctx.join(self.device)
         seed_everything(int(cfg.seed) + self.ctx.rank)
-        self.device = pick_device(self.t.device, self.ctx)
         self.amp_dtype = autocast_dtype(str(self.t.precision), self.device)
+        resume_state = self._resume_state()  # refuses a used folder, checks the model config
 
         self.train_scenes = load_split(cfg.data, "train")
         self.val_scenes = load_split(cfg.data, "val")
         self.dataset = RandomTiles(self.train_scenes, cfg.data.tile_size, cfg.data.train_samples,
                                    seed=int(cfg.seed))
-        self.val_loader = grid_loader(cfg.data, self.val_scenes, max_tiles=self.t.val_max_tiles)
+        self.val_loader = grid_loader(cfg.data, self.val_scenes, max_tiles=self.t.val_max_tiles,
+                                      rank=self.ctx.rank, world_size=self.ctx.world_size)
         per_rank = len(self.dataset) // self.ctx.world_size
         self.steps_per_epoch = per_rank // cfg.data.batch_size // self.t.accumulate
         if self.steps_per_epoch < 1:
-            raise SarcompError("data.train_samples is too small for one step of "
-                               f"batch_size={cfg.data.batch_size} x accumulate={self.t.accumulate}")
+            raise SarcompError(f"data.train_samples={cfg.data.train_samples} is too small for one step of "
+                               f"batch_size={cfg.data.batch_size} x accumulate={self.t.accumulate}"
+                               f" x {self.ctx.world_size} rank(s)")
 
-        self.model = build_model(cfg.model).to(self.device)
+        self._setup_model()
+        self.progress = Progress()
+        self.resumed = resume_state is not None
+        if resume_state is not None:
+            self._load_state(*resume_state)
+        self.writer: SummaryWriter | None = None
+        self._stop_signal: int | None = None
+        self._stop_agreed = False
+        self._previous_handlers: dict[int, Any] = {}
+
+    @classmethod
+    def for_measurement(cls, cfg: DictConfig, device: torch.device) -> Trainer:
+        """Model, optimisers and the training step alone, no data or run folder
+        (``scripts/memory_check.py`` feeds it batches of the configured shape)."""
+        self = cls.__new__(cls)
+        self.cfg, self.t = cfg, cfg.trainer
+        self.run_dir = Path(os.devnull)
+        validate_model_config(cfg.model)
+        self.ctx, self.device = DistContext(), device
+        self.amp_dtype = autocast_dtype(str(self.t.precision), device)
+        self._setup_model()
+        self.progress, self.writer, self.resumed = Progress(), None, False
+        self._stop_signal, self._stop_agreed = None, False
+        return self
+
+    def _check_trainer_config(self) -> None:
+        t = self.t
+        if str(t.lr_schedule) not in LR_SCHEDULES:
+            raise SarcompError(f"trainer.lr_schedule: unknown schedule {t.lr_schedule!r}; valid: "
+                               f"{', '.join(LR_SCHEDULES)}")
+        for key in ("max_steps", "accumulate", "log_every", "val_every", "checkpoint_every",
+                    "max_nonfinite_streak"):
+            if int(t[key]) < 1:
+                raise SarcompError(f"trainer.{key}={t[key]}: must be at least 1")
+
+    def _setup_model(self) -> None:
+        self.model = build_model(self.cfg.model).to(self.device)
         if self.t.channels_last and self.device.type == "cuda":
             self.model.to(memory_format=torch.channels_last)
         if self.t.compile:
             self.model.g_a.compile()
             self.model.g_s.compile()
         named = list(self.model.named_parameters())
+        self.main_params = [p for n, p in named if not n.endswith("quantiles")]
         # The factorised density's own parameters learn at lr x entropy_lr_scale: at the network's
         # lr the density contracts from its wide initialisation over thousands of steps and the
         # rate stays high meanwhile (see configs/trainer/default.yaml).
@@ -112,23 +193,21 @@ class Trainer:
         self.optimizer = torch.optim.Adam(
             [{"params": network}, {"params": density, "lr": self.t.lr * self.t.entropy_lr_scale}],
             lr=self.t.lr)
-        self.aux_optimizer = torch.optim.Adam([p for n, p in named if n.endswith("quantiles")], lr=self.t.aux_lr)
+        self.aux_optimizer = torch.optim.Adam([p for n, p in named if n.endswith("quantiles")],
+                                              lr=self.t.aux_lr)
         self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(
             self.optimizer, T_max=self.t.max_steps, eta_min=self.t.lr * self.t.min_lr_ratio)
             if self.t.lr_schedule == "cosine" else None)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.loss_fn = RateDistortionLoss(self.model.lmbda, self.model.distortion)
+        # The entropy model's quantiles take no part in the R-D loss (only in the auxiliary
+        # loss, stepped outside DDP), hence find_unused_parameters.
         self.net = (DistributedDataParallel(self.model, find_unused_parameters=True)
                     if self.ctx.enabled else self.model)
-        self.progress = Progress()
-        self.resumed = self._maybe_resume()
-        self.writer = (SummaryWriter(self.run_dir / "tensorboard",
-                                     purge_step=self.progress.step + 1 if self.resumed else None)
-                       if self.ctx.is_main else None)
-        self._stop_signal: int | None = None
 
     # ------------------------------------------------------------------ state
     def _state(self) -> dict[str, Any]:
+        """The checkpoint: tensors and plain values only; collective (every rank calls it)."""
         p = self.progress
         return {
             "model": self.model.state_dict(),
@@ -137,90 +216,136 @@ class Trainer:
             "scheduler": self.scheduler.state_dict() if self.scheduler else {},
             "scaler": self.scaler.state_dict(),
             "step": p.step, "best": p.best, "nonfinite_total": p.nonfinite_total,
-            "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+            "val": dict(p.val),
+            "world_size": self.ctx.world_size,
+            "rng": self.ctx.gather(rng_state()),  # one entry per rank
             "config": config_to_text(self.cfg),
         }
 
     def save(self, name: str = "last") -> None:
+        """Write a checkpoint from rank 0 (every rank must call it: it gathers RNG states)."""
+        state = self._state()
         if self.ctx.is_main:
-            save_checkpoint(checkpoint_path(self.run_dir, name), self._state())
+            if self.writer and name == "last":
+                self.writer.flush()  # curves up to this step survive a kill; later ones are purged
+            save_checkpoint(checkpoint_path(self.run_dir, name), state)
+        self.ctx.barrier()  # no rank runs ahead (or exits) before the file is in place
 
-    def _maybe_resume(self) -> bool:
+    def _resume_requested(self) -> bool:
+        if self.t.resume:
+            return True
+        restarts = os.environ.get("SLURM_RESTART_COUNT", "0")
+        if restarts.isdigit() and int(restarts) > 0:
+            log.info("SLURM job requeued (SLURM_RESTART_COUNT=%s): resuming", restarts)
+            return True
+        return False
+
+    def _resume_state(self) -> tuple[Path, dict[str, Any]] | None:
         last = checkpoint_path(self.run_dir, "last")
-        if not self.t.resume:
+        if self.ctx.is_main:
+            for tmp in remove_stale_temporaries(last.parent):
+                log.warning("removed %s, left by a process killed while saving", tmp)
+        if not self._resume_requested():
             if last.exists():
                 raise SarcompError(f"{self.run_dir}: run folder already has checkpoints; add "
                                    "trainer.resume=true to continue it, or choose another run folder")
-            return False
+            return None
         if not last.exists():
             log.info("trainer.resume=true but %s does not exist: starting a new run", last)
-            return False
-        state = load_checkpoint(last, map_location=self.device)
+            return None
+        state = load_checkpoint(last, map_location="cpu")
+        changes = model_config_changes(state.get("config", ""), self.cfg.model)
+        if changes:
+            raise SarcompError(f"{last}: checkpoint from another model configuration "
+                               f"({'; '.join(changes[:4])}{'; ...' if len(changes) > 4 else ''})")
+        return last, state
+
+    def _load_state(self, last: Path, state: dict[str, Any]) -> None:
         load_model_state(self.model, state["model"], last)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.aux_optimizer.load_state_dict(state["aux_optimizer"])
-        if self.scheduler:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"]["torch"].cpu())
-        random.setstate(_as_tuple(state["rng"]["python"]))
-        if torch.cuda.is_available() and state["rng"]["cuda"]:
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.aux_optimizer.load_state_dict(state["aux_optimizer"])
+            if self.scheduler:
+                if not state["scheduler"]:
+                    raise ValueError("it was saved without a learning-rate schedule")
+                self.scheduler.load_state_dict(state["scheduler"])
+                # a longer (or shorter) run than the saved one anneals over its own length
+                self.scheduler.T_max = int(self.t.max_steps)
+            self.scaler.load_state_dict(state["scaler"])
+        except (ValueError, KeyError, RuntimeError) as exc:
+            raise SarcompError(f"{last}: optimiser state does not match this run "
+                               f"({str(exc).splitlines()[0][:200]})") from None
+        rngs = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]
+        saved_world = int(state.get("world_size", len(rngs)))
+        if saved_world != self.ctx.world_size:
+            log.warning("%s was written by %d rank(s), this run has %d: resume is not exact "
+                        "(data order and random state differ)", last, saved_world, self.ctx.world_size)
+        if self.ctx.rank < len(rngs):
+            set_rng_state(rngs[self.ctx.rank])
         self.progress = Progress(step=int(state["step"]), best=float(state["best"]),
-                                 nonfinite_total=int(state["nonfinite_total"]))
+                                 nonfinite_total=int(state["nonfinite_total"]),
+                                 val=dict(state.get("val", {})))
         log.info("resumed from step %d (%s)", self.progress.step, last)
-        return True
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict[str, float]:
         """Train to ``trainer.max_steps``; returns the final validation metrics."""
-        if self.ctx.is_main:
-            write_json(self.run_dir / SCENES_FILE, {"train": [s.record() for s in self.train_scenes],
-                                                    "val": [s.record() for s in self.val_scenes]})
-            if not self.resumed:
-                self.writer.add_text("config", _as_markdown_code(config_to_text(self.cfg)), 0)
-        previous = signal.signal(signal.SIGTERM, self._on_signal) if _in_main_thread() else None
-        bar = tqdm(total=self.t.max_steps, initial=self.progress.step, disable=not self.ctx.is_main,
-                   desc=f"train {self.cfg.get('experiment_name', '')}".strip(), mininterval=2.0,
-                   dynamic_ncols=True, file=sys.stdout)
-        val: dict[str, float] = {}
+        if self.resumed and self.progress.step >= self.t.max_steps and self.progress.val:
+            log.info("run already finished at step %d", self.progress.step)
+            self.ctx.close()
+            return dict(self.progress.val)
+        self._install_signal_handlers()
+        bar = None
         try:
-            while self.progress.step < self.t.max_steps:
-                for batches in self._epoch_batches():
-                    metrics = self._train_step(batches)
-                    step = self.progress.step
-                    bar.update(1)
-                    if metrics is not None:
-                        bar.set_postfix(loss=f"{metrics['loss']:.3f}", bpp=f"{metrics['bpp']:.3f}",
-                                        psnr=f"{metrics['psnr']:.2f}")
-                        if step % self.t.log_every == 0 and self.writer:
-                            for key, value in metrics.items():
-                                self.writer.add_scalar(f"train/{key}", value, step)
-                    if step % self.t.val_every == 0 or step == self.t.max_steps:
-                        val = self.validate()
-                    elif step % self.t.checkpoint_every == 0:
-                        self.save("last")
-                    if self._stop_signal is not None:
-                        self.save("last")
-                        log.warning("signal %d: checkpoint saved at step %d, exiting",
-                                    self._stop_signal, step)
-                        raise SystemExit(128 + self._stop_signal)
-                    if step >= self.t.max_steps:
-                        break
-            if not val:
-                val = self.validate()
+            if self.ctx.is_main:
+                self.writer = SummaryWriter(self.run_dir / "tensorboard",
+                                            purge_step=self.progress.step + 1 if self.resumed else None)
+                write_json(self.run_dir / SCENES_FILE, {"train": [s.record() for s in self.train_scenes],
+                                                        "val": [s.record() for s in self.val_scenes]})
+                if not self.resumed:
+                    self.writer.add_text("config", _as_markdown_code(config_to_text(self.cfg)), 0)
+            bar = tqdm(total=self.t.max_steps, initial=self.progress.step, disable=not self.ctx.is_main,
+                       desc=f"train {self.cfg.get('experiment_name', '')}".strip(), mininterval=2.0,
+                       dynamic_ncols=True, file=sys.stdout)
+            val = self._loop(bar)
             self.model.update(force=True)
             self.save("last")
+            self._check_ranks_agree()
             self._log_hparams(val)
+            return val
+        except SarcompError:
+            self._remove_partial_outputs()
+            raise
         finally:
-            bar.close()
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            if bar is not None:
+                bar.close()
+            self._restore_signal_handlers()
             if self.writer:
                 self.writer.close()
             self.ctx.close()
-        return val
+
+    def _loop(self, bar: tqdm) -> dict[str, float]:
+        val: dict[str, float] = {}
+        while self.progress.step < self.t.max_steps:
+            for batches in self._epoch_batches():
+                metrics = self._train_step(batches)
+                step = self.progress.step
+                bar.update(1)
+                if metrics is not None:
+                    bar.set_postfix(loss=f"{metrics['loss']:.3f}", bpp=f"{metrics['bpp']:.3f}",
+                                    psnr=f"{metrics['psnr']:.2f}")
+                    if step % self.t.log_every == 0 and self.writer:
+                        for key, value in metrics.items():
+                            self.writer.add_scalar(f"train/{key}", value, step)
+                if step % self.t.val_every == 0 or step == self.t.max_steps:
+                    val = self.validate()  # also writes last.pt
+                elif step % self.t.checkpoint_every == 0 or self._stop_agreed:
+                    self.save("last")
+                if self._stop_agreed:
+                    self._exit_on_signal(step)
+                if step >= self.t.max_steps:
+                    break
+        return val or self.validate()
 
     def _epoch_batches(self):
         """Batches of micro-batches for the rest of the current epoch (resumes mid-epoch)."""
@@ -228,12 +353,26 @@ class Trainer:
         self.dataset.epoch = epoch
         per_step = self.cfg.data.batch_size * self.t.accumulate
         sampler = ShardSampler(len(self.dataset), self.ctx.rank, self.ctx.world_size, in_epoch * per_step)
+        workers = int(self.cfg.data.num_workers)
         loader = DataLoader(self.dataset, batch_size=self.cfg.data.batch_size, sampler=sampler,
-                            drop_last=True, num_workers=self.cfg.data.num_workers,
-                            pin_memory=self.cfg.data.pin_memory and self.device.type == "cuda")
+                            drop_last=True, num_workers=workers,
+                            pin_memory=bool(self.cfg.data.pin_memory) and self.device.type == "cuda",
+                            generator=loader_generator(int(self.cfg.seed) + 7919 * epoch + self.ctx.rank))
         it = iter(loader)
         for _ in range(self.steps_per_epoch - in_epoch):
-            yield [next(it) for _ in range(self.t.accumulate)]
+            try:
+                batches = [next(it) for _ in range(self.t.accumulate)]
+            except RuntimeError:
+                # A scheduler's SIGTERM reaches the DataLoader workers too (the whole job or
+                # process group is signalled); they exit, and a fetch that needed them fails with
+                # "DataLoader worker ... exited unexpectedly". We are between steps, so the state
+                # is consistent: save it. (With DDP the ranks could not agree on it: re-raise,
+                # the last periodic checkpoint stands.)
+                if self._stop_signal is None or self.ctx.enabled:
+                    raise
+                self.save("last")
+                self._exit_on_signal(self.progress.step)
+            yield batches
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -247,32 +386,37 @@ class Trainer:
         return x, batch["mask"].to(self.device, non_blocking=True)
 
     def _train_step(self, batches: list[dict]) -> dict[str, float] | None:
-        """One optimiser step; returns its metrics, or None if it was skipped as non-finite."""
+        """One optimiser step; returns its metrics, or None if it was skipped as non-finite.
+
+        Every rank runs every backward pass (DDP's gradient all-reduce is collective), and the
+        ranks agree on skipping and on stopping before anything else collective happens.
+        """
         self.net.train()
         self.optimizer.zero_grad(set_to_none=True)
         totals = {"loss": 0.0, "bpp": 0.0, "mse": 0.0}
         finite = True
         for i, batch in enumerate(batches):
             x, mask = self._to_device(batch)
-            sync = self.ctx.enabled and i < len(batches) - 1
-            with (self.net.no_sync() if sync else nullcontext()):
+            last = i == len(batches) - 1
+            with (self.net.no_sync() if self.ctx.enabled and not last else nullcontext()):
                 with self._autocast():
                     out = self.net(x)
                 parts = self.loss_fn(out, x, mask)
-                loss = parts["loss"] / len(batches)
-                finite &= bool(torch.isfinite(loss))
-                if finite:
-                    self.scaler.scale(loss).backward()
+                self.scaler.scale(parts["loss"] / len(batches)).backward()
+            finite &= bool(torch.isfinite(parts["loss"].detach()))
             for key in totals:
                 totals[key] += float(parts[key].detach()) / len(batches)
         self.progress.step += 1
-        if not self.ctx.all_true(finite, self.device):
+        nonfinite, stop = self.ctx.any([not finite, self._stop_signal is not None], self.device)
+        self._stop_agreed = stop
+        if nonfinite:
             return self._skip_nonfinite()
-        self.progress.nonfinite_streak = 0
         self.scaler.unscale_(self.optimizer)
-        if self.t.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.t.grad_clip)
-        self.scaler.step(self.optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(self.main_params, self.t.grad_clip or math.inf)
+        if not self.scaler.is_enabled() and not torch.isfinite(norm):
+            return self._skip_nonfinite()  # finite loss, non-finite gradients (same on every rank)
+        self.progress.nonfinite_streak = 0
+        self.scaler.step(self.optimizer)  # with fp16, skips steps whose gradients overflowed
         self.scaler.update()
         if self.scheduler:
             self.scheduler.step()
@@ -283,6 +427,7 @@ class Trainer:
         totals["aux"] = float(aux.detach())
         totals["psnr"] = 10 * math.log10(1 / max(totals["mse"], 1e-12))
         totals["lr"] = self.optimizer.param_groups[0]["lr"]
+        totals["grad_norm"] = float(norm)
         return totals
 
     def _skip_nonfinite(self) -> None:
@@ -290,19 +435,24 @@ class Trainer:
         p.nonfinite_total += 1
         p.nonfinite_streak += 1
         self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler.is_enabled():  # fp16: a smaller scale may keep the loss finite
+            self.scaler.update(self.scaler.get_scale() * self.scaler.get_backoff_factor())
         log.warning("non-finite loss at step %d: step skipped (%d so far)", p.step, p.nonfinite_total)
         if self.writer:
             self.writer.add_scalar("train/nonfinite_steps", p.nonfinite_total, p.step)
         if p.nonfinite_streak >= self.t.max_nonfinite_streak:
+            kept = checkpoint_path(self.run_dir)
             raise SarcompError(
                 f"{self.run_dir}: loss was non-finite for {p.nonfinite_streak} steps in a row at step "
-                f"{p.step}; stopped (last good checkpoint kept: {checkpoint_path(self.run_dir)}). "
-                "Try a lower trainer.lr or trainer.precision=32")
+                f"{p.step}; stopped (last good checkpoint kept: "
+                f"{kept if kept.exists() else 'none written yet'}). Try a lower trainer.lr or "
+                "trainer.precision=32")
         return None
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Forward pass over the validation tiles; logs, and writes last.pt and best.pt."""
+        """Forward pass over the validation tiles (shared out between ranks); logs, and writes
+        last.pt and best.pt."""
         self.model.eval()
         sums = {"loss": 0.0, "bpp": 0.0, "psnr": 0.0, "ssim": 0.0}
         count, first = 0, None
@@ -319,7 +469,8 @@ class Trainer:
             sums["ssim"] += float(torch.nan_to_num(ssim(x, x_hat, mask)).sum())
             count += n
             first = first or (x[:4].float().cpu(), x_hat[:4].cpu())
-        val = {k: v / max(count, 1) for k, v in sums.items()}
+        *totals, count = self.ctx.sum([*sums.values(), count], self.device)
+        val = {k: v / max(count, 1) for k, v in zip(sums, totals)}
         step = self.progress.step
         if self.writer:
             for key, value in val.items():
@@ -328,11 +479,25 @@ class Trainer:
                 self.writer.add_images("val/input", first[0], step)
                 self.writer.add_images("val/reconstruction", first[1], step)
         log.info("step %d val: %s", step, ", ".join(f"{k}={v:.4f}" for k, v in val.items()))
-        if val["loss"] < self.progress.best:
+        self.progress.val = val
+        if val["loss"] < self.progress.best:  # same on every rank: the sums are all-reduced
             self.progress.best = val["loss"]
             self.save("best")
         self.save("last")
         return val
+
+    def _check_ranks_agree(self) -> None:
+        """Every rank took the same steps and holds the same weights (DDP keeps them in sync)."""
+        if not self.ctx.enabled:
+            return
+        with torch.no_grad():
+            checksum = float(sum(p.double().sum() for p in self.model.parameters()))
+        reports = self.ctx.gather((self.progress.step, checksum))
+        if len(set(reports)) > 1:
+            raise SarcompError(f"ranks disagree at the end of training (step, weight checksum): {reports}")
+        if self.ctx.is_main:
+            log.info("all %d ranks finished at step %d with identical weights",
+                     self.ctx.world_size, reports[0][0])
 
     def _log_hparams(self, val: dict[str, float]) -> None:
         if not self.writer:
@@ -350,8 +515,45 @@ class Trainer:
         metrics = {f"hparam/val_{k}": v for k, v in val.items()} | {"hparam/params": float(params)}
         self.writer.add_hparams(hparams, metrics, run_name=".", global_step=self.progress.step)
 
+    def _remove_partial_outputs(self) -> None:
+        """A new run that failed before its first checkpoint leaves nothing behind."""
+        if self.resumed or not self.ctx.is_main or checkpoint_path(self.run_dir).exists():
+            return
+        if self.writer:
+            self.writer.close()
+            self.writer = None
+        shutil.rmtree(self.run_dir / "tensorboard", ignore_errors=True)
+        (self.run_dir / SCENES_FILE).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ signals
+    def _install_signal_handlers(self) -> None:
+        """SIGTERM (preemption, scancel, torchrun shutting down) and, inside a submitit job, its
+        preemption signal (USR1/USR2, already handled in Python): finish the step, save, exit."""
+        if not _in_main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2):
+            previous = signal.getsignal(sig)
+            if sig == signal.SIGTERM or callable(previous):
+                self._previous_handlers[sig] = previous
+                signal.signal(sig, self._on_signal)
+
+    def _restore_signal_handlers(self) -> None:
+        for sig, previous in self._previous_handlers.items():
+            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+        self._previous_handlers = {}
+
     def _on_signal(self, signum: int, _frame) -> None:
         self._stop_signal = signum
+
+    def _exit_on_signal(self, step: int) -> None:
+        """After the checkpoint: hand a submitit signal on (it requeues the job), then exit."""
+        signum = self._stop_signal or signal.SIGTERM  # another rank was signalled
+        log.warning("signal %d: checkpoint saved at step %d, exiting", signum, step)
+        previous = self._previous_handlers.get(signum)
+        self._restore_signal_handlers()
+        if signum != signal.SIGTERM and callable(previous):
+            previous(signum, None)
+        raise SystemExit(128 + signum)
 
 
 def _in_main_thread() -> bool:

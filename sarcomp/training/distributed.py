@@ -28,14 +28,6 @@ from sarcomp.errors import SarcompError
 log = logging.getLogger(__name__)
 
 
-def env_rank() -> int:
-    """This process's global rank as the launcher announced it (0 when not distributed)."""
-    for key in ("RANK", "SLURM_PROCID", "SUBMITIT_LOCAL_GLOBALID"):
-        if os.environ.get(key, "").isdigit():
-            return int(os.environ[key])
-    return 0
-
-
 def _export_launcher_env() -> None:
     """Inside a multi-task submitit job (SLURM or local) or a plain ``srun --ntasks=N``, export
     torchrun's variables for ``init_process_group``'s env:// method. torchrun's own win."""

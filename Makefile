@@ -8,7 +8,7 @@ RUN    ?=
 DATA   ?= data/synthetic
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data demo train eval test tensorboard summarize clean
+.PHONY: help venv data demo train eval compare test tensorboard summarize memory-check clean
 
 help: ## Show this help
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,8 +34,15 @@ eval: $(STAMP) ## Evaluate a run folder on its test split: make eval RUN=outputs
 	@test -n "$(RUN)" || { echo "usage: make eval RUN=<run folder>"; exit 2; }
 	$(PY) scripts/evaluate.py run_dir=$(RUN)
 
+compare: $(STAMP) ## Experiment-plan table, BD-rates and RD plots: make compare RUNS="<run or sweep folders>" OUT=table.md
+	@test -n "$(RUNS)" || { echo "usage: make compare RUNS=\"<run or sweep folders>\" [OUT=<file.md>]"; exit 2; }
+	$(PY) scripts/compare.py $(RUNS) --out $(or $(OUT),outputs/compare/table.md)
+
 summarize: $(STAMP) ## Parameters and MACs of V0-V3 and the placement sweep
 	$(PY) scripts/summarize.py
+
+memory-check: $(STAMP) ## Peak CUDA memory of every experiment against 8 GB (a labelled estimate on CPU)
+	$(PY) scripts/memory_check.py
 
 tensorboard: $(STAMP) ## Serve TensorBoard over outputs/ (or LOGDIR=<run or sweep folder>)
 	$(VENV)/bin/tensorboard --logdir $(or $(LOGDIR),outputs)

@@ -121,3 +121,25 @@ def test_compare_cli_on_a_smoke_sweep(smoke_run, tmp_path, monkeypatch):
     assert all(Path(p).stat().st_size > 1000 for p in report["outputs"]["plots"])
     assert list((sweep / "compare").glob("events.out.tfevents.*"))
     assert (sweep / "eval" / "classic.json").is_file()
+
+
+def test_bd_rate_and_bd_psnr_are_na_separately():
+    from sarcomp.evaluation.compare import bd
+
+    rates = [0.2, 0.4, 0.8, 1.6]
+    anchor = (rates, [30.0, 32.0, 34.0, 36.0])
+    worse = bd(anchor, (rates, [20.0, 22.0, 24.0, 26.0]))  # same rates, 10 dB worse: no PSNR overlap
+    assert worse["bd_psnr"] == pytest.approx(-10.0) and "PSNR ranges do not overlap" in worse["bd_rate_na"]
+    far = bd(anchor, ([4.0, 5.0, 6.0, 7.0], [33.0, 34.0, 35.0, 36.0]))  # no rate overlap
+    assert "bd_rate" in far and "rate ranges do not overlap" in far["bd_psnr_na"]
+
+
+def test_non_monotone_rd_curve_is_flagged():
+    runs = plan()
+    for r in runs:
+        if r.payload["name"] == "cbam_bottleneck" and r.payload["lmbda"] == 0.025:
+            for row in r.payload["images"]:
+                row["bpp"] = 0.1  # the highest λ at the lowest rate
+    report = build_report(runs, [])
+    assert report["variants"][0]["monotone"] and not report["variants"][1]["monotone"]
+    assert "V1 cbam_bottleneck ‡" in render_markdown(report)

@@ -285,20 +285,40 @@ def find_baseline(variants: Sequence[Variant], name: str | None = "baseline") ->
     return next((v for v in variants if v.attention == "none"), None)
 
 
+def monotone(points: Sequence[tuple[float, float]]) -> bool:
+    """Whether (bpp, PSNR) points, in λ order, have rate and quality both non-decreasing."""
+    return all(b2 >= b1 and d2 >= d1 for (b1, d1), (b2, d2) in zip(points, points[1:]))
+
+
 def bd(anchor: tuple[Sequence[float], Sequence[float]], test: tuple[Sequence[float], Sequence[float]],
        method: str = "cubic") -> dict[str, Any]:
-    """BD-rate and BD-PSNR of ``test`` against ``anchor`` (rates, PSNRs), or N/A with the reason."""
+    """BD-rate and BD-PSNR of ``test`` against ``anchor`` (rates, PSNRs), each or both N/A with a reason.
+
+    BD-rate integrates over the PSNR range both curves cover and BD-PSNR over the common log-rate
+    range, so one can exist without the other (e.g. a codec several dB worse everywhere, coded
+    at the same rates, has a BD-PSNR but no BD-rate).
+    """
     need = 4 if method == "cubic" else 2
     pts = lambda c: [(r, d) for r, d in zip(*c) if np.isfinite(r) and np.isfinite(d) and r > 0]  # noqa: E731
     a, t = pts(anchor), pts(test)
     if len(a) < need or len(t) < need:
         return {"na": f"{min(len(a), len(t))} RD point(s); the {method} fit needs {need}", "method": method}
-    try:
-        args = ([r for r, _ in a], [d for _, d in a], [r for r, _ in t], [d for _, d in t])
-        return {"bd_rate": bd_rate(*args, method=method), "bd_psnr": bd_psnr(*args, method=method),
-                "method": method, "points": [len(a), len(t)]}
-    except ValueError as exc:
-        return {"na": str(exc), "method": method}
+    out: dict[str, Any] = {"method": method, "points": [len(a), len(t)]}
+    args = ([r for r, _ in a], [d for _, d in a], [r for r, _ in t], [d for _, d in t])
+    ranges = {
+        "bd_rate": ("PSNR", [d for _, d in a], [d for _, d in t], "{:.2f}–{:.2f} dB", bd_rate),
+        "bd_psnr": ("rate", [r for r, _ in a], [r for r, _ in t], "{:.3f}–{:.3f} bpp", bd_psnr),
+    }
+    for key, (what, ra, rt, fmt, fn) in ranges.items():
+        if max(min(ra), min(rt)) >= min(max(ra), max(rt)):
+            out[f"{key}_na"] = (f"{what} ranges do not overlap: anchor {fmt.format(min(ra), max(ra))}, "
+                                f"test {fmt.format(min(rt), max(rt))}")
+            continue
+        try:
+            out[key] = fn(*args, method=method)
+        except ValueError as exc:
+            out[f"{key}_na"] = str(exc)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,6 +369,8 @@ def build_report(runs: Sequence[RunResult], sweep: Sequence[dict[str, Any]], tag
             entry["deltas"] = {k: delta(point.metric(k), base_point.metric(k)) for k in
                                ("bpp", "psnr", "ssim", "ms_ssim")}
             entry["deltas"]["time"] = delta(point.time(), base_point.time(), relative=True)
+        entry["monotone"] = monotone([(p.metric("bpp")["mean"], p.metric("psnr")["mean"])
+                                      for p in v.points.values()])
         entry["bd"] = {"vs_baseline": (bd(base.curve(), v.curve(), bd_method) if base and v is not base
                                        else None)}
         if all(p.has_matched("jpeg2000") and p.runs[0].matched for p in v.points.values()):
@@ -449,7 +471,8 @@ def bd_table(report: Mapping[str, Any]) -> str:
               "BD-rate vs JPEG 2000", "BD-PSNR vs JPEG 2000", "JPEG 2000 anchor"]
     rows = []
     for v in report["variants"]:
-        cells = [v["label"], ", ".join(f"{p['lmbda']:g}" for p in v["points"])]
+        mark = "" if v.get("monotone", True) else " ‡"
+        cells = [v["label"] + mark, ", ".join(f"{p['lmbda']:g}" for p in v["points"])]
         for which in ("vs_baseline", "vs_jpeg2000"):
             b = v["bd"].get(which)
             if b is None:
@@ -458,22 +481,26 @@ def bd_table(report: Mapping[str, Any]) -> str:
                 cells += [f"N/A ({b['na']})", "N/A"]
             else:
                 label = "" if b["method"] == "cubic" else f" ({b['method']})"
-                cells += [f"{b['bd_rate']:+.2f} %{label}", f"{b['bd_psnr']:+.3f} dB{label}"]
+                cells += [f"{b['bd_rate']:+.2f} %{label}" if "bd_rate" in b else f"N/A ({b['bd_rate_na']})",
+                          f"{b['bd_psnr']:+.3f} dB{label}" if "bd_psnr" in b else f"N/A ({b['bd_psnr_na']})"]
         cells.append(v["bd"].get("vs_jpeg2000", {}).get("anchor", "—"))
         rows.append(cells)
     return md_table(header, rows)
 
 
 def rd_points_table(report: Mapping[str, Any]) -> str:
-    header = ["Variant", "λ", "Seeds", "bpp", "PSNR", "SSIM", "MS-SSIM", "JPEG 2000 PSNR at these rates"]
+    header = ["Variant", "λ", "Seeds", "bpp", "PSNR", "SSIM", "MS-SSIM", "JPEG 2000 PSNR at these rates",
+              "ΔPSNR vs JPEG 2000"]
     rows = []
     for v in report["variants"]:
         for p in v["points"]:
             m = p["metrics"]
             j2k = p["matched"].get("jpeg2000")
+            gap = m["psnr"]["mean"] - j2k["psnr"]["mean"] if j2k else math.nan
             rows.append([v["label"], f"{p['lmbda']:g}", ",".join(map(str, p["seeds"])), _pm(m["bpp"], ".4f"),
                          _pm(m["psnr"], ".2f"), _pm(m["ssim"], ".4f"), _pm(m["ms_ssim"], ".4f"),
-                         _pm(j2k["psnr"], ".2f") if j2k else "N/A"])
+                         _pm(j2k["psnr"], ".2f") if j2k else "N/A",
+                         format(gap, "+.2f") + " dB" if math.isfinite(gap) else "N/A"])
     return md_table(header, rows)
 
 
@@ -531,12 +558,18 @@ def render_markdown(report: Mapping[str, Any], plots: Sequence[Path] = (), title
         "",
         bd_table(report),
         "",
-        "Negative BD-rate: fewer bits than the anchor at equal PSNR. Curves are the seed means per λ. "
+        "Negative BD-rate: fewer bits than the anchor at equal PSNR; positive BD-PSNR: higher PSNR at "
+        "equal rate. Curves are the seed means per λ. BD-rate needs overlapping PSNR ranges, BD-PSNR "
+        "overlapping rate ranges. ‡: the variant's RD points are not monotone in λ (bpp and PSNR do not "
+        "both grow with λ), so any fit through them is unreliable. "
         f"Method: {report['bd_method']} ({'least-squares cubic, VCEG-M33; needs 4 points' if report['bd_method'] == 'cubic' else 'piecewise cubic Hermite; labelled'}).",
         "",
         "## RD points",
         "",
         rd_points_table(report),
+        "",
+        "JPEG 2000 at these rates: every scene coded at exactly the learned run's bpp for it (bisection), "
+        "so ΔPSNR vs JPEG 2000 is a fit-free comparison at equal rate.",
         "",
         f"## SAR fidelity at λ = {lm:g} (linear intensity)",
         "",

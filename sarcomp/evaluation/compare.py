@@ -44,6 +44,7 @@ from sarcomp.errors import SarcompError
 from sarcomp.evaluation.evaluate import (CLASSIC_CODECS, LEARNED_KEYS, data_tag, evaluate_classic,
                                          evaluate_run, exclude_training_scenes, load_results, mean_row)
 from sarcomp.evaluation.rd import bd_psnr, bd_rate
+from sarcomp.metrics.image import MS_SSIM_MIN_SIDE
 
 log = logging.getLogger(__name__)
 
@@ -349,6 +350,7 @@ def build_report(runs: Sequence[RunResult], sweep: Sequence[dict[str, Any]], tag
         "baseline": base.name if base else None, "significance_rule": SPREAD_RULE,
         "bd_method": bd_method, "hardware": first.get("hardware"),
         "steps": sorted({int(r.payload.get("step", -1)) for r in runs}),
+        "ms_ssim_scenes": max(int(r.payload["mean"].get("ms_ssim_n", 0)) for r in runs),
         "notes": [*notes, *image_notes, *group_notes], "variants": [], "classic_sweep": [],
         "codec_names": {m["codec"]: m["name"] for r in runs for m in r.matched}
                        | {p["codec"]: p["name"] for p in sweep},
@@ -550,6 +552,8 @@ def render_markdown(report: Mapping[str, Any], plots: Sequence[Path] = (), title
         "Values are the mean ± sample std over seeds of each run's mean over the test scenes "
         "(no ± with one seed). bpp from the real entropy-coded bytes (latent only). encode/decode ms: "
         "whole scene (sum over its tiles). Δtime: relative change of encode + decode ms. "
+        f"MS-SSIM: mean over the {report['ms_ssim_scenes']} of {len(report['images'])} scene(s) where it is "
+        f"defined (≥ {MS_SSIM_MIN_SIDE} px on each side, no nodata); N/A if none. "
         f"† marks a Δ that exceeds the seed spread: {SPREAD_RULE}.",
         "",
         verdict(report),

@@ -33,6 +33,10 @@ def main(argv=None) -> int:
                         help="classic codecs for on-the-fly evaluation (default: all installed)")
     parser.add_argument("--tensorboard", default=None,
                         help="event folder for the report text (default <first folder>/compare)")
+    parser.add_argument("--exclude", nargs="*", default=[], metavar="PATTERN",
+                        help="scene file-name patterns to leave out on purpose (named in the report), "
+                             "e.g. a raster the data config misreads")
+    parser.add_argument("--exclude-reason", default="", help="why --exclude, written beside each excluded scene")
     parser.add_argument("--title", default=None)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
@@ -46,7 +50,8 @@ def main(argv=None) -> int:
     tag = "_" + args.tag.lstrip("_") if args.tag else ""
     try:
         report = compare(args.folders, args.out, tag, args.lmbda, args.baseline, args.bd_method,
-                         not args.no_evaluate, classic, args.tensorboard, args.title, args.device)
+                         not args.no_evaluate, classic, args.tensorboard, args.title, args.device,
+                         args.exclude, args.exclude_reason)
     except SarcompError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

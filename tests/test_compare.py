@@ -143,3 +143,9 @@ def test_non_monotone_rd_curve_is_flagged():
     report = build_report(runs, [])
     assert report["variants"][0]["monotone"] and not report["variants"][1]["monotone"]
     assert "V1 cbam_bottleneck ‡" in render_markdown(report)
+
+
+def test_exclude_on_request_is_named():
+    report = build_report(plan(), [], exclude=["b.*"])
+    assert report["images"] == [SCENES[0]] and report["excluded_on_request"] == [SCENES[1]]
+    assert any("excluded on request" in n for n in report["notes"])

@@ -30,6 +30,7 @@ and is labelled as such.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import math
 import warnings
@@ -332,9 +333,21 @@ METRICS = ("bpp", "psnr", "rmse_db", "ssim", "ms_ssim", "enl_ratio", "ratio_mean
 
 def build_report(runs: Sequence[RunResult], sweep: Sequence[dict[str, Any]], tag: str = "",
                  lmbda: float | None = None, baseline: str | None = "baseline",
-                 bd_method: str = "cubic", notes: Sequence[str] = ()) -> dict[str, Any]:
-    """Everything compare writes, as one JSON-able dict (see the module docstring)."""
+                 bd_method: str = "cubic", notes: Sequence[str] = (),
+                 exclude: Sequence[str] = (), exclude_reason: str = "") -> dict[str, Any]:
+    """Everything compare writes, as one JSON-able dict (see the module docstring).
+
+    ``exclude``: file-name patterns (fnmatch) of scenes to leave out on purpose, e.g. a raster the
+    data config misreads; each is named in the notes.
+    """
     keys, leaked, image_notes = common_images(runs, sweep)
+    dropped = sorted(k for k in keys if any(fnmatch.fnmatch(Path(k).name, pat) for pat in exclude))
+    for k in dropped:
+        why = f": {exclude_reason}" if exclude_reason else ""
+        image_notes.append(f"{k}: excluded on request (--exclude {' '.join(exclude)}){why}")
+    keys -= set(dropped)
+    if not keys:
+        raise SarcompError("--exclude leaves no test scene")
     runs = [RunResult(r.run_dir, restrict(r.payload, keys), [restrict(m, keys) for m in r.matched], r.used)
             for r in runs]
     sweep = [restrict(p, keys) for p in sweep]
@@ -346,7 +359,7 @@ def build_report(runs: Sequence[RunResult], sweep: Sequence[dict[str, Any]], tag
     first = runs[0].payload
     report: dict[str, Any] = {
         "tag": tag, "data_root": first.get("data_root"), "tile_size": first.get("tile_size"),
-        "images": sorted(keys), "excluded_images": leaked, "table_lmbda": lm,
+        "images": sorted(keys), "excluded_images": leaked, "excluded_on_request": dropped, "table_lmbda": lm,
         "baseline": base.name if base else None, "significance_rule": SPREAD_RULE,
         "bd_method": bd_method, "hardware": first.get("hardware"),
         "steps": sorted({int(r.payload.get("step", -1)) for r in runs}),
@@ -510,8 +523,8 @@ def sar_table(report: Mapping[str, Any]) -> str:
     """SAR fidelity at the table λ, with the classic codecs at each variant's rates."""
     header = ["Codec", "bpp", "PSNR", "RMSE dB", "ENL ratio", "ratio mean", "ratio var",
               "mean preservation", "EPI"]
-    keys = (("bpp", ".4f"), ("psnr", ".2f"), ("rmse_db", ".3f"), ("enl_ratio", ".3f"),
-            ("ratio_mean", ".3f"), ("ratio_var", ".4f"), ("mean_preservation", ".4f"), ("epi", ".3f"))
+    keys = (("bpp", ".4f"), ("psnr", ".2f"), ("rmse_db", ".3f"), ("enl_ratio", ".4g"),
+            ("ratio_mean", ".4g"), ("ratio_var", ".4g"), ("mean_preservation", ".4f"), ("epi", ".3f"))
     rows = [["ideal (lossless)", "", "∞", "0", "1", "1", "0", "1", "1"]]
     for v in report["variants"]:
         t = v["table"]
@@ -671,7 +684,8 @@ def _json_safe(value: Any) -> Any:
 def compare(folders: Sequence[str | Path], out: str | Path, tag: str = "", lmbda: float | None = None,
             baseline: str | None = "baseline", bd_method: str = "cubic", evaluate: bool = True,
             classic: Mapping[str, Any] | None = None, tensorboard: str | Path | None = None,
-            title: str | None = None, device: str = "auto") -> dict[str, Any]:
+            title: str | None = None, device: str = "auto", exclude: Sequence[str] = (),
+            exclude_reason: str = "") -> dict[str, Any]:
     """Write ``out`` (.md), the JSON beside it, one RD plot per metric, and the TensorBoard text."""
     from sarcomp.runs import atomic_write_text, write_json
 
@@ -680,7 +694,7 @@ def compare(folders: Sequence[str | Path], out: str | Path, tag: str = "", lmbda
         out = out.with_suffix(".md")
     out.parent.mkdir(parents=True, exist_ok=True)
     runs, sweep, notes = collect(folders, tag, evaluate, classic, device)
-    report = build_report(runs, sweep, tag, lmbda, baseline, bd_method, notes)
+    report = build_report(runs, sweep, tag, lmbda, baseline, bd_method, notes, exclude, exclude_reason)
     plots = plot_rd(report, out.with_suffix(""))
     markdown = render_markdown(report, plots, title)
     tb = Path(tensorboard) if tensorboard else Path(folders[0]) / "compare"

@@ -659,16 +659,18 @@ def plot_rd(report: Mapping[str, Any], stem: Path) -> list[Path]:
     return written
 
 
-def write_tensorboard(log_dir: Path, markdown: str, plots: Sequence[Path]) -> None:
-    """The report as text (TensorBoard renders Markdown tables) and the plots as images."""
+def write_tensorboard(log_dir: Path, markdown: str, plots: Sequence[Path], name: str = "report") -> None:
+    """The report as text (TensorBoard renders Markdown tables) and the plots as images, under
+    ``compare/<name>/``; each call is a new step, so reruns into the same folder keep a history."""
     import matplotlib.image as mpimg
     from torch.utils.tensorboard import SummaryWriter
 
+    step = len(list(Path(log_dir).glob("events.out.tfevents.*"))) if Path(log_dir).is_dir() else 0
     with SummaryWriter(log_dir=str(log_dir)) as writer:
-        writer.add_text("compare/report", markdown, 0)
+        writer.add_text(f"compare/{name}/report", markdown, step)
         for path in plots:
             image = mpimg.imread(path)[..., :3]
-            writer.add_image(f"compare/{path.stem}", image, 0, dataformats="HWC")
+            writer.add_image(f"compare/{name}/{path.stem}", image, step, dataformats="HWC")
 
 
 def _json_safe(value: Any) -> Any:
@@ -702,7 +704,7 @@ def compare(folders: Sequence[str | Path], out: str | Path, tag: str = "", lmbda
                          "plots": [str(p) for p in plots], "tensorboard": str(tb)}
     atomic_write_text(out, markdown)
     write_json(out.with_suffix(".json"), _json_safe(report))
-    write_tensorboard(tb, markdown, plots)
+    write_tensorboard(tb, markdown, plots, out.stem)
     return report
 
 

@@ -67,6 +67,7 @@ from sarcomp.evaluation.codecs import CODECS, Codec, available_codecs, build_cod
 from sarcomp.metrics import ms_ssim, psnr, ssim
 from sarcomp.metrics.image import MS_SSIM_MIN_SIDE
 from sarcomp.metrics.sar import sar_fidelity
+from sarcomp.models.complexity import count_parameters
 
 log = logging.getLogger(__name__)
 
@@ -318,10 +319,6 @@ def exclude_training_scenes(scenes: Sequence[Scene], used: dict[str, list[dict]]
     if not kept:
         raise SarcompError("every evaluation scene was used in training; evaluate on other scenes")
     return kept
-
-
-def count_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def hardware() -> dict[str, Any]:

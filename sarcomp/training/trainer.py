@@ -393,8 +393,8 @@ class Trainer:
         """
         self.net.train()
         self.optimizer.zero_grad(set_to_none=True)
-        totals = {"loss": 0.0, "bpp": 0.0, "mse": 0.0}
-        finite = True
+        keys = ("loss", "bpp", "mse")
+        sums = torch.zeros(len(keys), device=self.device)  # summed on the device: one sync per step
         for i, batch in enumerate(batches):
             x, mask = self._to_device(batch)
             last = i == len(batches) - 1
@@ -403,9 +403,9 @@ class Trainer:
                     out = self.net(x)
                 parts = self.loss_fn(out, x, mask)
                 self.scaler.scale(parts["loss"] / len(batches)).backward()
-            finite &= bool(torch.isfinite(parts["loss"].detach()))
-            for key in totals:
-                totals[key] += float(parts[key].detach()) / len(batches)
+            sums += torch.stack([parts[k].detach().float() for k in keys]) / len(batches)
+        totals = dict(zip(keys, sums.tolist()))
+        finite = math.isfinite(totals["loss"])  # NaN/inf in any micro-batch survives the sum
         self.progress.step += 1
         nonfinite, stop = self.ctx.any([not finite, self._stop_signal is not None], self.device)
         self._stop_agreed = stop

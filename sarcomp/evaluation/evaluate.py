@@ -192,10 +192,11 @@ def _timed(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float]:
 
 @torch.no_grad()
 def evaluate_scenes(model: torch.nn.Module, scenes: Sequence[Scene], tile_size: int,
-                    device: torch.device) -> list[dict[str, Any]]:
-    """One row per scene: bytes, bpp, every metric and encode/decode ms (see module docstring)."""
+                    device: torch.device) -> tuple[list[dict[str, Any]], list[SceneImage]]:
+    """One row per scene (bytes, bpp, every metric, encode/decode ms; see module docstring),
+    and the stitched reference images, so classic codecs can code them without a second read."""
     model = model.to(device).eval()
-    rows, warmed = [], False
+    rows, images, warmed = [], [], False
     for scene in scenes:
         tiles = scene_tiles(scene, tile_size)
         h, w = scene.info.height, scene.info.width
@@ -225,7 +226,8 @@ def evaluate_scenes(model: torch.nn.Module, scenes: Sequence[Scene], tile_size: 
         }
         log.info("%s: bpp=%.4f psnr=%.2f", row["image"], row["bpp"], row["psnr"])
         rows.append(row)
-    return rows
+        images.append(image)
+    return rows, images
 
 
 # --------------------------------------------------------------------------------------------
@@ -403,7 +405,7 @@ def evaluate_run(run_dir: str | Path, data_cfg: Any | None = None, out: str | No
     dev = _device(device)
     cfg, model, state = load_run(run_dir, checkpoint, dev)
     data, scenes = _test_scenes(cfg, data_cfg, run_dir)
-    rows = evaluate_scenes(model, scenes, int(data["tile_size"]), dev)
+    rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev)
     payload = results_payload(
         str(cfg.get("experiment_name", run_dir.name)), rows, codec="learned", run_dir=str(run_dir),
         attention=model.attention_type, placement=model.placement, lmbda=model.lmbda,
@@ -415,7 +417,6 @@ def evaluate_run(run_dir: str | Path, data_cfg: Any | None = None, out: str | No
     write_json(path, payload)
     match = (classic or {}).get("match_codecs") or (classic or {}).get("codecs")
     if classic and classic.get("match_rates") and match:
-        images = [stitch_scene(s, int(data["tile_size"])) for s in scenes]
         targets = {r["path"]: r["bpp"] for r in rows}
         results = [classic_matched(codec, images, targets, tol=float(classic.get("tol", 0.02)),
                                    matched_to=str(run_dir), lmbda=model.lmbda, seed=int(cfg.seed))

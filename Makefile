@@ -8,7 +8,7 @@ RUN    ?=
 DATA   ?= data/synthetic
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data demo train eval compare test tensorboard summarize memory-check clean
+.PHONY: help venv data demo train eval compare test lint format tensorboard summarize memory-check clean
 
 help: ## Show this help
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,14 @@ memory-check: $(STAMP) ## Peak CUDA memory of every experiment against 8 GB (a l
 
 tensorboard: $(STAMP) ## Serve TensorBoard over outputs/ (or LOGDIR=<run or sweep folder>)
 	$(VENV)/bin/tensorboard --logdir $(or $(LOGDIR),outputs)
+
+lint: $(STAMP) ## Lint and format check (ruff); `make format` fixes what it can
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
 
 test: $(STAMP) ## Run the test suite (CPU, a few minutes)
 	$(PY) -m pytest -q

@@ -34,8 +34,11 @@ def probe(scale: float, dataset: RandomTiles) -> None:
         parts["loss"].backward()
         optimizer.step()
         if (step + 1) % 100 == 0:
-            print(f"entropy_lr_scale={scale:g} step {step + 1}: bpp {float(parts['bpp'].detach()):.3f} "
-                  f"mse {float(parts['mse'].detach()):.5f}", flush=True)
+            print(
+                f"entropy_lr_scale={scale:g} step {step + 1}: bpp {float(parts['bpp'].detach()):.3f} "
+                f"mse {float(parts['mse'].detach()):.5f}",
+                flush=True,
+            )
 
 
 def main() -> None:

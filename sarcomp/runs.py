@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from hydra.errors import InstantiationException
@@ -130,11 +131,13 @@ def validate_model_config(model_cfg: DictConfig) -> None:
     attention = model_cfg.get("attention") or {}
     kind, placement = attention.get("type", "none"), attention.get("placement", "none")
     if kind not in attention_names():
-        raise SarcompError(f"model.attention.type: unknown attention {kind!r}; valid: "
-                           f"{', '.join(attention_names())}")
+        raise SarcompError(
+            f"model.attention.type: unknown attention {kind!r}; valid: {', '.join(attention_names())}"
+        )
     if placement not in PLACEMENTS:
-        raise SarcompError(f"model.attention.placement: unknown placement {placement!r}; valid: "
-                           f"{', '.join(PLACEMENTS)}")
+        raise SarcompError(
+            f"model.attention.placement: unknown placement {placement!r}; valid: {', '.join(PLACEMENTS)}"
+        )
 
 
 def build_model(model_cfg: DictConfig) -> torch.nn.Module:
@@ -145,7 +148,9 @@ def build_model(model_cfg: DictConfig) -> torch.nn.Module:
     except InstantiationException as exc:
         cause = exc.__cause__ or exc
         detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        raise SarcompError(f"model: cannot build {model_cfg.get('_target_', 'the model')} ({detail})") from None
+        raise SarcompError(
+            f"model: cannot build {model_cfg.get('_target_', 'the model')} ({detail})"
+        ) from None
 
 
 def model_config_changes(saved_text: str, model_cfg: DictConfig) -> list[str]:
@@ -153,8 +158,11 @@ def model_config_changes(saved_text: str, model_cfg: DictConfig) -> list[str]:
     saved = config_from_text(saved_text).get("model") or {}
     a = _flatten(OmegaConf.to_container(saved, resolve=True) if OmegaConf.is_config(saved) else saved)
     b = _flatten(OmegaConf.to_container(model_cfg, resolve=True))
-    return [f"model.{k}: {a.get(k, '<unset>')} -> {b.get(k, '<unset>')}"
-            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return [
+        f"model.{k}: {a.get(k, '<unset>')} -> {b.get(k, '<unset>')}"
+        for k in sorted(set(a) | set(b))
+        if a.get(k) != b.get(k)
+    ]
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -175,8 +183,9 @@ def load_model_state(model: torch.nn.Module, state: dict[str, torch.Tensor], sou
         raise SarcompError(f"{source}: checkpoint from another model configuration ({detail})") from None
 
 
-def load_run(run_dir: str | Path, checkpoint: str = "best",
-             device: str | torch.device = "cpu") -> tuple[DictConfig, torch.nn.Module, dict[str, Any]]:
+def load_run(
+    run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu"
+) -> tuple[DictConfig, torch.nn.Module, dict[str, Any]]:
     """Rebuild a run's model from its saved config and checkpoint (``best``, else ``last``)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

@@ -16,27 +16,52 @@ register_resolvers()
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("folders", nargs="+", help="run folders and/or sweep folders")
     parser.add_argument("--out", required=True, help="the Markdown report (.md); JSON and PNGs go beside it")
-    parser.add_argument("--tag", default="", help="results on other data: e.g. 'sar' reads eval/metrics_sar.json "
-                        "(written by scripts/evaluate.py ... data.root=../shared/sar)")
-    parser.add_argument("--lmbda", type=float, default=None,
-                        help="λ of the table (default: the λ most variants share)")
+    parser.add_argument(
+        "--tag",
+        default="",
+        help="results on other data: e.g. 'sar' reads eval/metrics_sar.json "
+        "(written by scripts/evaluate.py ... data.root=../shared/sar)",
+    )
+    parser.add_argument(
+        "--lmbda", type=float, default=None, help="λ of the table (default: the λ most variants share)"
+    )
     parser.add_argument("--baseline", default="baseline", help="experiment_name of the baseline variant")
-    parser.add_argument("--bd-method", choices=["cubic", "pchip"], default="cubic",
-                        help="Bjøntegaard fit: cubic (standard, >= 4 points) or pchip (>= 2, labelled)")
-    parser.add_argument("--no-evaluate", action="store_true",
-                        help="fail instead of evaluating runs that have no metrics yet")
-    parser.add_argument("--codecs", nargs="*", default=None,
-                        help="classic codecs for on-the-fly evaluation (default: all installed)")
-    parser.add_argument("--tensorboard", default=None,
-                        help="event folder for the report text (default <first folder>/compare)")
-    parser.add_argument("--exclude", nargs="*", default=[], metavar="PATTERN",
-                        help="scene file-name patterns to leave out on purpose (named in the report), "
-                             "e.g. a raster the data config misreads")
-    parser.add_argument("--exclude-reason", default="", help="why --exclude, written beside each excluded scene")
+    parser.add_argument(
+        "--bd-method",
+        choices=["cubic", "pchip"],
+        default="cubic",
+        help="Bjøntegaard fit: cubic (standard, >= 4 points) or pchip (>= 2, labelled)",
+    )
+    parser.add_argument(
+        "--no-evaluate", action="store_true", help="fail instead of evaluating runs that have no metrics yet"
+    )
+    parser.add_argument(
+        "--codecs",
+        nargs="*",
+        default=None,
+        help="classic codecs for on-the-fly evaluation (default: all installed)",
+    )
+    parser.add_argument(
+        "--tensorboard",
+        default=None,
+        help="event folder for the report text (default <first folder>/compare)",
+    )
+    parser.add_argument(
+        "--exclude",
+        nargs="*",
+        default=[],
+        metavar="PATTERN",
+        help="scene file-name patterns to leave out on purpose (named in the report), "
+        "e.g. a raster the data config misreads",
+    )
+    parser.add_argument(
+        "--exclude-reason", default="", help="why --exclude, written beside each excluded scene"
+    )
     parser.add_argument("--title", default=None)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
@@ -49,9 +74,21 @@ def main(argv=None) -> int:
         classic["codecs"] = args.codecs
     tag = "_" + args.tag.lstrip("_") if args.tag else ""
     try:
-        report = compare(args.folders, args.out, tag, args.lmbda, args.baseline, args.bd_method,
-                         not args.no_evaluate, classic, args.tensorboard, args.title, args.device,
-                         args.exclude, args.exclude_reason)
+        report = compare(
+            args.folders,
+            args.out,
+            tag,
+            args.lmbda,
+            args.baseline,
+            args.bd_method,
+            not args.no_evaluate,
+            classic,
+            args.tensorboard,
+            args.title,
+            args.device,
+            args.exclude,
+            args.exclude_reason,
+        )
     except SarcompError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

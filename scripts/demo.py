@@ -30,8 +30,10 @@ def main() -> int:
         payloads.append(payload)
     print()
     print(format_table(summary_rows(payloads)))
-    print(f"\nsynthetic test split, {payloads[0]['mean']['bpp_n']} scenes; demo wall time "
-          f"{time.time() - start:.0f} s")
+    print(
+        f"\nsynthetic test split, {payloads[0]['mean']['bpp_n']} scenes; demo wall time "
+        f"{time.time() - start:.0f} s"
+    )
     return 0
 
 

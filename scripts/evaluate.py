@@ -18,8 +18,9 @@ def main(cfg: DictConfig) -> None:
 
     classic = OmegaConf.to_container(cfg.classic, resolve=True) if cfg.get("classic") else None
     try:
-        learned, sweep, paths = evaluate_folder(cfg.run_dir, cfg.get("data"), cfg.out, cfg.checkpoint,
-                                                cfg.device, classic)
+        learned, sweep, paths = evaluate_folder(
+            cfg.run_dir, cfg.get("data"), cfg.out, cfg.checkpoint, cfg.device, classic
+        )
     except SarcompError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

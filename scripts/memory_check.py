@@ -50,8 +50,10 @@ def parse_args(argv: list[str]) -> tuple[list[str], float, int, list[str]]:
             names = value.split(",")
             unknown = [n for n in names if n not in experiment_names()]
             if unknown:
-                raise SarcompError(f"experiment={','.join(unknown)}: unknown experiment; valid: "
-                                   f"{', '.join(experiment_names())}")
+                raise SarcompError(
+                    f"experiment={','.join(unknown)}: unknown experiment; valid: "
+                    f"{', '.join(experiment_names())}"
+                )
         elif key == "budget_gb":
             budget = float(value)
         elif key == "steps":
@@ -88,9 +90,12 @@ def measure_cuda(cfg: DictConfig, steps: int) -> dict[str, float]:
             trainer._train_step([batch] * int(cfg.trainer.accumulate))
         torch.cuda.synchronize()
         elapsed = (time.perf_counter() - start) / max(steps, 1)
-        return {"peak": torch.cuda.max_memory_allocated() - base,
-                "reserved": torch.cuda.max_memory_reserved(), "s_per_step": elapsed,
-                "params": sum(p.numel() for p in trainer.model.parameters())}
+        return {
+            "peak": torch.cuda.max_memory_allocated() - base,
+            "reserved": torch.cuda.max_memory_reserved(),
+            "s_per_step": elapsed,
+            "params": sum(p.numel() for p in trainer.model.parameters()),
+        }
     finally:
         del trainer
         gc.collect()
@@ -126,8 +131,13 @@ def estimate_cpu(cfg: DictConfig) -> dict[str, float]:
     activations = batch * sum(saved.values())
     backward = batch * 2 * max(saved.values(), default=0)
     state = 4 * param_bytes  # weights, gradients, Adam exp_avg and exp_avg_sq
-    return {"params": params, "state": state, "activations": activations, "backward": backward,
-            "peak": state + activations + backward}
+    return {
+        "params": params,
+        "state": state,
+        "activations": activations,
+        "backward": backward,
+        "peak": state + activations + backward,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,21 +150,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     first = next(iter(cfgs.values()))
     on_cuda = torch.cuda.is_available() and str(first.trainer.device) != "cpu"
-    shape = (f"batch {first.data.batch_size} x accumulate {first.trainer.accumulate}, "
-             f"tiles {first.data.tile_size}x{first.data.tile_size}")
+    shape = (
+        f"batch {first.data.batch_size} x accumulate {first.trainer.accumulate}, "
+        f"tiles {first.data.tile_size}x{first.data.tile_size}"
+    )
     if on_cuda:
-        print(f"memory_check: MEASURED peak torch.cuda.max_memory_allocated over {steps} training steps "
-              f"on {torch.cuda.get_device_name()}; budget {budget:g} GB; {shape}")
+        print(
+            f"memory_check: MEASURED peak torch.cuda.max_memory_allocated over {steps} training steps "
+            f"on {torch.cuda.get_device_name()}; budget {budget:g} GB; {shape}"
+        )
         print(f"{'experiment':<22}{'params':>10}{'peak':>11}{'reserved':>11}{'s/step':>9}  verdict")
     else:
-        print("memory_check: no CUDA device here, so peak CUDA memory cannot be measured. "
-              "Showing an ESTIMATE instead (see scripts/memory_check.py): fp32 parameters + gradients "
-              "+ Adam state, plus the tensors one training forward pass saves for backward "
-              "(one tile, x batch size), plus 2x the largest of them for the backward pass; "
-              f"under AMP on CUDA activations are mostly 16-bit, so this is on the high side. "
-              f"Budget {budget:g} GB; {shape}")
-        print(f"{'experiment':<22}{'params':>10}{'w+g+Adam':>11}{'activ.':>10}{'backward':>10}"
-              f"{'estimate':>11}  verdict")
+        print(
+            "memory_check: no CUDA device here, so peak CUDA memory cannot be measured. "
+            "Showing an ESTIMATE instead (see scripts/memory_check.py): fp32 parameters + gradients "
+            "+ Adam state, plus the tensors one training forward pass saves for backward "
+            "(one tile, x batch size), plus 2x the largest of them for the backward pass; "
+            f"under AMP on CUDA activations are mostly 16-bit, so this is on the high side. "
+            f"Budget {budget:g} GB; {shape}"
+        )
+        print(
+            f"{'experiment':<22}{'params':>10}{'w+g+Adam':>11}{'activ.':>10}{'backward':>10}"
+            f"{'estimate':>11}  verdict"
+        )
     failed = []
     for name, cfg in cfgs.items():
         if on_cuda:
@@ -166,13 +184,17 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             over = r["peak"] > budget * GB
             failed += [name] if over else []
-            print(f"{name:<22}{r['params'] / 1e6:>9.2f}M{r['peak'] / GB:>9.2f}GB{r['reserved'] / GB:>9.2f}GB"
-                  f"{r['s_per_step']:>9.3f}  {'FAIL (over budget)' if over else 'ok'}")
+            print(
+                f"{name:<22}{r['params'] / 1e6:>9.2f}M{r['peak'] / GB:>9.2f}GB{r['reserved'] / GB:>9.2f}GB"
+                f"{r['s_per_step']:>9.3f}  {'FAIL (over budget)' if over else 'ok'}"
+            )
         else:
             r = estimate_cpu(cfg)
             verdict = "over budget (estimate)" if r["peak"] > budget * GB else "within budget (estimate)"
-            print(f"{name:<22}{r['params'] / 1e6:>9.2f}M{r['state'] / MB:>9.1f}MB{r['activations'] / GB:>8.2f}GB"
-                  f"{r['backward'] / GB:>8.2f}GB{r['peak'] / GB:>9.2f}GB  {verdict}")
+            print(
+                f"{name:<22}{r['params'] / 1e6:>9.2f}M{r['state'] / MB:>9.1f}MB{r['activations'] / GB:>8.2f}GB"
+                f"{r['backward'] / GB:>8.2f}GB{r['peak'] / GB:>9.2f}GB  {verdict}"
+            )
     if failed:
         print(f"over the {budget:g} GB budget: {', '.join(failed)}")
         return 1

@@ -1,6 +1,6 @@
 """Parameters and MACs of the V0-V3 plan and the CBAM placement sweep, against the baseline.
 
-    python scripts/summarize.py [--tile 256] [--markdown]
+python scripts/summarize.py [--tile 256] [--markdown]
 """
 
 import argparse
@@ -15,15 +15,21 @@ PLAN = [
     ("V1", ["experiment=cbam_bottleneck"]),
     ("V2", ["experiment=cbam_everywhere"]),
     ("V3", ["experiment=selfattn_bottleneck"]),
-    *[(f"CBAM@{p}", ["experiment=cbam_bottleneck", f"model.attention.placement={p}"])
-      for p in ("encoder", "decoder")],
+    *[
+        (f"CBAM@{p}", ["experiment=cbam_bottleneck", f"model.attention.placement={p}"])
+        for p in ("encoder", "decoder")
+    ],
     ("SA@everywhere", ["experiment=selfattn_bottleneck", "model.attention.placement=everywhere"]),
     *[(name, [f"experiment={name}"]) for name in ("se_bottleneck", "eca_bottleneck", "spatial_bottleneck")],
 ]
 COLUMNS = (
-    ("variant", "variant", "s"), ("attention", "attention", "s"), ("placement", "placement", "s"),
-    ("params", "params", ",d"), ("params_pct", "Δparams %", "+.2f"),
-    ("gmacs", "GMACs/tile", ".3f"), ("macs_pct", "ΔMACs %", "+.2f"),
+    ("variant", "variant", "s"),
+    ("attention", "attention", "s"),
+    ("placement", "placement", "s"),
+    ("params", "params", ",d"),
+    ("params_pct", "Δparams %", "+.2f"),
+    ("gmacs", "GMACs/tile", ".3f"),
+    ("macs_pct", "ΔMACs %", "+.2f"),
 )
 
 
@@ -43,9 +49,15 @@ def main() -> None:
         for variant, overrides in PLAN:
             cfg = compose(config_name="train", overrides=overrides)
             model = build_model(cfg.model)
-            rows.append({"variant": variant, "attention": cfg.model.attention.type,
-                         "placement": cfg.model.attention.placement,
-                         "params": count_parameters(model), "gmacs": count_macs(model, args.tile) / 1e9})
+            rows.append(
+                {
+                    "variant": variant,
+                    "attention": cfg.model.attention.type,
+                    "placement": cfg.model.attention.placement,
+                    "params": count_parameters(model),
+                    "gmacs": count_macs(model, args.tile) / 1e9,
+                }
+            )
     base = rows[0]
     for r in rows:
         r["params_pct"] = 100 * (r["params"] / base["params"] - 1)

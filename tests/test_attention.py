@@ -61,12 +61,15 @@ def test_duplicate_registration_is_refused() -> None:
         register_attention("se")(nn.Identity)
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [
-    ("se", {"pool": "max"}),
-    ("eca", {"kernel_size": 4}),
-    ("spatial", {"kernel_size": 6}),
-    ("self_attention", {"num_heads": 3}),
-])
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("se", {"pool": "max"}),
+        ("eca", {"kernel_size": 4}),
+        ("spatial", {"kernel_size": 6}),
+        ("self_attention", {"num_heads": 3}),
+    ],
+)
 def test_bad_kwargs_raise(name: str, kwargs: dict) -> None:
     with pytest.raises(ValueError):
         build_attention(name, 16, **kwargs)
@@ -84,8 +87,9 @@ def test_keeps_shape(name: str, shape: tuple[int, ...]) -> None:
 
 @pytest.mark.parametrize("name", ATTENTION_NAMES)
 def test_gradients_reach_input_and_every_parameter(name: str) -> None:
-    module = randomize(build_attention(name, 16, window_size=4) if "local" in name
-                       else build_attention(name, 16))
+    module = randomize(
+        build_attention(name, 16, window_size=4) if "local" in name else build_attention(name, 16)
+    )
     x = torch.randn(2, 16, 9, 13, requires_grad=True)
     (module(x) * torch.randn(2, 16, 9, 13)).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
@@ -127,11 +131,17 @@ def test_none_is_identity_without_gate() -> None:
     assert module(x) is x and module.gate is None and not list(module.parameters())
 
 
-@pytest.mark.parametrize(("name", "gate_shape"), [
-    ("se", (2, 16, 1, 1)), ("eca", (2, 16, 1, 1)), ("spatial", (2, 1, 9, 13)),
-    ("cbam", (2, 1, 9, 13)), ("cbam_residual", (2, 1, 9, 13)),
-    *[(name, (2, 16, 9, 13)) for name in ATTENTION_FAMILY],
-])
+@pytest.mark.parametrize(
+    ("name", "gate_shape"),
+    [
+        ("se", (2, 16, 1, 1)),
+        ("eca", (2, 16, 1, 1)),
+        ("spatial", (2, 1, 9, 13)),
+        ("cbam", (2, 1, 9, 13)),
+        ("cbam_residual", (2, 1, 9, 13)),
+        *[(name, (2, 16, 9, 13)) for name in ATTENTION_FAMILY],
+    ],
+)
 def test_gate_readable_by_hook(name: str, gate_shape: tuple[int, ...]) -> None:
     module = randomize(build_attention(name, 16))
     seen = capture_gate(module)
@@ -196,8 +206,9 @@ def _timm_cbam_like(ours: nn.Module, channels: int, kernel_size: int) -> nn.Modu
     """timm's CbamModule with our weights. Its spatial conv is conv (no bias) + BatchNorm:
     in eval mode with mean 0, var 1 and weight sqrt(1 + eps) the BN is exactly our conv bias."""
     timm_cbam = pytest.importorskip("timm.layers.cbam")
-    ref = timm_cbam.CbamModule(channels, rd_channels=ours.channel.fc1.out_features,
-                                 spatial_kernel_size=kernel_size, mlp_bias=True).eval()
+    ref = timm_cbam.CbamModule(
+        channels, rd_channels=ours.channel.fc1.out_features, spatial_kernel_size=kernel_size, mlp_bias=True
+    ).eval()
     with torch.no_grad():
         for mine, theirs in ((ours.channel.fc1, ref.channel.fc1), (ours.channel.fc2, ref.channel.fc2)):
             theirs.weight.copy_(mine.weight.reshape(theirs.weight.shape))
@@ -337,8 +348,9 @@ def test_self_attention_switches_to_local_above_max_tokens(caplog: pytest.LogCap
     caplog.set_level(logging.INFO, logger="sarcomp.models.attention")
 
     small = torch.randn(1, 16, 4, 8)  # 32 tokens: still global
-    torch.testing.assert_close(module(small), explicit_block(module, small, lambda q, k, v:
-                                                            explicit_global(q, k, v, 1))[0])
+    torch.testing.assert_close(
+        module(small), explicit_block(module, small, lambda q, k, v: explicit_global(q, k, v, 1))[0]
+    )
     assert not caplog.records
 
     big = torch.randn(1, 16, 7, 9)  # 63 tokens: local 4x4 windows

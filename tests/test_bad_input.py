@@ -95,8 +95,11 @@ def spoil_empty(train_dir):
     return "train: no raster files"
 
 
-@pytest.mark.parametrize("spoil", [spoil_missing, spoil_not_raster, spoil_truncated, spoil_all_nodata,
-                                   spoil_empty], ids=lambda f: f.__name__[6:])
+@pytest.mark.parametrize(
+    "spoil",
+    [spoil_missing, spoil_not_raster, spoil_truncated, spoil_all_nodata, spoil_empty],
+    ids=lambda f: f.__name__[6:],
+)
 def test_bad_data_file(spoil, tiny_data, tmp_path):
     root = copy_data(tiny_data, tmp_path / "data")
     expected = spoil(root / "train")
@@ -128,8 +131,10 @@ def test_every_training_image_smaller_than_a_tile(tiny_data, tmp_path):
     assert "no training scene is at least 32x32 pixels" in message and "(20x24)" in message
 
 
-@pytest.mark.parametrize("key,valid", [("type", "cbam, cbam_residual, eca"),
-                                       ("placement", "none, bottleneck, encoder, decoder, everywhere")])
+@pytest.mark.parametrize(
+    "key,valid",
+    [("type", "cbam, cbam_residual, eca"), ("placement", "none, bottleneck, encoder, decoder, everywhere")],
+)
 def test_unknown_attention_names_list_the_valid_ones(key, valid, tiny_data, tmp_path):
     message = fails(tiny_data, tmp_path / "run", f"model.attention.{key}=nope")
     assert f"model.attention.{key}: unknown" in message and "'nope'" in message and valid in message
@@ -140,8 +145,15 @@ def test_checkpoint_from_another_model_configuration(tiny_data, tmp_path):
     train(compose_train(smoke_overrides(tiny_data, "trainer.max_steps=2"), run), run)
     before = checkpoint_path(run).read_bytes()
     with pytest.raises(SarcompError) as err:
-        train(compose_train(smoke_overrides(tiny_data, "trainer.max_steps=2", "trainer.resume=true",
-                                            "model.latent_channels=16"), run), run)
+        train(
+            compose_train(
+                smoke_overrides(
+                    tiny_data, "trainer.max_steps=2", "trainer.resume=true", "model.latent_channels=16"
+                ),
+                run,
+            ),
+            run,
+        )
     message = str(err.value)
     assert "\n" not in message and str(checkpoint_path(run)) in message
     assert "checkpoint from another model configuration (model.latent_channels: 8 -> 16)" in message
@@ -194,24 +206,39 @@ def test_truncated_file_in_a_dataloader_worker(tiny_data, tmp_path):
     loader = iter(DataLoader(RandomTiles(scenes, 32, 4), batch_size=2, num_workers=1))
     with pytest.raises(RasterError) as err:
         next(loader)
-    assert "\n" not in str(err.value) and re.match(rf"{cut / 'train'}/scene_\d+\.tif: {problem}", str(err.value))
+    assert "\n" not in str(err.value) and re.match(
+        rf"{cut / 'train'}/scene_\d+\.tif: {problem}", str(err.value)
+    )
     del loader
 
 
 # ---------------------------------------------------------------- the command line
 def test_command_line_errors_are_one_line_with_exit_2(tiny_data, tmp_path):
-    unknown = subprocess.run([sys.executable, "train.py", "experiment=nope"], cwd=REPO, env=ENV,
-                             capture_output=True, text=True, timeout=120)
+    unknown = subprocess.run(
+        [sys.executable, "train.py", "experiment=nope"],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert unknown.returncode == 2
     assert unknown.stderr.strip().splitlines() == [
         "error: experiment=nope: unknown experiment; valid: baseline, cbam_bottleneck, cbam_decoder, "
-        "cbam_encoder, cbam_everywhere, eca_bottleneck, se_bottleneck, selfattn_bottleneck, spatial_bottleneck"]
+        "cbam_encoder, cbam_everywhere, eca_bottleneck, se_bottleneck, selfattn_bottleneck, spatial_bottleneck"
+    ]
 
     root = copy_data(tiny_data, tmp_path / "data")
     spoil_truncated(root / "train")
     run = tmp_path / "run"
-    cut = subprocess.run([sys.executable, "train.py", *smoke_overrides(root), f"hydra.run.dir={run}"],
-                         cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    cut = subprocess.run(
+        [sys.executable, "train.py", *smoke_overrides(root), f"hydra.run.dir={run}"],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert cut.returncode == 2
     last = cut.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: {root / 'train' / 'cut.tif'}: read failed, file truncated or corrupt (")

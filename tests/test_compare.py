@@ -21,28 +21,68 @@ SCENES = ["/data/test/a.tif", "/data/test/b.tif"]
 
 
 def fake_run(name, attention, lmbda, seed, bpp, psnr, ssim, ms=10.0, scenes=SCENES, used=()):
-    rows = [{"image": Path(s).name, "path": s, "bpp": bpp, "psnr": psnr, "ssim": ssim, "ms_ssim": math.nan,
-             "rmse_db": 1.0, "enl_ratio": 1.0, "ratio_mean": 1.0, "ratio_var": 0.1,
-             "mean_preservation": 1.0, "epi": 0.9, "encode_ms": ms, "decode_ms": ms} for s in scenes]
-    payload = {"name": name, "codec": "learned", "attention": attention,
-               "placement": "none" if attention == "none" else "bottleneck", "lmbda": lmbda, "seed": seed,
-               "params": 1000, "step": 10, "data_root": "/data", "tile_size": 64, "images": rows, "mean": {}}
-    matched = [{"name": "JPEG2000 16-bit", "codec": "jpeg2000", "kind": "matched",
-                "images": [{**r, "psnr": 10 * np.log10(bpp) + 30.0} for r in rows], "mean": {}}]
+    rows = [
+        {
+            "image": Path(s).name,
+            "path": s,
+            "bpp": bpp,
+            "psnr": psnr,
+            "ssim": ssim,
+            "ms_ssim": math.nan,
+            "rmse_db": 1.0,
+            "enl_ratio": 1.0,
+            "ratio_mean": 1.0,
+            "ratio_var": 0.1,
+            "mean_preservation": 1.0,
+            "epi": 0.9,
+            "encode_ms": ms,
+            "decode_ms": ms,
+        }
+        for s in scenes
+    ]
+    payload = {
+        "name": name,
+        "codec": "learned",
+        "attention": attention,
+        "placement": "none" if attention == "none" else "bottleneck",
+        "lmbda": lmbda,
+        "seed": seed,
+        "params": 1000,
+        "step": 10,
+        "data_root": "/data",
+        "tile_size": 64,
+        "images": rows,
+        "mean": {},
+    }
+    matched = [
+        {
+            "name": "JPEG2000 16-bit",
+            "codec": "jpeg2000",
+            "kind": "matched",
+            "images": [{**r, "psnr": 10 * np.log10(bpp) + 30.0} for r in rows],
+            "mean": {},
+        }
+    ]
     return RunResult(Path(f"/runs/{name}/{lmbda}/{seed}"), payload, matched, set(used))
 
 
 def plan(ssim_gain=0.0, bpp_scale=1.0, rd_lmbdas=LMBDAS):
     """Baseline and one attention variant: 3 seeds at λ=0.013, one seed at the other λ."""
     runs = []
-    for name, att, gain, scale in (("baseline", "none", 0.0, 1.0), ("cbam_bottleneck", "cbam", ssim_gain, bpp_scale)):
+    for name, att, gain, scale in (
+        ("baseline", "none", 0.0, 1.0),
+        ("cbam_bottleneck", "cbam", ssim_gain, bpp_scale),
+    ):
         for lm in rd_lmbdas:
             seeds = (1, 2, 3) if lm == 0.013 else (1,)
             for s in seeds:
                 jitter = 0.002 * (s - 2)  # seed spread: std 0.002
                 bpp = BASE_BPP[lm] * scale
-                runs.append(fake_run(name, att, lm, s, bpp, 10 * np.log10(BASE_BPP[lm]) + 30 + jitter,
-                                     0.7 + gain + jitter))
+                runs.append(
+                    fake_run(
+                        name, att, lm, s, bpp, 10 * np.log10(BASE_BPP[lm]) + 30 + jitter, 0.7 + gain + jitter
+                    )
+                )
     return runs
 
 
@@ -74,8 +114,10 @@ def test_report_groups_seeds_marks_spread_and_bd_rate():
     assert cbam["bd"]["vs_jpeg2000"]["anchor"] == "rate-matched"
     assert base["bd"]["vs_jpeg2000"]["bd_rate"] == pytest.approx(0.0, abs=0.5)
     table = plan_table(report)
-    assert table.splitlines()[0] == ("| Variant | Attention | Placement | Seeds | Params | bpp | PSNR | SSIM | MS-SSIM | "
-                                     "ΔSSIM vs baseline | encode ms | decode ms | Δtime vs baseline |")
+    assert table.splitlines()[0] == (
+        "| Variant | Attention | Placement | Seeds | Params | bpp | PSNR | SSIM | MS-SSIM | "
+        "ΔSSIM vs baseline | encode ms | decode ms | Δtime vs baseline |"
+    )
     assert "+0.0500 †" in table and "0.7500 ± 0.0020" in table and "N/A" in table  # MS-SSIM N/A
     assert "better than the baseline beyond the seed spread: V1 cbam_bottleneck" in render_markdown(report)
 
@@ -105,7 +147,9 @@ def test_scenes_any_run_trained_on_are_excluded():
 
 def test_compare_cli_on_a_smoke_sweep(smoke_run, tmp_path, monkeypatch):
     sweep = tmp_path / "sweep"
-    shutil.copytree(smoke_run, sweep / "experiment=baseline", ignore=shutil.ignore_patterns("eval", "tensorboard"))
+    shutil.copytree(
+        smoke_run, sweep / "experiment=baseline", ignore=shutil.ignore_patterns("eval", "tensorboard")
+    )
     out = tmp_path / "results" / "smoke.md"
     argv = ["compare.py", str(sweep), "--out", str(out), "--codecs", "jpeg2000"]
     monkeypatch.setattr(sys, "argv", argv)

@@ -14,8 +14,10 @@ V_PLAN = {"baseline", "cbam_bottleneck", "cbam_everywhere", "selfattn_bottleneck
 
 def test_experiment_plan_present():
     names = set(experiment_names())
-    assert V_PLAN | {"se_bottleneck", "eca_bottleneck", "spatial_bottleneck", "cbam_encoder",
-                     "cbam_decoder"} <= names
+    assert (
+        V_PLAN | {"se_bottleneck", "eca_bottleneck", "spatial_bottleneck", "cbam_encoder", "cbam_decoder"}
+        <= names
+    )
 
 
 @pytest.mark.parametrize("name", experiment_names())
@@ -26,7 +28,10 @@ def test_experiment_composes_and_builds(name):
     model = build_model(cfg.model)
     out = model(torch.rand(1, 1, 32, 32))
     assert out["x_hat"].shape == (1, 1, 32, 32)
-    assert (model.attention_type, model.placement) == (cfg.model.attention.type, cfg.model.attention.placement)
+    assert (model.attention_type, model.placement) == (
+        cfg.model.attention.type,
+        cfg.model.attention.placement,
+    )
 
 
 def test_defaults_match_the_design():

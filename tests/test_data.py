@@ -19,9 +19,18 @@ from sarcomp.errors import RasterError
 
 def write_tif(path: Path, data: np.ndarray, nodata: float | None = None) -> Path:
     data = data if data.ndim == 3 else data[None]
-    with rasterio.open(path, "w", driver="GTiff", height=data.shape[1], width=data.shape[2],
-                       count=data.shape[0], dtype=data.dtype, nodata=nodata,
-                       crs="EPSG:32633", transform=from_origin(500000, 5000000, 10, 10)) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=data.shape[1],
+        width=data.shape[2],
+        count=data.shape[0],
+        dtype=data.dtype,
+        nodata=nodata,
+        crs="EPSG:32633",
+        transform=from_origin(500000, 5000000, 10, 10),
+    ) as ds:
         ds.write(data)
     return path
 
@@ -123,12 +132,14 @@ def test_grid_windows_cover_image_exactly():
     for h, w in [(96, 96), (100, 70), (20, 300)]:
         covered = np.zeros((h, w), int)
         for r, c, th, tw in grid_windows(h, w, 32, 32):
-            covered[r:r + th, c:c + tw] += 1
+            covered[r : r + th, c : c + tw] += 1
         assert covered.min() == 1 and covered.max() == 1
 
 
 def test_grid_tiles_pad_and_mask_small_images(tmp_path):
-    path = write_tif(tmp_path / "small.tif", np.random.default_rng(0).gamma(1, 1, (20, 30)).astype(np.float32))
+    path = write_tif(
+        tmp_path / "small.tif", np.random.default_rng(0).gamma(1, 1, (20, 30)).astype(np.float32)
+    )
     tiles = GridTiles([Scene.load(path, BandSpec(), Representation())], tile_size=32)
     item = tiles[0]
     assert item["x"].shape == (1, 32, 32) and item["mask"][0, :20, :30].all()
@@ -157,10 +168,10 @@ def test_flat_folder_split_by_scene(tmp_path):
 
 # ---------------------------------------------------------------- the real files in ../shared/sar
 EXPECTED_UNITS = {
-    "terrasarx_slc.tif": "intensity",            # complex64 -> |s|^2
+    "terrasarx_slc.tif": "intensity",  # complex64 -> |s|^2
     "terrasarx_display_8bit.png": "display8",
-    "sentinel1_grd_vv_db_geocoded.tif": "db",    # nodata -99
-    "sentinel1_grd_vv_vh_db_spain.tif": "db",    # NaN nodata, two bands
+    "sentinel1_grd_vv_db_geocoded.tif": "db",  # nodata -99
+    "sentinel1_grd_vv_vh_db_spain.tif": "db",  # NaN nodata, two bands
 }
 
 
@@ -190,8 +201,11 @@ def test_shared_sar_masks_and_round_trip(shared_sar):
     inside = (level > geo.scaling.lo) & (level < geo.scaling.hi)
     back = geo.representation.from_unit(geo.representation.to_unit(level, geo.scaling), geo.scaling)
     np.testing.assert_allclose(back[inside], level[inside], atol=1e-4)
-    slc = Scene.load(shared_sar / "sentinel1_slc_cargo_chip_29087_y5288.tif",
-                     BandSpec(bands=(1, 2), iq=True), Representation(units="intensity"))
+    slc = Scene.load(
+        shared_sar / "sentinel1_slc_cargo_chip_29087_y5288.tif",
+        BandSpec(bands=(1, 2), iq=True),
+        Representation(units="intensity"),
+    )
     with open_raster(slc.path) as ds:
         values, valid = read_window(ds, slc.spec)
     assert valid.all() and values.min() >= 0 and values.shape == (157, 157)

@@ -16,9 +16,16 @@ from tests.conftest import REPO, smoke_overrides
 
 def test_torchrun_two_cpu_ranks(tiny_data, tmp_path):
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
-           "train.py", *smoke_overrides(tiny_data, "trainer.device=cpu", "trainer.accumulate=2"),
-           f"hydra.run.dir={run_dir}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--standalone",
+        "train.py",
+        *smoke_overrides(tiny_data, "trainer.device=cpu", "trainer.accumulate=2"),
+        f"hydra.run.dir={run_dir}",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
     output = result.stdout + result.stderr
@@ -32,7 +39,9 @@ def test_torchrun_two_cpu_ranks(tiny_data, tmp_path):
 
     # rank 0 alone writes: one process's event files, one copy of each log line and of .hydra/
     events = [p.name for p in (run_dir / "tensorboard").iterdir() if p.name.startswith("events")]
-    assert len({name.split(".")[-2] for name in events}) == 1, events  # events.out.tfevents.<t>.<host>.<pid>.<n>
+    assert len({name.split(".")[-2] for name in events}) == 1, (
+        events
+    )  # events.out.tfevents.<t>.<host>.<pid>.<n>
     acc = EventAccumulator(str(run_dir / "tensorboard"))
     acc.Reload()
     assert [e.step for e in acc.Scalars("train/loss")] == [1, 2, 3, 4]
@@ -48,9 +57,17 @@ def test_slurm_launcher_config_composes():
     from sarcomp.config import CONFIG_DIR
 
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["hydra/launcher=slurm", "hydra.launcher.gpus_per_node=4",
-                                                      "hydra.launcher.tasks_per_node=4"],
-                      return_hydra_config=True)
+        cfg = compose(
+            config_name="train",
+            overrides=[
+                "hydra/launcher=slurm",
+                "hydra.launcher.gpus_per_node=4",
+                "hydra.launcher.tasks_per_node=4",
+            ],
+            return_hydra_config=True,
+        )
     launcher = cfg.hydra.launcher
-    assert launcher._target_.endswith("SlurmLauncher") and launcher.tasks_per_node == launcher.gpus_per_node == 4
+    assert (
+        launcher._target_.endswith("SlurmLauncher") and launcher.tasks_per_node == launcher.gpus_per_node == 4
+    )
     assert launcher.max_num_timeout > 0  # requeue after a time-out: training resumes exactly

@@ -8,15 +8,22 @@ import math
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sarcomp.data.representation import Representation, Scaling
 from sarcomp.errors import SarcompError
-from sarcomp.evaluation.evaluate import (SAR_KEYS, SceneImage, evaluate_folder, evaluate_run, find_runs,
-                                         linear_intensity, load_results, scene_metrics)
+from sarcomp.evaluation.evaluate import (
+    SAR_KEYS,
+    SceneImage,
+    evaluate_folder,
+    evaluate_run,
+    find_runs,
+    linear_intensity,
+    load_results,
+    scene_metrics,
+)
 from tests.conftest import REPO
 
 
@@ -52,9 +59,11 @@ def test_evaluation_refuses_training_scenes(smoke_run, tiny_data):
 
 def _scene(units: str, lo: float = -30.0, hi: float = 10.0):
     """A stand-in for Scene with just what the metrics use."""
+
     class _S:
         representation = Representation(units=units, db_range=(lo, hi))
         scaling = Scaling(lo, hi)
+
     return _S()
 
 
@@ -62,7 +71,9 @@ def _scene(units: str, lo: float = -30.0, hi: float = 10.0):
 def test_linear_intensity_inverts_the_representation(units):
     rng = np.random.default_rng(0)
     intensity = 10 ** rng.uniform(-2.5, 0.5, size=(8, 8))
-    physical = {"intensity": intensity, "amplitude": np.sqrt(intensity), "db": 10 * np.log10(intensity)}[units]
+    physical = {"intensity": intensity, "amplitude": np.sqrt(intensity), "db": 10 * np.log10(intensity)}[
+        units
+    ]
     scene = _scene(units)
     unit = scene.representation.to_unit(physical, scene.scaling)
     assert linear_intensity(scene, unit) == pytest.approx(intensity, rel=1e-4)
@@ -84,7 +95,11 @@ def test_scene_metrics_known_answers():
     perfect = scene_metrics(image, ref)
     assert perfect["rmse_db"] == 0 and perfect["ssim"] == pytest.approx(1.0)
     display = scene_metrics(SceneImage(_scene("display8", 0, 255), ref, valid), ref)
-    assert math.isnan(display["enl_ratio"]) and math.isnan(display["rmse_db"]) and "display8" in display["sar_note"]
+    assert (
+        math.isnan(display["enl_ratio"])
+        and math.isnan(display["rmse_db"])
+        and "display8" in display["sar_note"]
+    )
 
 
 def test_sweep_folder_with_classic_codecs(smoke_run, tmp_path):
@@ -110,9 +125,17 @@ def test_sweep_folder_with_classic_codecs(smoke_run, tmp_path):
 
 def test_evaluate_script_on_shared_sar(smoke_run, shared_sar, tmp_path):
     out = tmp_path / "sar.json"
-    cmd = [sys.executable, "scripts/evaluate.py", f"run_dir={smoke_run}", f"out={out}",
-           "data=geotiff", f"data.root={shared_sar}", "data.tile_size=64",
-           "classic.codecs=[jpeg]", "classic.sweep=false"]
+    cmd = [
+        sys.executable,
+        "scripts/evaluate.py",
+        f"run_dir={smoke_run}",
+        f"out={out}",
+        "data=geotiff",
+        f"data.root={shared_sar}",
+        "data.tile_size=64",
+        "classic.codecs=[jpeg]",
+        "classic.sweep=false",
+    ]
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = json.loads(out.read_text())["images"]

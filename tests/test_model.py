@@ -39,8 +39,9 @@ def test_compress_rejects_sizes_not_multiple_of_16():
         model.compress(torch.rand(1, 1, 40, 40))
 
 
-@pytest.mark.parametrize("placement,expected", [("none", 0), ("bottleneck", 2), ("encoder", 3),
-                                                ("decoder", 3), ("everywhere", 8)])
+@pytest.mark.parametrize(
+    "placement,expected", [("none", 0), ("bottleneck", 2), ("encoder", 3), ("decoder", 3), ("everywhere", 8)]
+)
 def test_placement_counts(placement, expected):
     model = SARCodec(**TINY, attention={"type": "se", "placement": placement})
     assert len(model.attention_modules()) == expected

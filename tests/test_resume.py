@@ -20,8 +20,13 @@ from tests.conftest import REPO, compose_train, smoke_overrides
 
 # 3 steps per epoch (12 samples / batch 4), so resumes land mid-epoch as well as on boundaries.
 STEPS = 30
-OVERRIDES = ("trainer.max_steps=30", "trainer.val_every=10", "trainer.checkpoint_every=2",
-             "data.train_samples=12", "seed=5")
+OVERRIDES = (
+    "trainer.max_steps=30",
+    "trainer.val_every=10",
+    "trainer.checkpoint_every=2",
+    "data.train_samples=12",
+    "seed=5",
+)
 
 
 # One intra-op thread, here and in the children: exactness needs the same thread count in
@@ -147,8 +152,12 @@ def test_checkpoint_writes_are_atomic(tmp_path):
 
 
 def test_nonfinite_steps_are_skipped_counted_and_stop_the_run(tiny_data, tmp_path, one_thread):
-    cfg = compose_train(smoke_overrides(tiny_data, "trainer.max_steps=12", "trainer.val_every=100",
-                                        "trainer.max_nonfinite_streak=3"), tmp_path)
+    cfg = compose_train(
+        smoke_overrides(
+            tiny_data, "trainer.max_steps=12", "trainer.val_every=100", "trainer.max_nonfinite_streak=3"
+        ),
+        tmp_path,
+    )
     trainer = Trainer(cfg, tmp_path)
     loss_fn = trainer.loss_fn
     bad_steps = {3, 7, 8, 9, 10, 11, 12}  # the step being computed is progress.step + 1
@@ -172,8 +181,10 @@ def test_nonfinite_steps_are_skipped_counted_and_stop_the_run(tiny_data, tmp_pat
 
 def test_sigterm_while_waiting_for_data_saves_and_exits(tiny_data, tmp_path, one_thread):
     """A scheduler signals the DataLoader workers too: the fetch fails; the step before is saved."""
-    trainer = Trainer(compose_train(smoke_overrides(tiny_data, "trainer.max_steps=40",
-                                                    "trainer.val_every=100"), tmp_path), tmp_path)
+    trainer = Trainer(
+        compose_train(smoke_overrides(tiny_data, "trainer.max_steps=40", "trainer.val_every=100"), tmp_path),
+        tmp_path,
+    )
     original = type(trainer.dataset).__getitem__
 
     def getitem(dataset, index):

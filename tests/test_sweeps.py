@@ -11,19 +11,33 @@ from tests.conftest import REPO
 
 
 def run_sweep(tmp_path, *overrides: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "train.py", "-m", *overrides, "debug=smoke", "trainer.max_steps=2",
-           "trainer.val_every=2", f"hydra.sweep.dir={tmp_path}"]
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        *overrides,
+        "debug=smoke",
+        "trainer.max_steps=2",
+        "trainer.val_every=2",
+        f"hydra.sweep.dir={tmp_path}",
+    ]
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
 def test_placement_sweep_names_runs_by_override(tiny_data, tmp_path):
-    run_sweep(tmp_path, "experiment=cbam_bottleneck",
-              "model.attention.placement=bottleneck,encoder,decoder,everywhere", f"data.root={tiny_data}")
+    run_sweep(
+        tmp_path,
+        "experiment=cbam_bottleneck",
+        "model.attention.placement=bottleneck,encoder,decoder,everywhere",
+        f"data.root={tiny_data}",
+    )
     for placement in ("bottleneck", "encoder", "decoder", "everywhere"):
-        name = (f"debug=smoke,experiment=cbam_bottleneck,model.attention.placement={placement},"
-                "trainer.max_steps=2,trainer.val_every=2")
+        name = (
+            f"debug=smoke,experiment=cbam_bottleneck,model.attention.placement={placement},"
+            "trainer.max_steps=2,trainer.val_every=2"
+        )
         assert checkpoint_path(tmp_path / name).is_file(), sorted(p.name for p in tmp_path.iterdir())
 
 

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from sarcomp.errors import SarcompError
@@ -22,8 +21,14 @@ def scalars(run_dir, tag):
 
 
 def test_smoke_training_lowers_the_loss(tiny_data, tmp_path):
-    overrides = smoke_overrides(tiny_data, "trainer.max_steps=60", "trainer.val_every=60",
-                                "trainer.lr=2e-3", "data.train_samples=240", "seed=3")
+    overrides = smoke_overrides(
+        tiny_data,
+        "trainer.max_steps=60",
+        "trainer.val_every=60",
+        "trainer.lr=2e-3",
+        "data.train_samples=240",
+        "seed=3",
+    )
     trainer = Trainer(compose_train(overrides, tmp_path), tmp_path)
     before = trainer.validate()["loss"]
     after = trainer.fit()["loss"]
@@ -55,7 +60,9 @@ def test_tensorboard_has_losses_images_config_and_hparams(smoke_run):
     acc = EventAccumulator(str(smoke_run / "tensorboard"))
     acc.Reload()
     tags = acc.Tags()
-    assert {"train/loss", "train/bpp", "train/psnr", "val/psnr", "val/ssim", "val/bpp"} <= set(tags["scalars"])
+    assert {"train/loss", "train/bpp", "train/psnr", "val/psnr", "val/ssim", "val/bpp"} <= set(
+        tags["scalars"]
+    )
     assert {"val/input", "val/reconstruction"} <= set(tags["images"])
     assert any("config" in t for t in tags["tensors"])
     assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")

@@ -8,8 +8,9 @@ recorded in its folder (``scenes.json``) so evaluation can refuse training scene
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -25,8 +26,9 @@ VAL_EVERY = 5  # in a flat folder, scenes 4, 9, 14, ... (sorted) are the validat
 
 def band_spec(cfg: Mapping[str, Any]) -> BandSpec:
     try:
-        return BandSpec(bands=tuple(int(b) for b in cfg["bands"]), iq=bool(cfg["iq"]),
-                        complex_to=str(cfg["complex_to"]))
+        return BandSpec(
+            bands=tuple(int(b) for b in cfg["bands"]), iq=bool(cfg["iq"]), complex_to=str(cfg["complex_to"])
+        )
     except ValueError as exc:
         raise SarcompError(f"data.bands/iq/complex_to: {exc}") from None
 
@@ -64,18 +66,29 @@ def load_split(cfg: Mapping[str, Any], split: str) -> list[Scene]:
 
 def train_loader(cfg: Mapping[str, Any], scenes: list[Scene], seed: int, **loader_kw) -> DataLoader:
     dataset = RandomTiles(scenes, cfg["tile_size"], cfg["train_samples"], seed=seed)
-    return DataLoader(dataset, batch_size=cfg["batch_size"], shuffle=False, drop_last=True,
-                      **{**_loader_options(cfg), **loader_kw})
+    return DataLoader(
+        dataset,
+        batch_size=cfg["batch_size"],
+        shuffle=False,
+        drop_last=True,
+        **{**_loader_options(cfg), **loader_kw},
+    )
 
 
-def grid_loader(cfg: Mapping[str, Any], scenes: list[Scene], max_tiles: int | None = None,
-                rank: int = 0, world_size: int = 1) -> DataLoader:
+def grid_loader(
+    cfg: Mapping[str, Any],
+    scenes: list[Scene],
+    max_tiles: int | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+) -> DataLoader:
     """Grid tiles in order; with ``world_size > 1``, this rank's share (every world_size-th tile,
     none dropped: shares differ by at most one tile, so sum and count, don't average)."""
     dataset = GridTiles(scenes, cfg["tile_size"], cfg["stride"], max_tiles=max_tiles)
     sampler = range(rank, len(dataset), world_size) if world_size > 1 else None
-    return DataLoader(dataset, batch_size=cfg["batch_size"], shuffle=False, sampler=sampler,
-                      **_loader_options(cfg))
+    return DataLoader(
+        dataset, batch_size=cfg["batch_size"], shuffle=False, sampler=sampler, **_loader_options(cfg)
+    )
 
 
 def loader_generator(seed: int) -> torch.Generator:

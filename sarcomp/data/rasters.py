@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import rasterio
@@ -78,8 +78,14 @@ def list_rasters(folder: str | Path, patterns: Sequence[str] = RASTER_PATTERNS) 
     folder = Path(folder)
     if not folder.is_dir():
         raise RasterError(f"{folder}: data folder does not exist")
-    files = sorted({p for pattern in patterns for p in folder.glob(pattern)
-                    if p.is_file() or (p.is_symlink() and not p.exists())})
+    files = sorted(
+        {
+            p
+            for pattern in patterns
+            for p in folder.glob(pattern)
+            if p.is_file() or (p.is_symlink() and not p.exists())
+        }
+    )
     if not files:
         raise RasterError(f"{folder}: no raster files ({', '.join(patterns)}) in data folder")
     return files

@@ -137,8 +137,7 @@ def _threshold_fraction(field: np.ndarray, fraction: float) -> np.ndarray:
 _NU_LEVELS = np.array([1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128], np.float64)
 _Z_GRID = np.linspace(-6.0, 6.0, 2049)
 _GAMMA_LUT = (
-    special.gammaincinv(_NU_LEVELS[:, None], special.ndtr(_Z_GRID)[None, :])
-    / _NU_LEVELS[:, None]
+    special.gammaincinv(_NU_LEVELS[:, None], special.ndtr(_Z_GRID)[None, :]) / _NU_LEVELS[:, None]
 ).astype(np.float32)
 
 
@@ -421,7 +420,7 @@ def _generate_layers(rng: np.random.Generator, size: int) -> tuple[np.ndarray, n
     if upix.size:  # buildings: corners/walls give strong returns
         k = rng.choice(upix, size=max(1, int(upix.size * rng.uniform(0.01, 0.03))))
         add(k // size, k % size)
-    fpix = np.flatnonzero(((cls == FIELD) & ~road).ravel()[:: 7])
+    fpix = np.flatnonzero(((cls == FIELD) & ~road).ravel()[::7])
     nfarm = rng.poisson(3.0 * area)
     if fpix.size and nfarm:  # farmsteads: small clusters of bright points
         centers = rng.choice(fpix, nfarm) * 7

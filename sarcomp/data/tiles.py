@@ -8,9 +8,9 @@ pixels are filled with 0 and must be ignored by losses and metrics.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -43,11 +43,14 @@ class Scene:
         info = raster_info(path)
         is_complex = info.is_complex or spec.iq
         if is_complex and spec.complex_to == "error":
-            raise RasterError(f"{path}: complex data, but this representation needs real values "
-                              "(data.complex_to=error)")
+            raise RasterError(
+                f"{path}: complex data, but this representation needs real values (data.complex_to=error)"
+            )
         if is_complex and representation.units in ("db", "display8"):
-            raise RasterError(f"{path}: complex data, but representation.units={representation.units} "
-                              "needs real values (use intensity, amplitude or auto)")
+            raise RasterError(
+                f"{path}: complex data, but representation.units={representation.units} "
+                "needs real values (use intensity, amplitude or auto)"
+            )
         scale = min(1.0, STATS_SIZE / max(info.height, info.width))
         shape = (max(1, round(info.height * scale)), max(1, round(info.width * scale)))
         with open_raster(path) as ds:
@@ -56,8 +59,13 @@ class Scene:
             raise RasterError(f"{path}: all pixels are nodata, NaN or inf")
         invalid = 1.0 - float(valid.mean())
         if invalid > 0:
-            log.warning("%s: %d of %d pixels read for statistics (%.2f%%) are nodata/NaN/inf; "
-                        "they are masked", path, int((~valid).sum()), valid.size, 100 * invalid)
+            log.warning(
+                "%s: %d of %d pixels read for statistics (%.2f%%) are nodata/NaN/inf; they are masked",
+                path,
+                int((~valid).sum()),
+                valid.size,
+                100 * invalid,
+            )
         resolved = representation.resolve(info.dtype, values[valid])
         return cls(Path(path), info, spec, resolved, resolved.scaling(values, valid), invalid)
 
@@ -119,13 +127,20 @@ class RandomTiles(Dataset):
         usable = [s for s in scenes if s.info.height >= tile_size and s.info.width >= tile_size]
         for s in scenes:
             if s not in usable:
-                log.warning("%s: %dx%d is smaller than one %d tile, skipped for training",
-                            s.path, s.info.height, s.info.width, tile_size)
+                log.warning(
+                    "%s: %dx%d is smaller than one %d tile, skipped for training",
+                    s.path,
+                    s.info.height,
+                    s.info.width,
+                    tile_size,
+                )
         if not usable:
             sizes = ", ".join(f"{s.path} ({s.info.height}x{s.info.width})" for s in scenes[:3])
             more = f" and {len(scenes) - 3} more" if len(scenes) > 3 else ""
-            raise RasterError(f"no training scene is at least {tile_size}x{tile_size} pixels: "
-                              f"{sizes}{more}; lower data.tile_size or add larger scenes")
+            raise RasterError(
+                f"no training scene is at least {tile_size}x{tile_size} pixels: "
+                f"{sizes}{more}; lower data.tile_size or add larger scenes"
+            )
         self.readers = _SceneReaders(usable)
         areas = np.array([s.info.height * s.info.width for s in usable], dtype=np.float64)
         self.weights = areas / areas.sum()
@@ -181,13 +196,15 @@ class GridTiles(Dataset):
     so reconstructions can be stitched back into scenes.
     """
 
-    def __init__(self, scenes: Sequence[Scene], tile_size: int, stride: int | None = None,
-                 max_tiles: int | None = None):
+    def __init__(
+        self, scenes: Sequence[Scene], tile_size: int, stride: int | None = None, max_tiles: int | None = None
+    ):
         self.readers = _SceneReaders(scenes)
         self.tile_size = tile_size
         stride = stride or tile_size
         self.items = [
-            (k, *w) for k, s in enumerate(scenes)
+            (k, *w)
+            for k, s in enumerate(scenes)
             for w in grid_windows(s.info.height, s.info.width, tile_size, stride)
         ][:max_tiles]
 
@@ -207,5 +224,9 @@ class GridTiles(Dataset):
         return {
             "x": torch.from_numpy(unit)[None],
             "mask": torch.from_numpy(valid)[None],
-            "scene": k, "row": row, "col": col, "h": h, "w": w,
+            "scene": k,
+            "row": row,
+            "col": col,
+            "h": h,
+            "w": w,
         }

@@ -252,9 +252,7 @@ class JPEGXL(Codec):
         return decoded
 
 
-CODECS: dict[str, type[Codec]] = {
-    codec.name.lower(): codec for codec in (JPEG, JPEG2000, WebP, JPEGXL)
-}
+CODECS: dict[str, type[Codec]] = {codec.name.lower(): codec for codec in (JPEG, JPEG2000, WebP, JPEGXL)}
 
 
 def available_codecs() -> list[str]:

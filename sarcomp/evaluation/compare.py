@@ -35,26 +35,47 @@ import logging
 import math
 import warnings
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from sarcomp.errors import SarcompError
-from sarcomp.evaluation.evaluate import (CLASSIC_CODECS, LEARNED_KEYS, data_tag, evaluate_classic,
-                                         evaluate_run, exclude_training_scenes, load_results, mean_row)
+from sarcomp.evaluation.evaluate import (
+    CLASSIC_CODECS,
+    LEARNED_KEYS,
+    data_tag,
+    evaluate_classic,
+    evaluate_run,
+    exclude_training_scenes,
+    load_results,
+    mean_row,
+)
 from sarcomp.evaluation.rd import bd_psnr, bd_rate
 from sarcomp.metrics.image import MS_SSIM_MIN_SIDE
 
 log = logging.getLogger(__name__)
 
 PLAN_IDS = {"baseline": "V0", "cbam_bottleneck": "V1", "cbam_everywhere": "V2", "selfattn_bottleneck": "V3"}
-PLOT_METRICS = (("psnr", "PSNR [dB] on [0, 1]"), ("ssim", "SSIM"), ("ms_ssim", "MS-SSIM"),
-                ("rmse_db", "RMSE [dB]"), ("enl_ratio", "ENL ratio (ideal 1)"), ("epi", "EPI (ideal 1)"))
-CLASSIC_DEFAULTS: dict[str, Any] = {"codecs": list(CLASSIC_CODECS), "bits": 16, "sweep": True,
-                                    "match_rates": True, "match_codecs": None, "tol": 0.02}
-SPREAD_RULE = ("|Δ| > s_variant + s_baseline (sample std over seeds, ddof=1; both need >= 2 seeds)")
+PLOT_METRICS = (
+    ("psnr", "PSNR [dB] on [0, 1]"),
+    ("ssim", "SSIM"),
+    ("ms_ssim", "MS-SSIM"),
+    ("rmse_db", "RMSE [dB]"),
+    ("enl_ratio", "ENL ratio (ideal 1)"),
+    ("epi", "EPI (ideal 1)"),
+)
+CLASSIC_DEFAULTS: dict[str, Any] = {
+    "codecs": list(CLASSIC_CODECS),
+    "bits": 16,
+    "sweep": True,
+    "match_rates": True,
+    "match_codecs": None,
+    "tol": 0.02,
+}
+SPREAD_RULE = "|Δ| > s_variant + s_baseline (sample std over seeds, ddof=1; both need >= 2 seeds)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,8 +96,11 @@ def _run_dirs(folders: Iterable[str | Path]) -> list[Path]:
     seen: dict[Path, None] = {}
     for folder in folders:
         folder = Path(folder)
-        if folder.is_dir() and not any((folder / "checkpoints").glob("*.pt")) \
-                and list(folder.glob("eval/metrics*.json")):
+        if (
+            folder.is_dir()
+            and not any((folder / "checkpoints").glob("*.pt"))
+            and list(folder.glob("eval/metrics*.json"))
+        ):
             seen[folder] = None  # an evaluated run whose checkpoints were removed
             continue
         for run in find_runs(folder):
@@ -84,9 +108,13 @@ def _run_dirs(folders: Iterable[str | Path]) -> list[Path]:
     return list(seen)
 
 
-def collect(folders: Sequence[str | Path], tag: str = "", evaluate: bool = True,
-            classic: Mapping[str, Any] | None = None, device: str = "auto",
-            ) -> tuple[list[RunResult], list[dict[str, Any]], list[str]]:
+def collect(
+    folders: Sequence[str | Path],
+    tag: str = "",
+    evaluate: bool = True,
+    classic: Mapping[str, Any] | None = None,
+    device: str = "auto",
+) -> tuple[list[RunResult], list[dict[str, Any]], list[str]]:
     """Load (or compute) every run's results and the classic rate sweep; returns notes too."""
     from sarcomp.runs import read_scenes
 
@@ -99,7 +127,8 @@ def collect(folders: Sequence[str | Path], tag: str = "", evaluate: bool = True,
             if tag or not evaluate:
                 raise SarcompError(
                     f"{path} not found: run `python scripts/evaluate.py run_dir={run}`"
-                    + (" data=geotiff data.root=<the data folder>" if tag else ""))
+                    + (" data=geotiff data.root=<the data folder>" if tag else "")
+                )
             evaluate_run(run, classic=classic, device=device)
         payload = load_results(path)[0]
         matched_path = run / "eval" / f"matched{tag}.json"
@@ -131,8 +160,9 @@ def _classic_sweep_for(runs: Sequence[RunResult], folder: Path, classic: Mapping
     used = {"train": [{"path": p} for r in runs for p in r.used]}
     scenes = exclude_training_scenes(load_split(cfg.data, "test"), used)
     out = (folder if folder.is_dir() else runs[0].run_dir) / "eval" / "classic.json"
-    return evaluate_classic(scenes, int(cfg.data.tile_size), classic["codecs"], int(classic["bits"]),
-                            out, str(cfg.data.root))
+    return evaluate_classic(
+        scenes, int(cfg.data.tile_size), classic["codecs"], int(classic["bits"]), out, str(cfg.data.root)
+    )
 
 
 def _row_key(row: Mapping[str, Any]) -> str:
@@ -145,8 +175,9 @@ def restrict(payload: dict[str, Any], keys: set[str]) -> dict[str, Any]:
     return {**payload, "images": rows, "mean": mean_row(rows, LEARNED_KEYS)}
 
 
-def common_images(runs: Sequence[RunResult], sweep: Sequence[dict[str, Any]]
-                  ) -> tuple[set[str], list[str], list[str]]:
+def common_images(
+    runs: Sequence[RunResult], sweep: Sequence[dict[str, Any]]
+) -> tuple[set[str], list[str], list[str]]:
     """(scene keys every result has and no run trained on, excluded keys, notes)."""
     notes: list[str] = []
     used = set().union(*(r.used for r in runs))
@@ -197,9 +228,13 @@ def delta(variant: Mapping[str, Any], base: Mapping[str, Any], relative: bool = 
         with warnings.catch_warnings():  # identical seeds: scipy warns and returns NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             p = float(sps.ttest_ind(variant["values"], base["values"], equal_var=False).pvalue)
-    return {"delta": float(d), "spread": float(spread) if enough else math.nan,
-            "exceeds_spread": bool(enough and abs(d) > spread), "welch_p": p,
-            "relative": relative}
+    return {
+        "delta": float(d),
+        "spread": float(spread) if enough else math.nan,
+        "exceeds_spread": bool(enough and abs(d) > spread),
+        "welch_p": p,
+        "relative": relative,
+    }
 
 
 @dataclass
@@ -213,8 +248,10 @@ class Point:
         return stat(r.payload["mean"].get(key, math.nan) for r in self.runs)
 
     def time(self) -> dict[str, Any]:
-        return stat(r.payload["mean"].get("encode_ms", math.nan) + r.payload["mean"].get("decode_ms", math.nan)
-                    for r in self.runs)
+        return stat(
+            r.payload["mean"].get("encode_ms", math.nan) + r.payload["mean"].get("decode_ms", math.nan)
+            for r in self.runs
+        )
 
     def matched(self, codec: str, key: str) -> dict[str, Any]:
         return stat(p["mean"].get(key, math.nan) for r in self.runs for p in r.matched if p["codec"] == codec)
@@ -263,8 +300,9 @@ def group(runs: Sequence[RunResult]) -> tuple[list[Variant], list[str]]:
     variants = []
     for key, pts in table.items():
         name = key[0] if names.count(key[0]) == 1 else f"{key[0]}/{key[1]}-{key[2]}"
-        variants.append(Variant(name, key[1], key[2], params[key],
-                                {lm: Point(lm, rs) for lm, rs in sorted(pts.items())}))
+        variants.append(
+            Variant(name, key[1], key[2], params[key], {lm: Point(lm, rs) for lm, rs in sorted(pts.items())})
+        )
     variants.sort(key=lambda v: (v.attention != "none", PLAN_IDS.get(v.name, "V9"), v.name))
     return variants, notes
 
@@ -292,8 +330,11 @@ def monotone(points: Sequence[tuple[float, float]]) -> bool:
     return all(b2 >= b1 and d2 >= d1 for (b1, d1), (b2, d2) in zip(points, points[1:]))
 
 
-def bd(anchor: tuple[Sequence[float], Sequence[float]], test: tuple[Sequence[float], Sequence[float]],
-       method: str = "cubic") -> dict[str, Any]:
+def bd(
+    anchor: tuple[Sequence[float], Sequence[float]],
+    test: tuple[Sequence[float], Sequence[float]],
+    method: str = "cubic",
+) -> dict[str, Any]:
     """BD-rate and BD-PSNR of ``test`` against ``anchor`` (rates, PSNRs), each or both N/A with a reason.
 
     BD-rate integrates over the PSNR range both curves cover and BD-PSNR over the common log-rate
@@ -313,8 +354,10 @@ def bd(anchor: tuple[Sequence[float], Sequence[float]], test: tuple[Sequence[flo
     }
     for key, (what, ra, rt, fmt, fn) in ranges.items():
         if max(min(ra), min(rt)) >= min(max(ra), max(rt)):
-            out[f"{key}_na"] = (f"{what} ranges do not overlap: anchor {fmt.format(min(ra), max(ra))}, "
-                                f"test {fmt.format(min(rt), max(rt))}")
+            out[f"{key}_na"] = (
+                f"{what} ranges do not overlap: anchor {fmt.format(min(ra), max(ra))}, "
+                f"test {fmt.format(min(rt), max(rt))}"
+            )
             continue
         try:
             out[key] = fn(*args, method=method)
@@ -327,14 +370,33 @@ def bd(anchor: tuple[Sequence[float], Sequence[float]], test: tuple[Sequence[flo
 # The report
 
 
-METRICS = ("bpp", "psnr", "rmse_db", "ssim", "ms_ssim", "enl_ratio", "ratio_mean", "ratio_var",
-           "mean_preservation", "epi", "encode_ms", "decode_ms")
+METRICS = (
+    "bpp",
+    "psnr",
+    "rmse_db",
+    "ssim",
+    "ms_ssim",
+    "enl_ratio",
+    "ratio_mean",
+    "ratio_var",
+    "mean_preservation",
+    "epi",
+    "encode_ms",
+    "decode_ms",
+)
 
 
-def build_report(runs: Sequence[RunResult], sweep: Sequence[dict[str, Any]], tag: str = "",
-                 lmbda: float | None = None, baseline: str | None = "baseline",
-                 bd_method: str = "cubic", notes: Sequence[str] = (),
-                 exclude: Sequence[str] = (), exclude_reason: str = "") -> dict[str, Any]:
+def build_report(
+    runs: Sequence[RunResult],
+    sweep: Sequence[dict[str, Any]],
+    tag: str = "",
+    lmbda: float | None = None,
+    baseline: str | None = "baseline",
+    bd_method: str = "cubic",
+    notes: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    exclude_reason: str = "",
+) -> dict[str, Any]:
     """Everything compare writes, as one JSON-able dict (see the module docstring).
 
     ``exclude``: file-name patterns (fnmatch) of scenes to leave out on purpose, e.g. a raster the
@@ -348,8 +410,10 @@ def build_report(runs: Sequence[RunResult], sweep: Sequence[dict[str, Any]], tag
     keys -= set(dropped)
     if not keys:
         raise SarcompError("--exclude leaves no test scene")
-    runs = [RunResult(r.run_dir, restrict(r.payload, keys), [restrict(m, keys) for m in r.matched], r.used)
-            for r in runs]
+    runs = [
+        RunResult(r.run_dir, restrict(r.payload, keys), [restrict(m, keys) for m in r.matched], r.used)
+        for r in runs
+    ]
     sweep = [restrict(p, keys) for p in sweep]
     variants, group_notes = group(runs)
     lm = choose_lmbda(variants, lmbda)
@@ -358,39 +422,67 @@ def build_report(runs: Sequence[RunResult], sweep: Sequence[dict[str, Any]], tag
     j2k_sweep = ([p["mean"]["bpp"] for p in j2k], [p["mean"]["psnr"] for p in j2k])
     first = runs[0].payload
     report: dict[str, Any] = {
-        "tag": tag, "data_root": first.get("data_root"), "tile_size": first.get("tile_size"),
-        "images": sorted(keys), "excluded_images": leaked, "excluded_on_request": dropped, "table_lmbda": lm,
-        "baseline": base.name if base else None, "significance_rule": SPREAD_RULE,
-        "bd_method": bd_method, "hardware": first.get("hardware"),
+        "tag": tag,
+        "data_root": first.get("data_root"),
+        "tile_size": first.get("tile_size"),
+        "images": sorted(keys),
+        "excluded_images": leaked,
+        "excluded_on_request": dropped,
+        "table_lmbda": lm,
+        "baseline": base.name if base else None,
+        "significance_rule": SPREAD_RULE,
+        "bd_method": bd_method,
+        "hardware": first.get("hardware"),
         "steps": sorted({int(r.payload.get("step", -1)) for r in runs}),
         "ms_ssim_scenes": max(int(r.payload["mean"].get("ms_ssim_n", 0)) for r in runs),
-        "notes": [*notes, *image_notes, *group_notes], "variants": [], "classic_sweep": [],
+        "notes": [*notes, *image_notes, *group_notes],
+        "variants": [],
+        "classic_sweep": [],
         "codec_names": {m["codec"]: m["name"] for r in runs for m in r.matched}
-                       | {p["codec"]: p["name"] for p in sweep},
+        | {p["codec"]: p["name"] for p in sweep},
     }
     base_point = base.points.get(lm) if base else None
     for v in variants:
-        entry: dict[str, Any] = {"variant": v.name, "label": v.label, "attention": v.attention,
-                                 "placement": v.placement, "params": v.params, "points": []}
+        entry: dict[str, Any] = {
+            "variant": v.name,
+            "label": v.label,
+            "attention": v.attention,
+            "placement": v.placement,
+            "params": v.params,
+            "points": [],
+        }
         for p in v.points.values():
-            point = {"lmbda": p.lmbda, "seeds": p.seeds, "runs": [str(r.run_dir) for r in p.runs],
-                     "metrics": {k: p.metric(k) for k in METRICS}, "time_ms": p.time(),
-                     "matched": {c: {k: p.matched(c, k) for k in METRICS}
-                                 for c in CLASSIC_CODECS if p.has_matched(c) and p.runs[0].matched}}
+            point = {
+                "lmbda": p.lmbda,
+                "seeds": p.seeds,
+                "runs": [str(r.run_dir) for r in p.runs],
+                "metrics": {k: p.metric(k) for k in METRICS},
+                "time_ms": p.time(),
+                "matched": {
+                    c: {k: p.matched(c, k) for k in METRICS}
+                    for c in CLASSIC_CODECS
+                    if p.has_matched(c) and p.runs[0].matched
+                },
+            }
             entry["points"].append(point)
         point = v.points.get(lm)
         entry["table"] = None if point is None else next(e for e in entry["points"] if e["lmbda"] == lm)
         if point is not None and base_point is not None and v is not base:
-            entry["deltas"] = {k: delta(point.metric(k), base_point.metric(k)) for k in
-                               ("bpp", "psnr", "ssim", "ms_ssim")}
+            entry["deltas"] = {
+                k: delta(point.metric(k), base_point.metric(k)) for k in ("bpp", "psnr", "ssim", "ms_ssim")
+            }
             entry["deltas"]["time"] = delta(point.time(), base_point.time(), relative=True)
-        entry["monotone"] = monotone([(p.metric("bpp")["mean"], p.metric("psnr")["mean"])
-                                      for p in v.points.values()])
-        entry["bd"] = {"vs_baseline": (bd(base.curve(), v.curve(), bd_method) if base and v is not base
-                                       else None)}
+        entry["monotone"] = monotone(
+            [(p.metric("bpp")["mean"], p.metric("psnr")["mean"]) for p in v.points.values()]
+        )
+        entry["bd"] = {
+            "vs_baseline": (bd(base.curve(), v.curve(), bd_method) if base and v is not base else None)
+        }
         if all(p.has_matched("jpeg2000") and p.runs[0].matched for p in v.points.values()):
-            anchor = ([p.matched("jpeg2000", "bpp")["mean"] for p in v.points.values()],
-                      [p.matched("jpeg2000", "psnr")["mean"] for p in v.points.values()])
+            anchor = (
+                [p.matched("jpeg2000", "bpp")["mean"] for p in v.points.values()],
+                [p.matched("jpeg2000", "psnr")["mean"] for p in v.points.values()],
+            )
             entry["bd"]["vs_jpeg2000"] = {**bd(anchor, v.curve(), bd_method), "anchor": "rate-matched"}
         elif j2k:
             entry["bd"]["vs_jpeg2000"] = {**bd(j2k_sweep, v.curve(), bd_method), "anchor": "rate sweep"}
@@ -398,8 +490,9 @@ def build_report(runs: Sequence[RunResult], sweep: Sequence[dict[str, Any]], tag
             entry["bd"]["vs_jpeg2000"] = {"na": "no JPEG 2000 results"}
         report["variants"].append(entry)
     for p in sweep:
-        report["classic_sweep"].append({k: p.get(k) for k in ("name", "codec", "bits", "param_name", "param")}
-                                       | {"mean": p["mean"]})
+        report["classic_sweep"].append(
+            {k: p.get(k) for k in ("name", "codec", "bits", "param_name", "param")} | {"mean": p["mean"]}
+        )
     return report
 
 
@@ -437,8 +530,21 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def plan_table(report: Mapping[str, Any]) -> str:
     """The experiment-plan table at the table λ."""
-    header = ["Variant", "Attention", "Placement", "Seeds", "Params", "bpp", "PSNR", "SSIM", "MS-SSIM",
-              "ΔSSIM vs baseline", "encode ms", "decode ms", "Δtime vs baseline"]
+    header = [
+        "Variant",
+        "Attention",
+        "Placement",
+        "Seeds",
+        "Params",
+        "bpp",
+        "PSNR",
+        "SSIM",
+        "MS-SSIM",
+        "ΔSSIM vs baseline",
+        "encode ms",
+        "decode ms",
+        "Δtime vs baseline",
+    ]
     rows = []
     for v in report["variants"]:
         t = v["table"]
@@ -446,12 +552,23 @@ def plan_table(report: Mapping[str, Any]) -> str:
             continue
         m, d = t["metrics"], v.get("deltas", {})
         base = v["variant"] == report["baseline"]
-        rows.append([v["label"], v["attention"], v["placement"], str(len(t["seeds"])),
-                     _num(v["params"], ",d") if v["params"] is not None else "N/A",
-                     _pm(m["bpp"], ".4f"), _pm(m["psnr"], ".2f"), _pm(m["ssim"], ".4f"),
-                     _pm(m["ms_ssim"], ".4f"), "(baseline)" if base else _delta_cell(d.get("ssim"), ".4f"),
-                     _pm(m["encode_ms"], ".1f"), _pm(m["decode_ms"], ".1f"),
-                     "(baseline)" if base else _delta_cell(d.get("time"), ".1f", " %")])
+        rows.append(
+            [
+                v["label"],
+                v["attention"],
+                v["placement"],
+                str(len(t["seeds"])),
+                _num(v["params"], ",d") if v["params"] is not None else "N/A",
+                _pm(m["bpp"], ".4f"),
+                _pm(m["psnr"], ".2f"),
+                _pm(m["ssim"], ".4f"),
+                _pm(m["ms_ssim"], ".4f"),
+                "(baseline)" if base else _delta_cell(d.get("ssim"), ".4f"),
+                _pm(m["encode_ms"], ".1f"),
+                _pm(m["decode_ms"], ".1f"),
+                "(baseline)" if base else _delta_cell(d.get("time"), ".1f", " %"),
+            ]
+        )
     return md_table(header, rows)
 
 
@@ -461,29 +578,57 @@ def verdict(report: Mapping[str, Any]) -> str:
     if not vs:
         return "No variant could be compared with a baseline at this λ."
     if any(not math.isfinite(v["deltas"]["ssim"]["spread"]) for v in vs):
-        return ("Fewer than 2 seeds for some variant: no delta can be judged against the seed spread; "
-                "treat every difference as noise.")
+        return (
+            "Fewer than 2 seeds for some variant: no delta can be judged against the seed spread; "
+            "treat every difference as noise."
+        )
     lines = []
     for key, name in (("psnr", "PSNR"), ("ssim", "SSIM"), ("ms_ssim", "MS-SSIM")):
-        better = [v["label"] for v in vs if v["deltas"][key]["exceeds_spread"] and v["deltas"][key]["delta"] > 0]
-        worse = [v["label"] for v in vs if v["deltas"][key]["exceeds_spread"] and v["deltas"][key]["delta"] < 0]
+        better = [
+            v["label"] for v in vs if v["deltas"][key]["exceeds_spread"] and v["deltas"][key]["delta"] > 0
+        ]
+        worse = [
+            v["label"] for v in vs if v["deltas"][key]["exceeds_spread"] and v["deltas"][key]["delta"] < 0
+        ]
         if better or worse:
-            lines.append(f"{name}: " + "; ".join(filter(None, [
-                f"better than the baseline beyond the seed spread: {', '.join(better)}" if better else "",
-                f"worse beyond the seed spread: {', '.join(worse)}" if worse else ""])))
+            lines.append(
+                f"{name}: "
+                + "; ".join(
+                    filter(
+                        None,
+                        [
+                            f"better than the baseline beyond the seed spread: {', '.join(better)}"
+                            if better
+                            else "",
+                            f"worse beyond the seed spread: {', '.join(worse)}" if worse else "",
+                        ],
+                    )
+                )
+            )
     rate = [v["label"] for v in vs if v["deltas"]["bpp"]["exceeds_spread"]]
     if rate:
-        lines.append(f"bpp differs beyond the seed spread for {', '.join(rate)}: compare those on the "
-                     "RD curves / BD-rate, not at one λ")
+        lines.append(
+            f"bpp differs beyond the seed spread for {', '.join(rate)}: compare those on the "
+            "RD curves / BD-rate, not at one λ"
+        )
     if not lines:
-        return ("**No attention variant differs from the baseline by more than the seed spread in PSNR, "
-                "SSIM, MS-SSIM or bpp: at this budget attention does not measurably help.**")
+        return (
+            "**No attention variant differs from the baseline by more than the seed spread in PSNR, "
+            "SSIM, MS-SSIM or bpp: at this budget attention does not measurably help.**"
+        )
     return "\n".join(f"- {line}" for line in lines)
 
 
 def bd_table(report: Mapping[str, Any]) -> str:
-    header = ["Variant", "RD points (λ)", "BD-rate vs baseline", "BD-PSNR vs baseline",
-              "BD-rate vs JPEG 2000", "BD-PSNR vs JPEG 2000", "JPEG 2000 anchor"]
+    header = [
+        "Variant",
+        "RD points (λ)",
+        "BD-rate vs baseline",
+        "BD-PSNR vs baseline",
+        "BD-rate vs JPEG 2000",
+        "BD-PSNR vs JPEG 2000",
+        "JPEG 2000 anchor",
+    ]
     rows = []
     for v in report["variants"]:
         mark = "" if v.get("monotone", True) else " ‡"
@@ -496,35 +641,72 @@ def bd_table(report: Mapping[str, Any]) -> str:
                 cells += [f"N/A ({b['na']})", "N/A"]
             else:
                 label = "" if b["method"] == "cubic" else f" ({b['method']})"
-                cells += [f"{b['bd_rate']:+.2f} %{label}" if "bd_rate" in b else f"N/A ({b['bd_rate_na']})",
-                          f"{b['bd_psnr']:+.3f} dB{label}" if "bd_psnr" in b else f"N/A ({b['bd_psnr_na']})"]
+                cells += [
+                    f"{b['bd_rate']:+.2f} %{label}" if "bd_rate" in b else f"N/A ({b['bd_rate_na']})",
+                    f"{b['bd_psnr']:+.3f} dB{label}" if "bd_psnr" in b else f"N/A ({b['bd_psnr_na']})",
+                ]
         cells.append(v["bd"].get("vs_jpeg2000", {}).get("anchor", "—"))
         rows.append(cells)
     return md_table(header, rows)
 
 
 def rd_points_table(report: Mapping[str, Any]) -> str:
-    header = ["Variant", "λ", "Seeds", "bpp", "PSNR", "SSIM", "MS-SSIM", "JPEG 2000 PSNR at these rates",
-              "ΔPSNR vs JPEG 2000"]
+    header = [
+        "Variant",
+        "λ",
+        "Seeds",
+        "bpp",
+        "PSNR",
+        "SSIM",
+        "MS-SSIM",
+        "JPEG 2000 PSNR at these rates",
+        "ΔPSNR vs JPEG 2000",
+    ]
     rows = []
     for v in report["variants"]:
         for p in v["points"]:
             m = p["metrics"]
             j2k = p["matched"].get("jpeg2000")
             gap = m["psnr"]["mean"] - j2k["psnr"]["mean"] if j2k else math.nan
-            rows.append([v["label"], f"{p['lmbda']:g}", ",".join(map(str, p["seeds"])), _pm(m["bpp"], ".4f"),
-                         _pm(m["psnr"], ".2f"), _pm(m["ssim"], ".4f"), _pm(m["ms_ssim"], ".4f"),
-                         _pm(j2k["psnr"], ".2f") if j2k else "N/A",
-                         format(gap, "+.2f") + " dB" if math.isfinite(gap) else "N/A"])
+            rows.append(
+                [
+                    v["label"],
+                    f"{p['lmbda']:g}",
+                    ",".join(map(str, p["seeds"])),
+                    _pm(m["bpp"], ".4f"),
+                    _pm(m["psnr"], ".2f"),
+                    _pm(m["ssim"], ".4f"),
+                    _pm(m["ms_ssim"], ".4f"),
+                    _pm(j2k["psnr"], ".2f") if j2k else "N/A",
+                    format(gap, "+.2f") + " dB" if math.isfinite(gap) else "N/A",
+                ]
+            )
     return md_table(header, rows)
 
 
 def sar_table(report: Mapping[str, Any]) -> str:
     """SAR fidelity at the table λ, with the classic codecs at each variant's rates."""
-    header = ["Codec", "bpp", "PSNR", "RMSE dB", "ENL ratio", "ratio mean", "ratio var",
-              "mean preservation", "EPI"]
-    keys = (("bpp", ".4f"), ("psnr", ".2f"), ("rmse_db", ".3f"), ("enl_ratio", ".4g"),
-            ("ratio_mean", ".4g"), ("ratio_var", ".4g"), ("mean_preservation", ".4f"), ("epi", ".3f"))
+    header = [
+        "Codec",
+        "bpp",
+        "PSNR",
+        "RMSE dB",
+        "ENL ratio",
+        "ratio mean",
+        "ratio var",
+        "mean preservation",
+        "EPI",
+    ]
+    keys = (
+        ("bpp", ".4f"),
+        ("psnr", ".2f"),
+        ("rmse_db", ".3f"),
+        ("enl_ratio", ".4g"),
+        ("ratio_mean", ".4g"),
+        ("ratio_var", ".4g"),
+        ("mean_preservation", ".4f"),
+        ("epi", ".3f"),
+    )
     rows = [["ideal (lossless)", "", "∞", "0", "1", "1", "0", "1", "1"]]
     for v in report["variants"]:
         t = v["table"]
@@ -533,17 +715,40 @@ def sar_table(report: Mapping[str, Any]) -> str:
         rows.append([v["label"], *(_pm(t["metrics"][k], f) for k, f in keys)])
         for codec, m in t["matched"].items():
             name = report.get("codec_names", {}).get(codec, codec)
-            rows.append([f"&nbsp;&nbsp;{name} at the rates of {v['variant']}", *(_pm(m[k], f) for k, f in keys)])
+            rows.append(
+                [f"&nbsp;&nbsp;{name} at the rates of {v['variant']}", *(_pm(m[k], f) for k, f in keys)]
+            )
     return md_table(header, rows)
 
 
 def sweep_table(report: Mapping[str, Any]) -> str:
-    header = ["Codec", "parameter", "bpp", "PSNR", "SSIM", "MS-SSIM", "RMSE dB", "EPI", "encode ms", "decode ms"]
-    rows = [[p["name"], f"{p['param_name']}={p['param']:g}", _num(p["mean"]["bpp"], ".4f"),
-             _num(p["mean"]["psnr"], ".2f"), _num(p["mean"]["ssim"], ".4f"),
-             _num(p["mean"].get("ms_ssim"), ".4f"), _num(p["mean"].get("rmse_db"), ".3f"),
-             _num(p["mean"].get("epi"), ".3f"), _num(p["mean"]["encode_ms"], ".1f"),
-             _num(p["mean"]["decode_ms"], ".1f")] for p in report["classic_sweep"]]
+    header = [
+        "Codec",
+        "parameter",
+        "bpp",
+        "PSNR",
+        "SSIM",
+        "MS-SSIM",
+        "RMSE dB",
+        "EPI",
+        "encode ms",
+        "decode ms",
+    ]
+    rows = [
+        [
+            p["name"],
+            f"{p['param_name']}={p['param']:g}",
+            _num(p["mean"]["bpp"], ".4f"),
+            _num(p["mean"]["psnr"], ".2f"),
+            _num(p["mean"]["ssim"], ".4f"),
+            _num(p["mean"].get("ms_ssim"), ".4f"),
+            _num(p["mean"].get("rmse_db"), ".3f"),
+            _num(p["mean"].get("epi"), ".3f"),
+            _num(p["mean"]["encode_ms"], ".1f"),
+            _num(p["mean"]["decode_ms"], ".1f"),
+        ]
+        for p in report["classic_sweep"]
+    ]
     return md_table(header, rows)
 
 
@@ -598,9 +803,18 @@ def render_markdown(report: Mapping[str, Any], plots: Sequence[Path] = (), title
         "Laplacian correlation edge preservation. RMSE dB: error of the reconstruction in dB.",
     ]
     if report["classic_sweep"]:
-        parts += ["", "## Classic codecs: rate sweep", "", "<details><summary>all points</summary>", "",
-                  sweep_table(report), "", "</details>",
-                  "", "Classic codecs code each scene whole; bpp counts their headers."]
+        parts += [
+            "",
+            "## Classic codecs: rate sweep",
+            "",
+            "<details><summary>all points</summary>",
+            "",
+            sweep_table(report),
+            "",
+            "</details>",
+            "",
+            "Classic codecs code each scene whole; bpp counts their headers.",
+        ]
     if plots:
         parts += ["", "## RD plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
     if report["notes"]:
@@ -638,7 +852,7 @@ def plot_rd(report: Mapping[str, Any], stem: Path) -> list[Path]:
             pts = sorted(pts)
             inside = [i for i, (x, _) in enumerate(pts) if lo <= x <= hi]
             if inside:
-                pts = pts[max(inside[0] - 1, 0): inside[-1] + 2]
+                pts = pts[max(inside[0] - 1, 0) : inside[-1] + 2]
             xs, ys = [x for x, _ in pts], [y for _, y in pts]
             if any(np.isfinite(ys)):
                 ax.plot(xs, ys, linestyle="--", marker=".", label=name)
@@ -683,11 +897,21 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def compare(folders: Sequence[str | Path], out: str | Path, tag: str = "", lmbda: float | None = None,
-            baseline: str | None = "baseline", bd_method: str = "cubic", evaluate: bool = True,
-            classic: Mapping[str, Any] | None = None, tensorboard: str | Path | None = None,
-            title: str | None = None, device: str = "auto", exclude: Sequence[str] = (),
-            exclude_reason: str = "") -> dict[str, Any]:
+def compare(
+    folders: Sequence[str | Path],
+    out: str | Path,
+    tag: str = "",
+    lmbda: float | None = None,
+    baseline: str | None = "baseline",
+    bd_method: str = "cubic",
+    evaluate: bool = True,
+    classic: Mapping[str, Any] | None = None,
+    tensorboard: str | Path | None = None,
+    title: str | None = None,
+    device: str = "auto",
+    exclude: Sequence[str] = (),
+    exclude_reason: str = "",
+) -> dict[str, Any]:
     """Write ``out`` (.md), the JSON beside it, one RD plot per metric, and the TensorBoard text."""
     from sarcomp.runs import atomic_write_text, write_json
 
@@ -700,8 +924,12 @@ def compare(folders: Sequence[str | Path], out: str | Path, tag: str = "", lmbda
     plots = plot_rd(report, out.with_suffix(""))
     markdown = render_markdown(report, plots, title)
     tb = Path(tensorboard) if tensorboard else Path(folders[0]) / "compare"
-    report["outputs"] = {"markdown": str(out), "json": str(out.with_suffix(".json")),
-                         "plots": [str(p) for p in plots], "tensorboard": str(tb)}
+    report["outputs"] = {
+        "markdown": str(out),
+        "json": str(out.with_suffix(".json")),
+        "plots": [str(p) for p in plots],
+        "tensorboard": str(tb),
+    }
     atomic_write_text(out, markdown)
     write_json(out.with_suffix(".json"), _json_safe(report))
     write_tensorboard(tb, markdown, plots, out.stem)

@@ -54,9 +54,10 @@ import logging
 import math
 import statistics
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -113,8 +114,8 @@ def stitch_scene(scene: Scene, tile_size: int) -> SceneImage:
     ref, valid = np.zeros((h, w), np.float32), np.zeros((h, w), bool)
     for item in scene_tiles(scene, tile_size):
         r, c, th, tw = item["row"], item["col"], item["h"], item["w"]
-        ref[r:r + th, c:c + tw] = item["x"][0, :th, :tw].numpy()
-        valid[r:r + th, c:c + tw] = item["mask"][0, :th, :tw].numpy()
+        ref[r : r + th, c : c + tw] = item["x"][0, :th, :tw].numpy()
+        valid[r : r + th, c : c + tw] = item["mask"][0, :th, :tw].numpy()
     return SceneImage(scene, ref, valid)
 
 
@@ -128,9 +129,11 @@ def image_metrics(reference: np.ndarray, reconstruction: np.ndarray, valid: np.n
         "ms_ssim": float(ms_ssim(x, x_hat, m)),
     }
     if math.isnan(out["ms_ssim"]):
-        out["ms_ssim_note"] = (f"N/A: image {reference.shape[0]}x{reference.shape[1]} is below "
-                               f"{MS_SSIM_MIN_SIDE} px" if min(reference.shape) < MS_SSIM_MIN_SIDE
-                               else "N/A: the scene has masked (nodata) pixels")
+        out["ms_ssim_note"] = (
+            f"N/A: image {reference.shape[0]}x{reference.shape[1]} is below {MS_SSIM_MIN_SIDE} px"
+            if min(reference.shape) < MS_SSIM_MIN_SIDE
+            else "N/A: the scene has masked (nodata) pixels"
+        )
     return out
 
 
@@ -154,8 +157,9 @@ def scene_metrics(image: SceneImage, reconstruction: np.ndarray) -> dict[str, An
     out = image_metrics(image.ref, rec, valid)
     span = scene.scaling.hi - scene.scaling.lo
     err = (image.ref.astype(np.float64) - rec)[valid]
-    out["rmse_db"] = (float(span * np.sqrt(np.mean(err**2)))
-                      if scene.representation.units != "display8" else math.nan)
+    out["rmse_db"] = (
+        float(span * np.sqrt(np.mean(err**2))) if scene.representation.units != "display8" else math.nan
+    )
     ref_i, rec_i = linear_intensity(scene, image.ref), linear_intensity(scene, rec)
     if ref_i is None or rec_i is None:
         out.update({k: math.nan for k in SAR_KEYS})
@@ -171,28 +175,36 @@ def scene_metrics(image: SceneImage, reconstruction: np.ndarray) -> dict[str, An
 
 def _scene_record(image: SceneImage) -> dict[str, Any]:
     scene = image.scene
-    return {"image": scene.path.name, "path": image.key, "height": scene.info.height,
-            "width": scene.info.width, "valid_fraction": float(image.valid.mean()),
-            "scaling": scene.scaling.as_dict(), "units": scene.representation.units}
+    return {
+        "image": scene.path.name,
+        "path": image.key,
+        "height": scene.info.height,
+        "width": scene.info.width,
+        "valid_fraction": float(image.valid.mean()),
+        "scaling": scene.scaling.as_dict(),
+        "units": scene.representation.units,
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # The learned codec
 
 
-def _timed(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float]:
+def _timed(device: torch.device, fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """``fn(*args)`` and its wall time in ms (CUDA-synchronised)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
-    result = fn()
+    result = fn(*args)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return result, (time.perf_counter() - start) * 1e3
 
 
 @torch.no_grad()
-def evaluate_scenes(model: torch.nn.Module, scenes: Sequence[Scene], tile_size: int,
-                    device: torch.device) -> tuple[list[dict[str, Any]], list[SceneImage]]:
+def evaluate_scenes(
+    model: torch.nn.Module, scenes: Sequence[Scene], tile_size: int, device: torch.device
+) -> tuple[list[dict[str, Any]], list[SceneImage]]:
     """One row per scene (bytes, bpp, every metric, encode/decode ms; see module docstring),
     and the stitched reference images, so classic codecs can code them without a second read."""
     model = model.to(device).eval()
@@ -208,21 +220,26 @@ def evaluate_scenes(model: torch.nn.Module, scenes: Sequence[Scene], tile_size: 
             if not warmed:
                 model.decompress(**model.compress(x))
                 warmed = True
-            coded, t_enc = _timed(lambda: model.compress(x), device)
-            out, t_dec = _timed(lambda: model.decompress(coded["strings"], coded["shape"]), device)
+            coded, t_enc = _timed(device, model.compress, x)
+            out, t_dec = _timed(device, model.decompress, coded["strings"], coded["shape"])
             n_bytes += sum(len(s) for strings in coded["strings"] for s in strings)
             enc_ms.append(t_enc)
             dec_ms.append(t_dec)
             r, c, th, tw = item["row"], item["col"], item["h"], item["w"]
-            ref[r:r + th, c:c + tw] = item["x"][0, :th, :tw].numpy()
-            rec[r:r + th, c:c + tw] = out["x_hat"][0, 0, :th, :tw].float().cpu().numpy()
-            valid[r:r + th, c:c + tw] = item["mask"][0, :th, :tw].numpy()
+            ref[r : r + th, c : c + tw] = item["x"][0, :th, :tw].numpy()
+            rec[r : r + th, c : c + tw] = out["x_hat"][0, 0, :th, :tw].float().cpu().numpy()
+            valid[r : r + th, c : c + tw] = item["mask"][0, :th, :tw].numpy()
         image = SceneImage(scene, ref, valid)
         row = {
-            **_scene_record(image), "tiles": len(tiles), "bytes": n_bytes, "bpp": 8 * n_bytes / (h * w),
+            **_scene_record(image),
+            "tiles": len(tiles),
+            "bytes": n_bytes,
+            "bpp": 8 * n_bytes / (h * w),
             **scene_metrics(image, rec),
-            "encode_ms": float(sum(enc_ms)), "decode_ms": float(sum(dec_ms)),
-            "encode_ms_tile": statistics.median(enc_ms), "decode_ms_tile": statistics.median(dec_ms),
+            "encode_ms": float(sum(enc_ms)),
+            "decode_ms": float(sum(dec_ms)),
+            "encode_ms_tile": statistics.median(enc_ms),
+            "decode_ms_tile": statistics.median(dec_ms),
         }
         log.info("%s: bpp=%.4f psnr=%.2f", row["image"], row["bpp"], row["psnr"])
         rows.append(row)
@@ -261,31 +278,54 @@ def default_sweep(codec: Codec) -> list[float]:
 
 def _classic_row(codec: Codec, image: SceneImage, result) -> dict[str, Any]:
     return {
-        **_scene_record(image), "param": float(result.param), "bytes": result.num_bytes,
-        "bpp": result.bpp, **scene_metrics(image, result.recon),
-        "encode_ms": 1e3 * result.encode_s, "decode_ms": 1e3 * result.decode_s,
+        **_scene_record(image),
+        "param": float(result.param),
+        "bytes": result.num_bytes,
+        "bpp": result.bpp,
+        **scene_metrics(image, result.recon),
+        "encode_ms": 1e3 * result.encode_s,
+        "decode_ms": 1e3 * result.decode_s,
     }
 
 
 def _classic_payload(codec: Codec, rows: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return results_payload(codec_label(codec), rows, codec=codec.name.lower(), bits=codec.bits,
-                           param_name=codec.param_name, headers_counted=True, **extra)
+    return results_payload(
+        codec_label(codec),
+        rows,
+        codec=codec.name.lower(),
+        bits=codec.bits,
+        param_name=codec.param_name,
+        headers_counted=True,
+        **extra,
+    )
 
 
-def classic_sweep(codec: Codec, images: Sequence[SceneImage],
-                  params: Sequence[float] | None = None) -> list[dict[str, Any]]:
+def classic_sweep(
+    codec: Codec, images: Sequence[SceneImage], params: Sequence[float] | None = None
+) -> list[dict[str, Any]]:
     """One payload per parameter value: every scene coded whole at that value."""
     payloads = []
-    for param in (default_sweep(codec) if params is None else params):
+    for param in default_sweep(codec) if params is None else params:
         rows = [_classic_row(codec, im, codec.run(im.ref.astype(np.float64), param)) for im in images]
         payloads.append(_classic_payload(codec, rows, param=float(param), kind="sweep"))
-        log.info("%s %s=%g: bpp=%.4f psnr=%.2f", codec_label(codec), codec.param_name, param,
-                 payloads[-1]["mean"]["bpp"], payloads[-1]["mean"]["psnr"])
+        log.info(
+            "%s %s=%g: bpp=%.4f psnr=%.2f",
+            codec_label(codec),
+            codec.param_name,
+            param,
+            payloads[-1]["mean"]["bpp"],
+            payloads[-1]["mean"]["psnr"],
+        )
     return payloads
 
 
-def classic_matched(codec: Codec, images: Sequence[SceneImage], target_bpp: Mapping[str, float],
-                    tol: float = 0.02, **extra: Any) -> dict[str, Any]:
+def classic_matched(
+    codec: Codec,
+    images: Sequence[SceneImage],
+    target_bpp: Mapping[str, float],
+    tol: float = 0.02,
+    **extra: Any,
+) -> dict[str, Any]:
     """Every scene coded at the bpp ``target_bpp[scene path]`` (bisection on the codec parameter)."""
     rows = []
     for im in images:
@@ -327,8 +367,12 @@ def hardware() -> dict[str, Any]:
     import os
     import platform
 
-    info = {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-            "threads": torch.get_num_threads(), "torch": torch.__version__}
+    info = {
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info
@@ -389,9 +433,14 @@ def _test_scenes(cfg: Any, data_cfg: Any | None, run_dir: Path) -> tuple[Any, li
     return data, exclude_training_scenes(load_split(data, "test"), read_scenes(run_dir))
 
 
-def evaluate_run(run_dir: str | Path, data_cfg: Any | None = None, out: str | None = None,
-                 checkpoint: str = "best", device: str = "auto",
-                 classic: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], Path]:
+def evaluate_run(
+    run_dir: str | Path,
+    data_cfg: Any | None = None,
+    out: str | None = None,
+    checkpoint: str = "best",
+    device: str = "auto",
+    classic: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], Path]:
     """Rebuild a run's codec, evaluate it on the test split (its own, or ``data_cfg``'s), write JSON.
 
     With ``classic`` (keys ``codecs``, ``bits``, ``match_rates``, ``match_codecs``, ``tol``; see
@@ -407,10 +456,19 @@ def evaluate_run(run_dir: str | Path, data_cfg: Any | None = None, out: str | No
     data, scenes = _test_scenes(cfg, data_cfg, run_dir)
     rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev)
     payload = results_payload(
-        str(cfg.get("experiment_name", run_dir.name)), rows, codec="learned", run_dir=str(run_dir),
-        attention=model.attention_type, placement=model.placement, lmbda=model.lmbda,
-        seed=int(cfg.seed), step=int(state["step"]), params=count_parameters(model),
-        data_root=str(data["root"]), tile_size=int(data["tile_size"]), checkpoint=checkpoint,
+        str(cfg.get("experiment_name", run_dir.name)),
+        rows,
+        codec="learned",
+        run_dir=str(run_dir),
+        attention=model.attention_type,
+        placement=model.placement,
+        lmbda=model.lmbda,
+        seed=int(cfg.seed),
+        step=int(state["step"]),
+        params=count_parameters(model),
+        data_root=str(data["root"]),
+        tile_size=int(data["tile_size"]),
+        checkpoint=checkpoint,
     )
     tag = data_tag(None if data_cfg is None else str(data["root"]))
     path = resolve_out(run_dir, out, None if data_cfg is None else str(data["root"]))
@@ -418,16 +476,30 @@ def evaluate_run(run_dir: str | Path, data_cfg: Any | None = None, out: str | No
     match = (classic or {}).get("match_codecs") or (classic or {}).get("codecs")
     if classic and classic.get("match_rates") and match:
         targets = {r["path"]: r["bpp"] for r in rows}
-        results = [classic_matched(codec, images, targets, tol=float(classic.get("tol", 0.02)),
-                                   matched_to=str(run_dir), lmbda=model.lmbda, seed=int(cfg.seed))
-                   for codec in classic_codecs(match, int(classic.get("bits", 16)))]
+        results = [
+            classic_matched(
+                codec,
+                images,
+                targets,
+                tol=float(classic.get("tol", 0.02)),
+                matched_to=str(run_dir),
+                lmbda=model.lmbda,
+                seed=int(cfg.seed),
+            )
+            for codec in classic_codecs(match, int(classic.get("bits", 16)))
+        ]
         write_json(matched_path(path, tag), {"results": results})
     return payload, path
 
 
-def evaluate_classic(scenes: Sequence[Scene], tile_size: int, codec_names: Iterable[str] = CLASSIC_CODECS,
-                     bits: int = 16, out: str | Path | None = None,
-                     data_root: str | None = None) -> list[dict[str, Any]]:
+def evaluate_classic(
+    scenes: Sequence[Scene],
+    tile_size: int,
+    codec_names: Iterable[str] = CLASSIC_CODECS,
+    bits: int = 16,
+    out: str | Path | None = None,
+    data_root: str | None = None,
+) -> list[dict[str, Any]]:
     """The classic rate sweep on ``scenes`` (each coded whole); written to ``out`` if given."""
     from sarcomp.runs import write_json
 
@@ -440,10 +512,14 @@ def evaluate_classic(scenes: Sequence[Scene], tile_size: int, codec_names: Itera
     return results
 
 
-def evaluate_folder(folder: str | Path, data_cfg: Any | None = None, out: str | None = None,
-                    checkpoint: str = "best", device: str = "auto",
-                    classic: Mapping[str, Any] | None = None,
-                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Path]]:
+def evaluate_folder(
+    folder: str | Path,
+    data_cfg: Any | None = None,
+    out: str | None = None,
+    checkpoint: str = "best",
+    device: str = "auto",
+    classic: Mapping[str, Any] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Path]]:
     """Evaluate one run or every run of a sweep folder; then the classic rate sweep, once.
 
     Returns (learned payloads, classic sweep payloads, written paths). ``out`` is only allowed
@@ -459,21 +535,30 @@ def evaluate_folder(folder: str | Path, data_cfg: Any | None = None, out: str | 
     learned, paths = [], []
     for run in runs:
         log.info("evaluating %s", run)
-        payload, path = evaluate_run(run, data_cfg, out if len(runs) == 1 else None, checkpoint, device,
-                                     classic)
+        payload, path = evaluate_run(
+            run, data_cfg, out if len(runs) == 1 else None, checkpoint, device, classic
+        )
         learned.append(payload)
         paths.append(path)
     sweep: list[dict[str, Any]] = []
     if classic and classic.get("sweep") and classic.get("codecs"):
         cfg, _, _ = load_run(runs[0], checkpoint)
         data, scenes = _test_scenes(cfg, data_cfg, runs[0])
-        used = {"train": [e for r in runs for e in read_scenes(r).get("train", [])],
-                "val": [e for r in runs for e in read_scenes(r).get("val", [])]}
+        used = {
+            "train": [e for r in runs for e in read_scenes(r).get("train", [])],
+            "val": [e for r in runs for e in read_scenes(r).get("val", [])],
+        }
         scenes = exclude_training_scenes(scenes, used)
         tag = data_tag(None if data_cfg is None else str(data["root"]))
         path = folder / "eval" / f"classic{tag}.json"
-        sweep = evaluate_classic(scenes, int(data["tile_size"]), classic["codecs"],
-                                 int(classic.get("bits", 16)), path, str(data["root"]))
+        sweep = evaluate_classic(
+            scenes,
+            int(data["tile_size"]),
+            classic["codecs"],
+            int(classic.get("bits", 16)),
+            path,
+            str(data["root"]),
+        )
         paths.append(path)
     return learned, sweep, paths
 

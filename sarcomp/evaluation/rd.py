@@ -66,9 +66,7 @@ def _mean_difference(
     low = max(x_anchor.min(), x_test.min())
     high = min(x_anchor.max(), x_test.max())
     if high <= low:
-        raise ValueError(
-            f"rate-distortion curves do not overlap (common range [{low:g}, {high:g}] is empty)"
-        )
+        raise ValueError(f"rate-distortion curves do not overlap (common range [{low:g}, {high:g}] is empty)")
     return _mean_over(x_test, y_test, low, high, method) - _mean_over(x_anchor, y_anchor, low, high, method)
 
 

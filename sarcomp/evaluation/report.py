@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 DEFAULT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("name", "model", "s"),
@@ -50,6 +51,8 @@ def format_table(rows: Sequence[dict[str, Any]], columns=DEFAULT_COLUMNS, markdo
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         return "\n".join(lines + ["| " + " | ".join(b) + " |" for b in body])
     widths = [max(len(x) for x in col) for col in zip(header, *body)]
-    fmt_line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w)  # noqa: E731
-                                       for i, (c, w) in enumerate(zip(cells, widths)))
+
+    def fmt_line(cells: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     return "\n".join([fmt_line(header), fmt_line(["-" * w for w in widths])] + [fmt_line(b) for b in body])

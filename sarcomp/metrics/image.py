@@ -39,7 +39,7 @@ def psnr(x: Tensor, x_hat: Tensor, mask: Tensor | None = None, data_range: float
 def _gaussian_window(device: torch.device) -> Tensor:
     coords = torch.arange(SSIM_WINDOW, dtype=torch.float32, device=device) - SSIM_WINDOW // 2
     g = torch.exp(-(coords**2) / (2 * SSIM_SIGMA**2))
-    return (g / g.sum())
+    return g / g.sum()
 
 
 def _blur(x: Tensor, g: Tensor) -> Tensor:

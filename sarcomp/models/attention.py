@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -307,8 +308,9 @@ class _ResidualAttention(nn.Module):
     output ``[B, C, H, W]`` (before ``proj``) passes, for hooks.
     """
 
-    def __init__(self, channels: int, num_heads: int = 1, qk_reduction: int = 8,
-                 qk_channels: int | None = None):
+    def __init__(
+        self, channels: int, num_heads: int = 1, qk_reduction: int = 8, qk_channels: int | None = None
+    ):
         super().__init__()
         qk = qk_channels if qk_channels is not None else max(channels // qk_reduction, 8)
         if num_heads < 1 or channels % num_heads or qk % num_heads:
@@ -340,8 +342,15 @@ class SelfAttention(_ResidualAttention):
     logged once per module; ``max_tokens=None`` never switches.
     """
 
-    def __init__(self, channels: int, num_heads: int = 1, qk_reduction: int = 8,
-                 qk_channels: int | None = None, max_tokens: int | None = 4096, window_size: int = 8):
+    def __init__(
+        self,
+        channels: int,
+        num_heads: int = 1,
+        qk_reduction: int = 8,
+        qk_channels: int | None = None,
+        max_tokens: int | None = 4096,
+        window_size: int = 8,
+    ):
         super().__init__(channels, num_heads, qk_reduction, qk_channels)
         self.max_tokens, self.window_size = max_tokens, window_size
         self._switch_logged = False
@@ -351,8 +360,13 @@ class SelfAttention(_ResidualAttention):
         if self.max_tokens is None or tokens <= self.max_tokens:
             return _global_attention(q, k, v, self.num_heads)
         if not self._switch_logged:
-            logger.info("self_attention: %d positions > max_tokens=%d, using local %dx%d windows",
-                        tokens, self.max_tokens, self.window_size, self.window_size)
+            logger.info(
+                "self_attention: %d positions > max_tokens=%d, using local %dx%d windows",
+                tokens,
+                self.max_tokens,
+                self.window_size,
+                self.window_size,
+            )
             self._switch_logged = True
         return _window_attention(q, k, v, self.num_heads, self.window_size)
 
@@ -365,8 +379,14 @@ class LocalAttention(_ResidualAttention):
     ``self_attention``.
     """
 
-    def __init__(self, channels: int, num_heads: int = 1, qk_reduction: int = 8,
-                 qk_channels: int | None = None, window_size: int = 8):
+    def __init__(
+        self,
+        channels: int,
+        num_heads: int = 1,
+        qk_reduction: int = 8,
+        qk_channels: int | None = None,
+        window_size: int = 8,
+    ):
         super().__init__(channels, num_heads, qk_reduction, qk_channels)
         self.window_size = window_size
 

@@ -16,7 +16,8 @@ call ``update()`` once after training and before compressing.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from compressai.entropy_models import EntropyBottleneck
@@ -71,8 +72,10 @@ class SARCodec(CompressionModel):
         encoder: list[nn.Module] = []
         for c_in, c_out in zip(widths[:-1], widths[1:]):
             encoder += [down_block(c_in, c_out), *attend("encoder", c_out)]
-        encoder += [down_block(widths[-1], latent_channels, activation=False),
-                    *attend("bottleneck", latent_channels)]
+        encoder += [
+            down_block(widths[-1], latent_channels, activation=False),
+            *attend("bottleneck", latent_channels),
+        ]
 
         decoder: list[nn.Module] = [*attend("bottleneck", latent_channels)]
         rev = [latent_channels, *reversed(channels)]
@@ -90,7 +93,8 @@ class SARCodec(CompressionModel):
         """Attention modules by qualified name (for hooks: attention maps, Grad-CAM)."""
         blocks = (nn.Sequential, EntropyBottleneck, nn.Sigmoid)
         return {
-            name: m for name, m in self.named_modules()
+            name: m
+            for name, m in self.named_modules()
             if name.count(".") == 1 and name.startswith(("g_a.", "g_s.")) and not isinstance(m, blocks)
         }
 

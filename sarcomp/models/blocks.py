@@ -16,6 +16,7 @@ def down_block(in_channels: int, out_channels: int, activation: bool = True) -> 
 
 def up_block(in_channels: int, out_channels: int, activation: bool = True) -> nn.Sequential:
     """5×5 stride-2 transposed convolution, then inverse GDN (the synthesis non-linearity)."""
-    conv = nn.ConvTranspose2d(in_channels, out_channels, KERNEL, stride=2,
-                              padding=KERNEL // 2, output_padding=1)
+    conv = nn.ConvTranspose2d(
+        in_channels, out_channels, KERNEL, stride=2, padding=KERNEL // 2, output_padding=1
+    )
     return nn.Sequential(conv, GDN(out_channels, inverse=True)) if activation else nn.Sequential(conv)

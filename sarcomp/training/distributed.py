@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -45,8 +46,10 @@ def _export_launcher_env() -> None:
         return
     if "MASTER_ADDR" not in os.environ:
         if os.environ.get("SLURM_NNODES", "1") != "1":
-            raise SarcompError("srun with tasks on several nodes: export MASTER_ADDR (the first node) "
-                               "and MASTER_PORT, or use torchrun or the submitit launcher")
+            raise SarcompError(
+                "srun with tasks on several nodes: export MASTER_ADDR (the first node) "
+                "and MASTER_PORT, or use torchrun or the submitit launcher"
+            )
         os.environ["MASTER_ADDR"] = "127.0.0.1"
     job = os.environ.get("SLURM_JOB_ID", "0")
     os.environ.setdefault("MASTER_PORT", str(20000 + int(job) % 20000 if job.isdigit() else 29500))

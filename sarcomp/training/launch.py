@@ -23,7 +23,9 @@ def check_experiment_overrides(argv: list[str]) -> None:
             continue
         unknown = [n for n in match.group(1).split(",") if n not in valid and n != "null"]
         if unknown:
-            raise SarcompError(f"experiment={','.join(unknown)}: unknown experiment; valid: {', '.join(valid)}")
+            raise SarcompError(
+                f"experiment={','.join(unknown)}: unknown experiment; valid: {', '.join(valid)}"
+            )
 
 
 def quiet_other_ranks() -> None:

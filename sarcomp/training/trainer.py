@@ -39,9 +39,19 @@ from sarcomp.data.loaders import grid_loader, load_split, loader_generator
 from sarcomp.data.tiles import RandomTiles
 from sarcomp.errors import SarcompError
 from sarcomp.metrics import psnr, ssim
-from sarcomp.runs import (SCENES_FILE, build_model, checkpoint_path, config_to_text, load_checkpoint,
-                          load_model_state, model_config_changes, remove_stale_temporaries,
-                          save_checkpoint, validate_model_config, write_json)
+from sarcomp.runs import (
+    SCENES_FILE,
+    build_model,
+    checkpoint_path,
+    config_to_text,
+    load_checkpoint,
+    load_model_state,
+    model_config_changes,
+    remove_stale_temporaries,
+    save_checkpoint,
+    validate_model_config,
+    write_json,
+)
 from sarcomp.training.distributed import DistContext, ShardSampler
 from sarcomp.training.loss import RateDistortionLoss
 
@@ -84,7 +94,9 @@ def pick_device(name: str, ctx: DistContext) -> torch.device:
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """``auto``: bf16 where the GPU supports it, else fp16, and fp32 on CPU."""
     if precision not in PRECISIONS:
-        raise SarcompError(f"trainer.precision: unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+        raise SarcompError(
+            f"trainer.precision: unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}"
+        )
     if device.type != "cuda" or precision == "32":
         return None
     if precision == "auto":
@@ -130,16 +142,24 @@ class Trainer:
 
         self.train_scenes = load_split(cfg.data, "train")
         self.val_scenes = load_split(cfg.data, "val")
-        self.dataset = RandomTiles(self.train_scenes, cfg.data.tile_size, cfg.data.train_samples,
-                                   seed=int(cfg.seed))
-        self.val_loader = grid_loader(cfg.data, self.val_scenes, max_tiles=self.t.val_max_tiles,
-                                      rank=self.ctx.rank, world_size=self.ctx.world_size)
+        self.dataset = RandomTiles(
+            self.train_scenes, cfg.data.tile_size, cfg.data.train_samples, seed=int(cfg.seed)
+        )
+        self.val_loader = grid_loader(
+            cfg.data,
+            self.val_scenes,
+            max_tiles=self.t.val_max_tiles,
+            rank=self.ctx.rank,
+            world_size=self.ctx.world_size,
+        )
         per_rank = len(self.dataset) // self.ctx.world_size
         self.steps_per_epoch = per_rank // cfg.data.batch_size // self.t.accumulate
         if self.steps_per_epoch < 1:
-            raise SarcompError(f"data.train_samples={cfg.data.train_samples} is too small for one step of "
-                               f"batch_size={cfg.data.batch_size} x accumulate={self.t.accumulate}"
-                               f" x {self.ctx.world_size} rank(s)")
+            raise SarcompError(
+                f"data.train_samples={cfg.data.train_samples} is too small for one step of "
+                f"batch_size={cfg.data.batch_size} x accumulate={self.t.accumulate}"
+                f" x {self.ctx.world_size} rank(s)"
+            )
 
         self._setup_model()
         self.progress = Progress()
@@ -169,10 +189,17 @@ class Trainer:
     def _check_trainer_config(self) -> None:
         t = self.t
         if str(t.lr_schedule) not in LR_SCHEDULES:
-            raise SarcompError(f"trainer.lr_schedule: unknown schedule {t.lr_schedule!r}; valid: "
-                               f"{', '.join(LR_SCHEDULES)}")
-        for key in ("max_steps", "accumulate", "log_every", "val_every", "checkpoint_every",
-                    "max_nonfinite_streak"):
+            raise SarcompError(
+                f"trainer.lr_schedule: unknown schedule {t.lr_schedule!r}; valid: {', '.join(LR_SCHEDULES)}"
+            )
+        for key in (
+            "max_steps",
+            "accumulate",
+            "log_every",
+            "val_every",
+            "checkpoint_every",
+            "max_nonfinite_streak",
+        ):
             if int(t[key]) < 1:
                 raise SarcompError(f"trainer.{key}={t[key]}: must be at least 1")
 
@@ -192,18 +219,27 @@ class Trainer:
         network = [p for n, p in named if not n.startswith("entropy_bottleneck.")]
         self.optimizer = torch.optim.Adam(
             [{"params": network}, {"params": density, "lr": self.t.lr * self.t.entropy_lr_scale}],
-            lr=self.t.lr)
-        self.aux_optimizer = torch.optim.Adam([p for n, p in named if n.endswith("quantiles")],
-                                              lr=self.t.aux_lr)
-        self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.optimizer, T_max=self.t.max_steps, eta_min=self.t.lr * self.t.min_lr_ratio)
-            if self.t.lr_schedule == "cosine" else None)
+            lr=self.t.lr,
+        )
+        self.aux_optimizer = torch.optim.Adam(
+            [p for n, p in named if n.endswith("quantiles")], lr=self.t.aux_lr
+        )
+        self.scheduler = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(
+                self.optimizer, T_max=self.t.max_steps, eta_min=self.t.lr * self.t.min_lr_ratio
+            )
+            if self.t.lr_schedule == "cosine"
+            else None
+        )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.loss_fn = RateDistortionLoss(self.model.lmbda, self.model.distortion)
         # The entropy model's quantiles take no part in the R-D loss (only in the auxiliary
         # loss, stepped outside DDP), hence find_unused_parameters.
-        self.net = (DistributedDataParallel(self.model, find_unused_parameters=True)
-                    if self.ctx.enabled else self.model)
+        self.net = (
+            DistributedDataParallel(self.model, find_unused_parameters=True)
+            if self.ctx.enabled
+            else self.model
+        )
 
     # ------------------------------------------------------------------ state
     def _state(self) -> dict[str, Any]:
@@ -215,7 +251,9 @@ class Trainer:
             "aux_optimizer": self.aux_optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else {},
             "scaler": self.scaler.state_dict(),
-            "step": p.step, "best": p.best, "nonfinite_total": p.nonfinite_total,
+            "step": p.step,
+            "best": p.best,
+            "nonfinite_total": p.nonfinite_total,
             "val": dict(p.val),
             "world_size": self.ctx.world_size,
             "rng": self.ctx.gather(rng_state()),  # one entry per rank
@@ -247,8 +285,10 @@ class Trainer:
                 log.warning("removed %s, left by a process killed while saving", tmp)
         if not self._resume_requested():
             if last.exists():
-                raise SarcompError(f"{self.run_dir}: run folder already has checkpoints; add "
-                                   "trainer.resume=true to continue it, or choose another run folder")
+                raise SarcompError(
+                    f"{self.run_dir}: run folder already has checkpoints; add "
+                    "trainer.resume=true to continue it, or choose another run folder"
+                )
             return None
         if not last.exists():
             log.info("trainer.resume=true but %s does not exist: starting a new run", last)
@@ -256,8 +296,10 @@ class Trainer:
         state = load_checkpoint(last, map_location="cpu")
         changes = model_config_changes(state.get("config", ""), self.cfg.model)
         if changes:
-            raise SarcompError(f"{last}: checkpoint from another model configuration "
-                               f"({'; '.join(changes[:4])}{'; ...' if len(changes) > 4 else ''})")
+            raise SarcompError(
+                f"{last}: checkpoint from another model configuration "
+                f"({'; '.join(changes[:4])}{'; ...' if len(changes) > 4 else ''})"
+            )
         return last, state
 
     def _load_state(self, last: Path, state: dict[str, Any]) -> None:
@@ -273,18 +315,27 @@ class Trainer:
                 self.scheduler.T_max = int(self.t.max_steps)
             self.scaler.load_state_dict(state["scaler"])
         except (ValueError, KeyError, RuntimeError) as exc:
-            raise SarcompError(f"{last}: optimiser state does not match this run "
-                               f"({str(exc).splitlines()[0][:200]})") from None
+            raise SarcompError(
+                f"{last}: optimiser state does not match this run ({str(exc).splitlines()[0][:200]})"
+            ) from None
         rngs = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]
         saved_world = int(state.get("world_size", len(rngs)))
         if saved_world != self.ctx.world_size:
-            log.warning("%s was written by %d rank(s), this run has %d: resume is not exact "
-                        "(data order and random state differ)", last, saved_world, self.ctx.world_size)
+            log.warning(
+                "%s was written by %d rank(s), this run has %d: resume is not exact "
+                "(data order and random state differ)",
+                last,
+                saved_world,
+                self.ctx.world_size,
+            )
         if self.ctx.rank < len(rngs):
             set_rng_state(rngs[self.ctx.rank])
-        self.progress = Progress(step=int(state["step"]), best=float(state["best"]),
-                                 nonfinite_total=int(state["nonfinite_total"]),
-                                 val=dict(state.get("val", {})))
+        self.progress = Progress(
+            step=int(state["step"]),
+            best=float(state["best"]),
+            nonfinite_total=int(state["nonfinite_total"]),
+            val=dict(state.get("val", {})),
+        )
         log.info("resumed from step %d (%s)", self.progress.step, last)
 
     # ------------------------------------------------------------------ loop
@@ -298,15 +349,27 @@ class Trainer:
         bar = None
         try:
             if self.ctx.is_main:
-                self.writer = SummaryWriter(self.run_dir / "tensorboard",
-                                            purge_step=self.progress.step + 1 if self.resumed else None)
-                write_json(self.run_dir / SCENES_FILE, {"train": [s.record() for s in self.train_scenes],
-                                                        "val": [s.record() for s in self.val_scenes]})
+                self.writer = SummaryWriter(
+                    self.run_dir / "tensorboard", purge_step=self.progress.step + 1 if self.resumed else None
+                )
+                write_json(
+                    self.run_dir / SCENES_FILE,
+                    {
+                        "train": [s.record() for s in self.train_scenes],
+                        "val": [s.record() for s in self.val_scenes],
+                    },
+                )
                 if not self.resumed:
                     self.writer.add_text("config", _as_markdown_code(config_to_text(self.cfg)), 0)
-            bar = tqdm(total=self.t.max_steps, initial=self.progress.step, disable=not self.ctx.is_main,
-                       desc=f"train {self.cfg.get('experiment_name', '')}".strip(), mininterval=2.0,
-                       dynamic_ncols=True, file=sys.stdout)
+            bar = tqdm(
+                total=self.t.max_steps,
+                initial=self.progress.step,
+                disable=not self.ctx.is_main,
+                desc=f"train {self.cfg.get('experiment_name', '')}".strip(),
+                mininterval=2.0,
+                dynamic_ncols=True,
+                file=sys.stdout,
+            )
             val = self._loop(bar)
             self.model.update(force=True)
             self.save("last")
@@ -332,8 +395,11 @@ class Trainer:
                 step = self.progress.step
                 bar.update(1)
                 if metrics is not None:
-                    bar.set_postfix(loss=f"{metrics['loss']:.3f}", bpp=f"{metrics['bpp']:.3f}",
-                                    psnr=f"{metrics['psnr']:.2f}")
+                    bar.set_postfix(
+                        loss=f"{metrics['loss']:.3f}",
+                        bpp=f"{metrics['bpp']:.3f}",
+                        psnr=f"{metrics['psnr']:.2f}",
+                    )
                     if step % self.t.log_every == 0 and self.writer:
                         for key, value in metrics.items():
                             self.writer.add_scalar(f"train/{key}", value, step)
@@ -354,10 +420,15 @@ class Trainer:
         per_step = self.cfg.data.batch_size * self.t.accumulate
         sampler = ShardSampler(len(self.dataset), self.ctx.rank, self.ctx.world_size, in_epoch * per_step)
         workers = int(self.cfg.data.num_workers)
-        loader = DataLoader(self.dataset, batch_size=self.cfg.data.batch_size, sampler=sampler,
-                            drop_last=True, num_workers=workers,
-                            pin_memory=bool(self.cfg.data.pin_memory) and self.device.type == "cuda",
-                            generator=loader_generator(int(self.cfg.seed) + 7919 * epoch + self.ctx.rank))
+        loader = DataLoader(
+            self.dataset,
+            batch_size=self.cfg.data.batch_size,
+            sampler=sampler,
+            drop_last=True,
+            num_workers=workers,
+            pin_memory=bool(self.cfg.data.pin_memory) and self.device.type == "cuda",
+            generator=loader_generator(int(self.cfg.seed) + 7919 * epoch + self.ctx.rank),
+        )
         it = iter(loader)
         for _ in range(self.steps_per_epoch - in_epoch):
             try:
@@ -398,7 +469,7 @@ class Trainer:
         for i, batch in enumerate(batches):
             x, mask = self._to_device(batch)
             last = i == len(batches) - 1
-            with (self.net.no_sync() if self.ctx.enabled and not last else nullcontext()):
+            with self.net.no_sync() if self.ctx.enabled and not last else nullcontext():
                 with self._autocast():
                     out = self.net(x)
                 parts = self.loss_fn(out, x, mask)
@@ -446,7 +517,8 @@ class Trainer:
                 f"{self.run_dir}: loss was non-finite for {p.nonfinite_streak} steps in a row at step "
                 f"{p.step}; stopped (last good checkpoint kept: "
                 f"{kept if kept.exists() else 'none written yet'}). Try a lower trainer.lr or "
-                "trainer.precision=32")
+                "trainer.precision=32"
+            )
         return None
 
     @torch.no_grad()
@@ -496,8 +568,9 @@ class Trainer:
         if len(set(reports)) > 1:
             raise SarcompError(f"ranks disagree at the end of training (step, weight checksum): {reports}")
         if self.ctx.is_main:
-            log.info("all %d ranks finished at step %d with identical weights",
-                     self.ctx.world_size, reports[0][0])
+            log.info(
+                "all %d ranks finished at step %d with identical weights", self.ctx.world_size, reports[0][0]
+            )
 
     def _log_hparams(self, val: dict[str, float]) -> None:
         if not self.writer:
@@ -505,11 +578,16 @@ class Trainer:
         m = self.cfg.model
         hparams = {
             "experiment": str(self.cfg.get("experiment_name", "")),
-            "attention": str(m.attention.type), "placement": str(m.attention.placement),
-            "lmbda": float(m.lmbda), "distortion": str(m.distortion),
-            "latent_channels": int(m.latent_channels), "lr": float(self.t.lr),
-            "max_steps": int(self.t.max_steps), "batch_size": int(self.cfg.data.batch_size),
-            "tile_size": int(self.cfg.data.tile_size), "seed": int(self.cfg.seed),
+            "attention": str(m.attention.type),
+            "placement": str(m.attention.placement),
+            "lmbda": float(m.lmbda),
+            "distortion": str(m.distortion),
+            "latent_channels": int(m.latent_channels),
+            "lr": float(self.t.lr),
+            "max_steps": int(self.t.max_steps),
+            "batch_size": int(self.cfg.data.batch_size),
+            "tile_size": int(self.cfg.data.tile_size),
+            "seed": int(self.cfg.seed),
         }
         params = sum(p.numel() for p in self.model.parameters())
         metrics = {f"hparam/val_{k}": v for k, v in val.items()} | {"hparam/params": float(params)}
@@ -558,6 +636,7 @@ class Trainer:
 
 def _in_main_thread() -> bool:
     import threading
+
     return threading.current_thread() is threading.main_thread()
 
 

@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## Create .venv and install sarcomp with its test extras
 
 data: $(STAMP) ## Generate the synthetic SAR data set into data/synthetic (if absent)
-	$(PY) -m sarcomp.data.synthetic --root $(DATA)
+	$(PY) scripts/make_synthetic.py --root $(DATA)
 
 demo: data ## Train the quick demo experiments on synthetic data and print the results table
 	$(PY) scripts/demo.py

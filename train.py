@@ -12,8 +12,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from sarcomp.cli import run_cli
 from sarcomp.config import register_resolvers
-from sarcomp.errors import SarcompError
 from sarcomp.training.launch import check_experiment_overrides, quiet_other_ranks, remove_bookkeeping_only
 
 register_resolvers()
@@ -25,19 +25,10 @@ def main(cfg: DictConfig) -> float:
 
     quiet_other_ranks()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    try:
-        metrics = train(cfg, run_dir)
-    except SarcompError as exc:
-        remove_bookkeeping_only(run_dir)
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    metrics = run_cli(train, cfg, run_dir, on_error=lambda: remove_bookkeeping_only(run_dir))
     return metrics.get("loss", float("nan"))
 
 
 if __name__ == "__main__":
-    try:
-        check_experiment_overrides(sys.argv[1:])
-    except SarcompError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_cli(check_experiment_overrides, sys.argv[1:])
     main()

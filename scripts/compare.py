@@ -9,8 +9,8 @@ import argparse
 import logging
 import sys
 
+from sarcomp.cli import run_cli
 from sarcomp.config import register_resolvers
-from sarcomp.errors import SarcompError
 
 register_resolvers()
 
@@ -73,25 +73,22 @@ def main(argv=None) -> int:
     if args.codecs is not None:
         classic["codecs"] = args.codecs
     tag = "_" + args.tag.lstrip("_") if args.tag else ""
-    try:
-        report = compare(
-            args.folders,
-            args.out,
-            tag,
-            args.lmbda,
-            args.baseline,
-            args.bd_method,
-            not args.no_evaluate,
-            classic,
-            args.tensorboard,
-            args.title,
-            args.device,
-            args.exclude,
-            args.exclude_reason,
-        )
-    except SarcompError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    report = run_cli(
+        compare,
+        args.folders,
+        args.out,
+        tag,
+        args.lmbda,
+        args.baseline,
+        args.bd_method,
+        not args.no_evaluate,
+        classic,
+        args.tensorboard,
+        args.title,
+        args.device,
+        args.exclude,
+        args.exclude_reason,
+    )
     print(plan_table(report))
     print()
     print(verdict(report))

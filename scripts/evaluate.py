@@ -1,12 +1,10 @@
 """Evaluate a run (or every run of a sweep folder) and the classic codecs; print the table."""
 
-import sys
-
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from sarcomp.cli import run_cli
 from sarcomp.config import register_resolvers
-from sarcomp.errors import SarcompError
 
 register_resolvers()
 
@@ -17,13 +15,9 @@ def main(cfg: DictConfig) -> None:
     from sarcomp.evaluation.report import format_table, summary_rows
 
     classic = OmegaConf.to_container(cfg.classic, resolve=True) if cfg.get("classic") else None
-    try:
-        learned, sweep, paths = evaluate_folder(
-            cfg.run_dir, cfg.get("data"), cfg.out, cfg.checkpoint, cfg.device, classic
-        )
-    except SarcompError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    learned, sweep, paths = run_cli(
+        evaluate_folder, cfg.run_dir, cfg.get("data"), cfg.out, cfg.checkpoint, cfg.device, classic
+    )
     print(format_table(summary_rows(learned + sweep)))
     print("per-image rows and means:")
     for path in paths:

@@ -1,4 +1,4 @@
-"""Tests for sarcomp.evaluation.codecs."""
+"""Tests for sarcomp.codec.classic."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from sarcomp.evaluation import codecs
-from sarcomp.evaluation.codecs import JPEG, JPEG2000, JPEGXL, Codec, WebP
+from sarcomp.codec import classic as codecs
+from sarcomp.codec.classic import JPEG, JPEG2000, JPEGXL, Codec, WebP
 
 
 def smooth_image(shape: tuple[int, int] = (96, 128)) -> np.ndarray:

@@ -14,7 +14,8 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from sarcomp.errors import SarcompError
-from sarcomp.runs import checkpoint_path, load_checkpoint, remove_stale_temporaries, save_checkpoint
+from sarcomp.fileio import remove_stale_temporaries
+from sarcomp.runs import checkpoint_path, load_checkpoint, save_checkpoint
 from sarcomp.training.trainer import Trainer, train
 from tests.conftest import REPO, compose_train, smoke_overrides
 

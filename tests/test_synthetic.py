@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 
 import numpy as np
@@ -156,10 +157,12 @@ def test_generate_dataset_is_idempotent(tmp_path: Path) -> None:
 
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = Path(__file__).resolve().parent.parent / "scripts" / "make_synthetic.py"
+    main = runpy.run_path(str(script))["main"]
     args = ["--root", str(tmp_path), "--size", "32", "--train", "2", "--val", "1", "--test", "0"]
-    assert syn.main(args) == 0
+    assert main(args) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 4 and out[0].startswith("wrote ") and "3 written" in out[-1]
-    assert syn.main(args) == 0
+    assert main(args) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and "0 written, 3 kept" in out[0]

@@ -20,19 +20,11 @@ Each scene is a square, single-band float32 GeoTIFF of *linear intensity*
 idempotent (existing files are kept unless ``overwrite``).  Every scene has its
 own seed derived from ``(seed, split, index)``, so splits never share scenes.
 
-CLI::
-
-    python -m sarcomp.data.synthetic --root data/synthetic --size 512 \
-        --train 16 --val 4 --test 4 --seed 0
+Command line: ``scripts/make_synthetic.py`` (``make data``).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-import tempfile
-import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,21 +33,19 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage, special
 
+from sarcomp.fileio import atomic_write
+
 __all__ = [
     "CLASS_NAMES",
-    "DEFAULT_COUNTS",
     "SyntheticConfig",
     "apply_speckle",
     "generate_dataset",
     "generate_reflectivity",
     "generate_scene",
-    "main",
     "scene_seed",
     "write_scene",
 ]
 
-#: Default number of scenes per split.
-DEFAULT_COUNTS: Mapping[str, int] = {"train": 16, "val": 4, "test": 4}
 #: Land-cover class codes used internally (fractions are reported in the metadata).
 CLASS_NAMES: tuple[str, ...] = ("field", "forest", "urban", "water", "road")
 FIELD, FOREST, URBAN, WATER, ROAD = range(5)
@@ -532,7 +522,7 @@ def _origin(index: int, size: int) -> tuple[float, float]:
 
 
 def write_scene(path: Path, intensity: np.ndarray, meta: dict, index: int) -> None:
-    """Write a single-band float32 GeoTIFF atomically (temp file in the same dir + ``os.replace``).
+    """Write a single-band float32 GeoTIFF atomically (:func:`sarcomp.fileio.atomic_write`).
 
     ``index`` is a global scene number that places the scene on a non-overlapping
     tile grid (EPSG:32633, 10 m pixels); ``meta`` items become GeoTIFF tags
@@ -564,21 +554,14 @@ def write_scene(path: Path, intensity: np.ndarray, meta: dict, index: int) -> No
     tags = {str(k).upper(): str(v) for k, v in meta.items()}
     tags.setdefault("UNITS", "linear intensity")
     tags["GENERATOR"] = "sarcomp.data.synthetic"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.tif", dir=path.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:
         with rasterio.open(tmp, "w", **profile) as dst:
             dst.write(data, 1)
             dst.update_tags(**tags)
             dst.set_band_description(1, "intensity")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(path, write, suffix=".tmp.tif")
 
 
 def scene_seed(seed: int, split: str, index: int) -> int:
@@ -590,22 +573,22 @@ def scene_seed(seed: int, split: str, index: int) -> int:
 def generate_dataset(
     root: str | Path,
     counts: Mapping[str, int] | None = None,
-    size: int = 512,
-    looks: Sequence[int] = (1, 4),
-    seed: int = 0,
+    size: int = SyntheticConfig.size,
+    looks: Sequence[int] = SyntheticConfig.looks,
+    seed: int = SyntheticConfig.seed,
     overwrite: bool = False,
     progress: Callable[[Path, dict], None] | None = None,
 ) -> list[Path]:
     """Write ``<root>/<split>/scene_XXXX.tif`` for each split in ``counts``.
 
-    ``counts`` defaults to :data:`DEFAULT_COUNTS` (train 16, val 4, test 4).
+    ``counts`` and the other defaults are :class:`SyntheticConfig`'s.
     Existing files are kept unless ``overwrite``; returns the paths written by
     this call (empty when everything was already there).  Each scene draws
     its number of looks from ``looks`` with its own seed; ``progress`` is
     called with ``(path, meta)`` after each write.
     """
     root = Path(root)
-    counts = DEFAULT_COUNTS if counts is None else counts
+    counts = SyntheticConfig().counts if counts is None else counts
     looks = tuple(int(v) for v in looks)
     if not looks:
         raise ValueError("looks must not be empty")
@@ -625,35 +608,3 @@ def generate_dataset(
             if progress is not None:
                 progress(path, meta)
     return written
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI entry point: generate the synthetic data set if absent."""
-    d = SyntheticConfig()
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--root", default="data/synthetic", help="output directory")
-    p.add_argument("--size", type=int, default=d.size, help="scene side in pixels")
-    p.add_argument("--train", type=int, default=d.train)
-    p.add_argument("--val", type=int, default=d.val)
-    p.add_argument("--test", type=int, default=d.test)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--looks", type=int, nargs="+", default=list(d.looks), help="looks to draw from")
-    p.add_argument("--overwrite", action="store_true", help="regenerate existing files")
-    a = p.parse_args(argv)
-    cfg = SyntheticConfig(a.size, tuple(a.looks), a.seed, a.train, a.val, a.test)
-
-    def report(path: Path, meta: dict) -> None:
-        print(f"wrote {path}  size={meta['size']} looks={meta['looks']} seed={meta['seed']}", flush=True)
-
-    t0 = time.perf_counter()
-    written = generate_dataset(a.root, cfg.counts, cfg.size, cfg.looks, cfg.seed, a.overwrite, report)
-    total = sum(cfg.counts.values())
-    print(
-        f"synthetic data in {a.root}: {len(written)} written, {total - len(written)} kept "
-        f"({total} scenes, {time.perf_counter() - t0:.1f} s)"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -887,16 +887,6 @@ def write_tensorboard(log_dir: Path, markdown: str, plots: Sequence[Path], name:
             writer.add_image(f"compare/{name}/{path.stem}", image, step, dataformats="HWC")
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def compare(
     folders: Sequence[str | Path],
     out: str | Path,
@@ -913,7 +903,7 @@ def compare(
     exclude_reason: str = "",
 ) -> dict[str, Any]:
     """Write ``out`` (.md), the JSON beside it, one RD plot per metric, and the TensorBoard text."""
-    from sarcomp.runs import atomic_write_text, write_json
+    from sarcomp.fileio import atomic_write_text, json_safe, write_json
 
     out = Path(out)
     if out.suffix != ".md":
@@ -931,7 +921,7 @@ def compare(
         "tensorboard": str(tb),
     }
     atomic_write_text(out, markdown)
-    write_json(out.with_suffix(".json"), _json_safe(report))
+    write_json(out.with_suffix(".json"), json_safe(report))
     write_tensorboard(tb, markdown, plots, out.stem)
     return report
 

@@ -8,14 +8,14 @@ scene image. All metrics are computed on that whole scene image over its valid p
 bpp = 8·(entropy-coded bytes of all the scene's tiles) / (scene pixels): latent bytes only — the
 tile grid, the scaling and the per-tile string lengths (a few bytes per tile) are not counted.
 
-**Classic codecs** (JPEG, JPEG 2000, WebP, JPEG XL, :mod:`sarcomp.evaluation.codecs`) code the
+**Classic codecs** (JPEG, JPEG 2000, WebP, JPEG XL, :mod:`sarcomp.codec.classic`) code the
 same stitched [0, 1] scene image *whole*, as one file (their own block/tile structure inside), so
 no per-tile headers penalise them. Their bpp is from the real encoded bytes, *headers included*
 (JFIF / J2K codestream / RIFF / JXL codestream). JPEG 2000 and JPEG XL code 16-bit samples when
 ``bits=16``; JPEG and WebP are 8-bit only. Two kinds of classic results: a *rate sweep* over each
 codec's parameter grid (:func:`default_sweep`), and *rate-matched* runs that code every scene at
 exactly the learned run's bpp for that scene (bisection on the codec parameter,
-:func:`~sarcomp.evaluation.codecs.encode_at_bpp`).
+:func:`~sarcomp.codec.classic.encode_at_bpp`).
 
 **Metrics**, per scene (a "row") and their mean over scenes:
 
@@ -62,9 +62,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from sarcomp.codec.classic import CODECS, Codec, available_codecs, build_codec, encode_at_bpp
 from sarcomp.data.tiles import GridTiles, Scene
+from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
-from sarcomp.evaluation.codecs import CODECS, Codec, available_codecs, build_codec, encode_at_bpp
 from sarcomp.metrics import ms_ssim, psnr, ssim
 from sarcomp.metrics.image import MS_SSIM_MIN_SIDE
 from sarcomp.metrics.sar import sar_fidelity
@@ -419,12 +420,6 @@ def find_runs(folder: str | Path) -> list[Path]:
     return runs
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _test_scenes(cfg: Any, data_cfg: Any | None, run_dir: Path) -> tuple[Any, list[Scene]]:
     from sarcomp.data.loaders import load_split
     from sarcomp.runs import read_scenes
@@ -448,10 +443,11 @@ def evaluate_run(
     also code each scene with the classic codecs at this run's per-scene rates and write them to
     ``matched[_<tag>].json`` beside the metrics file.
     """
-    from sarcomp.runs import load_run, write_json
+    from sarcomp.fileio import write_json
+    from sarcomp.runs import load_run
 
     run_dir = Path(run_dir)
-    dev = _device(device)
+    dev = pick_device(device)
     cfg, model, state = load_run(run_dir, checkpoint, dev)
     data, scenes = _test_scenes(cfg, data_cfg, run_dir)
     rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev)
@@ -501,7 +497,7 @@ def evaluate_classic(
     data_root: str | None = None,
 ) -> list[dict[str, Any]]:
     """The classic rate sweep on ``scenes`` (each coded whole); written to ``out`` if given."""
-    from sarcomp.runs import write_json
+    from sarcomp.fileio import write_json
 
     images = [stitch_scene(s, tile_size) for s in scenes]
     results = [p for codec in classic_codecs(codec_names, bits) for p in classic_sweep(codec, images)]

@@ -37,7 +37,9 @@ from tqdm import tqdm
 
 from sarcomp.data.loaders import grid_loader, load_split, loader_generator
 from sarcomp.data.tiles import RandomTiles
+from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
+from sarcomp.fileio import remove_stale_temporaries, write_json
 from sarcomp.metrics import psnr, ssim
 from sarcomp.runs import (
     SCENES_FILE,
@@ -47,10 +49,8 @@ from sarcomp.runs import (
     load_checkpoint,
     load_model_state,
     model_config_changes,
-    remove_stale_temporaries,
     save_checkpoint,
     validate_model_config,
-    write_json,
 )
 from sarcomp.training.distributed import DistContext, ShardSampler
 from sarcomp.training.loss import RateDistortionLoss
@@ -76,19 +76,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def pick_device(name: str, ctx: DistContext) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise SarcompError("trainer.device=cuda, but no CUDA device is available")
-        torch.cuda.set_device(ctx.local_rank)
-        return torch.device("cuda", ctx.local_rank)
-    if name != "cpu":
-        raise SarcompError(f"trainer.device: unknown device {name!r}; valid: auto, cpu, cuda")
-    return torch.device(name)
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -134,7 +121,7 @@ class Trainer:
         validate_model_config(cfg.model)  # unknown names fail before any data is read
         self._check_trainer_config()
         self.ctx = DistContext.from_env()
-        self.device = pick_device(str(self.t.device), self.ctx)
+        self.device = pick_device(self.t.device, "trainer.device", self.ctx.local_rank)
         self.ctx.join(self.device)
         seed_everything(int(cfg.seed) + self.ctx.rank)
         self.amp_dtype = autocast_dtype(str(self.t.precision), self.device)

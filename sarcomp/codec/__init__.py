@@ -1,0 +1,1 @@
+"""Codecs: the classic image codecs behind one interface (``classic``)."""

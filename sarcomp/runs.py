@@ -59,9 +59,16 @@ def config_from_text(text: str) -> DictConfig:
 
 
 def validate_model_config(model_cfg: DictConfig) -> None:
-    """Refuse unknown attention types and placements with the valid names, before building."""
+    """Refuse unknown attention types, placements and entropy models with the valid names, before building."""
     from sarcomp.models import PLACEMENTS
     from sarcomp.models.attention import attention_names
+    from sarcomp.models.entropy import ENTROPY_MODELS
+
+    entropy = model_cfg.get("entropy", "factorized")
+    if entropy not in ENTROPY_MODELS:
+        raise SarcompError(
+            f"model.entropy: unknown entropy model {entropy!r}; valid: {', '.join(ENTROPY_MODELS)}"
+        )
 
     attention = model_cfg.get("attention") or {}
     kind, placement = attention.get("type", "none"), attention.get("placement", "none")

@@ -53,7 +53,7 @@ from sarcomp.runs import (
     validate_model_config,
 )
 from sarcomp.training.distributed import DistContext, ShardSampler
-from sarcomp.training.loss import RateDistortionLoss
+from sarcomp.training.loss import RateDistortionLoss, bits_per_pixel
 
 log = logging.getLogger(__name__)
 
@@ -453,13 +453,14 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         keys = ("loss", "bpp", "mse")
         sums = torch.zeros(len(keys), device=self.device)  # summed on the device: one sync per step
+        rate = self._sample_rate()
         for i, batch in enumerate(batches):
             x, mask = self._to_device(batch)
             last = i == len(batches) - 1
             with self.net.no_sync() if self.ctx.enabled and not last else nullcontext():
                 with self._autocast():
-                    out = self.net(x)
-                parts = self.loss_fn(out, x, mask)
+                    out = self.net(x, **rate)
+                parts = self.loss_fn(out, x, mask, **rate)
                 self.scaler.scale(parts["loss"] / len(batches)).backward()
             sums += torch.stack([parts[k].detach().float() for k in keys]) / len(batches)
         totals = dict(zip(keys, sums.tolist()))
@@ -486,7 +487,17 @@ class Trainer:
         totals["psnr"] = 10 * math.log10(1 / max(totals["mse"], 1e-12))
         totals["lr"] = self.optimizer.param_groups[0]["lr"]
         totals["grad_norm"] = float(norm)
+        if rate:
+            totals["lmbda"] = rate["lmbda"]
         return totals
+
+    def _sample_rate(self) -> dict[str, float]:
+        """Variable-rate models: ``{"lmbda": λ}``, one of ``model.lmbdas`` drawn uniformly per step
+        (from the torch RNG, which checkpoints carry); ``{}`` for a fixed-rate model."""
+        lmbdas = getattr(self.model, "lmbdas", ())
+        if not lmbdas:
+            return {}
+        return {"lmbda": float(lmbdas[int(torch.randint(len(lmbdas), ()))])}
 
     def _skip_nonfinite(self) -> None:
         p = self.progress
@@ -511,32 +522,22 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Forward pass over the validation tiles (shared out between ranks); logs, and writes
-        last.pt and best.pt."""
+        last.pt and best.pt. A variable-rate model is validated at each of its λ: ``val_lmbda_<λ>/*``
+        per λ, ``val/*`` their mean (the best-checkpoint criterion)."""
         self.model.eval()
-        sums = {"loss": 0.0, "bpp": 0.0, "psnr": 0.0, "ssim": 0.0}
-        count, first = 0, None
-        for batch in self.val_loader:
-            x, mask = self._to_device(batch)
-            with self._autocast():
-                out = self.model(x)
-            parts = self.loss_fn(out, x, mask)
-            n = x.shape[0]
-            x_hat = out["x_hat"].float().clamp(0, 1)
-            sums["loss"] += float(parts["loss"]) * n
-            sums["bpp"] += float(parts["bpp"]) * n
-            sums["psnr"] += float(psnr(x, x_hat, mask).sum())
-            sums["ssim"] += float(torch.nan_to_num(ssim(x, x_hat, mask)).sum())
-            count += n
-            first = first or (x[:4].float().cpu(), x_hat[:4].cpu())
-        *totals, count = self.ctx.sum([*sums.values(), count], self.device)
-        val = {k: v / max(count, 1) for k, v in zip(sums, totals)}
+        lmbdas = list(getattr(self.model, "lmbdas", ())) or [None]
+        per_rate = {lmbda: self._validate_at(lmbda) for lmbda in lmbdas}
+        val = {k: sum(v[k] for v in per_rate.values()) / len(per_rate) for k in per_rate[lmbdas[0]]}
         step = self.progress.step
         if self.writer:
-            for key, value in val.items():
-                self.writer.add_scalar(f"val/{key}", value, step)
-            if first is not None:
-                self.writer.add_images("val/input", first[0], step)
-                self.writer.add_images("val/reconstruction", first[1], step)
+            for lmbda, values in per_rate.items():
+                for key, value in values.items():
+                    self.writer.add_scalar(
+                        f"val/{key}" if lmbda is None else f"val_lmbda_{lmbda:g}/{key}", value, step
+                    )
+            if lmbdas[0] is not None:
+                for key, value in val.items():
+                    self.writer.add_scalar(f"val/{key}", value, step)
         log.info("step %d val: %s", step, ", ".join(f"{k}={v:.4f}" for k, v in val.items()))
         self.progress.val = val
         if val["loss"] < self.progress.best:  # same on every rank: the sums are all-reduced
@@ -544,6 +545,35 @@ class Trainer:
             self.save("best")
         self.save("last")
         return val
+
+    def _validate_at(self, lmbda: float | None) -> dict[str, float]:
+        """Validation metrics at one rate (``None``: the model's own λ); logs the first tiles."""
+        rate = {} if lmbda is None else {"lmbda": lmbda}
+        latents = ("y",) if getattr(self.model, "entropy", "factorized") == "factorized" else ("y", "z")
+        sums = {"loss": 0.0, "bpp": 0.0, **{f"bpp_{k}": 0.0 for k in latents}, "psnr": 0.0, "ssim": 0.0}
+        count, first = 0, None
+        for batch in self.val_loader:
+            x, mask = self._to_device(batch)
+            with self._autocast():
+                out = self.model(x, **rate)
+            parts = self.loss_fn(out, x, mask, **rate)
+            n = x.shape[0]
+            x_hat = out["x_hat"].float().clamp(0, 1)
+            sums["loss"] += float(parts["loss"]) * n
+            sums["bpp"] += float(parts["bpp"]) * n
+            for name in latents:  # rate per latent: y, and z with a hyperprior
+                sums[f"bpp_{name}"] += float(bits_per_pixel({name: out["likelihoods"][name]}, x.numel())) * n
+            sums["psnr"] += float(psnr(x, x_hat, mask).sum())
+            sums["ssim"] += float(torch.nan_to_num(ssim(x, x_hat, mask)).sum())
+            count += n
+            first = first or (x[:4].float().cpu(), x_hat[:4].cpu())
+        *totals, count = self.ctx.sum([*sums.values(), count], self.device)
+        if self.writer and first is not None:
+            suffix = "" if lmbda is None else f"_lmbda_{lmbda:g}"
+            if lmbda is None or lmbda == self.model.lmbdas[0]:
+                self.writer.add_images("val/input", first[0], self.progress.step)
+            self.writer.add_images(f"val/reconstruction{suffix}", first[1], self.progress.step)
+        return {k: v / max(count, 1) for k, v in zip(sums, totals)}
 
     def _check_ranks_agree(self) -> None:
         """Every rank took the same steps and holds the same weights (DDP keeps them in sync)."""

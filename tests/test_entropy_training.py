@@ -1,0 +1,61 @@
+"""Training with a hyperprior and with variable rate: optimiser groups, logs, evaluation."""
+
+from __future__ import annotations
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from sarcomp.runs import load_run
+from sarcomp.training.trainer import Trainer, train
+from tests.conftest import compose_train, smoke_overrides
+
+
+def scalar_tags(run_dir) -> set[str]:
+    acc = EventAccumulator(str(run_dir / "tensorboard"))
+    acc.Reload()
+    return set(acc.Tags()["scalars"])
+
+
+@pytest.mark.parametrize("entropy", ["hyperprior", "meanscale"])
+def test_hyperprior_optimiser_groups_by_name(entropy, tiny_data, tmp_path):
+    """The aux optimiser holds exactly the z bottleneck's quantiles; the density of z learns in
+    the entropy-lr group; h_a/h_s and nothing else in the network group."""
+    trainer = Trainer(
+        compose_train(smoke_overrides(tiny_data, f"model.entropy={entropy}"), tmp_path), tmp_path
+    )
+    model = trainer.model
+    aux = trainer.aux_optimizer.param_groups[0]["params"]
+    assert len(aux) == 1 and aux[0] is model.entropy_bottleneck.quantiles
+    network, density = (g["params"] for g in trainer.optimizer.param_groups)
+    ids = lambda params: {id(p) for p in params}  # noqa: E731
+    assert ids(model.h_a.parameters()) | ids(model.h_s.parameters()) <= ids(network)
+    expected = {id(p) for n, p in model.entropy_bottleneck.named_parameters() if n != "quantiles"}
+    assert ids(density) == expected
+    counted = ids(network) | ids(density) | ids(aux)
+    assert counted == ids(model.parameters()) and len(counted) == len(network) + len(density) + 1
+
+
+@pytest.mark.parametrize("entropy", ["hyperprior", "meanscale"])
+def test_hyperprior_trains_logs_both_rates_and_reloads(entropy, tiny_data, tmp_path):
+    overrides = smoke_overrides(tiny_data, f"model.entropy={entropy}", "model.hyper_channels=4")
+    val = train(compose_train(overrides, tmp_path), tmp_path)
+    assert val["bpp"] == pytest.approx(val["bpp_y"] + val["bpp_z"], rel=1e-4)
+    assert {"val/bpp_y", "val/bpp_z", "train/aux"} <= scalar_tags(tmp_path)
+    _, model, _ = load_run(tmp_path)
+    assert model.entropy == entropy and model.h_a[0].out_channels == 4
+
+
+def test_variable_rate_samples_lmbdas_and_validates_each(tiny_data, tmp_path):
+    lmbdas = [0.002, 0.008, 0.032]
+    overrides = smoke_overrides(
+        tiny_data, f"model.lmbdas=[{','.join(map(str, lmbdas))}]", "model.lmbda=0.032", "trainer.max_steps=6"
+    )
+    train(compose_train(overrides, tmp_path), tmp_path)
+    tags = scalar_tags(tmp_path)
+    assert {f"val_lmbda_{v:g}/bpp" for v in lmbdas} <= tags and "val/bpp" in tags
+    acc = EventAccumulator(str(tmp_path / "tensorboard"))
+    acc.Reload()
+    drawn = {round(e.value, 6) for e in acc.Scalars("train/lmbda")}
+    assert drawn <= set(lmbdas) and len(drawn) >= 2  # 6 draws from 3 values (seeded)
+    _, model, _ = load_run(tmp_path)
+    assert model.lmbdas == tuple(lmbdas)

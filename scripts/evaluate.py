@@ -15,13 +15,43 @@ def main(cfg: DictConfig) -> None:
     from sarcomp.evaluation.report import format_table, summary_rows
 
     classic = OmegaConf.to_container(cfg.classic, resolve=True) if cfg.get("classic") else None
-    learned, sweep, paths = run_cli(
-        evaluate_folder, cfg.run_dir, cfg.get("data"), cfg.out, cfg.checkpoint, cfg.device, classic
-    )
+    if cfg.get("model") and cfg.model.get("pretrained"):
+        from sarcomp.evaluation.pretrained import evaluate_pretrained
+
+        payload, path = run_cli(
+            evaluate_pretrained,
+            cfg.model.pretrained,
+            cfg.get("data"),
+            cfg.out,
+            cfg.paths.log_dir,
+            cfg.device,
+            classic,
+            cfg.lmbda,
+        )
+        learned, sweep, paths = [payload], [], [path]
+    elif not cfg.run_dir:
+        run_cli(_missing_run_dir)
+    else:
+        learned, sweep, paths = run_cli(
+            evaluate_folder,
+            cfg.run_dir,
+            cfg.get("data"),
+            cfg.out,
+            cfg.checkpoint,
+            cfg.device,
+            classic,
+            cfg.lmbda,
+        )
     print(format_table(summary_rows(learned + sweep)))
     print("per-image rows and means:")
     for path in paths:
         print(f"  {path}")
+
+
+def _missing_run_dir() -> None:
+    from sarcomp.errors import SarcompError
+
+    raise SarcompError("give run_dir=<run or sweep folder>, or model=pretrained name=<shipped model>")
 
 
 if __name__ == "__main__":

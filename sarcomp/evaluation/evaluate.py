@@ -435,6 +435,7 @@ def evaluate_run(
     checkpoint: str = "best",
     device: str = "auto",
     classic: Mapping[str, Any] | None = None,
+    lmbda: float | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Rebuild a run's codec, evaluate it on the test split (its own, or ``data_cfg``'s), write JSON.
 
@@ -449,6 +450,10 @@ def evaluate_run(
     run_dir = Path(run_dir)
     dev = pick_device(device)
     cfg, model, state = load_run(run_dir, checkpoint, dev)
+    if lmbda is not None:  # a variable-rate model's operating point
+        from sarcomp.evaluation.pretrained import set_operating_point
+
+        set_operating_point(model, lmbda)
     data, scenes = _test_scenes(cfg, data_cfg, run_dir)
     rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev)
     payload = results_payload(
@@ -468,6 +473,8 @@ def evaluate_run(
     )
     tag = data_tag(None if data_cfg is None else str(data["root"]))
     path = resolve_out(run_dir, out, None if data_cfg is None else str(data["root"]))
+    if lmbda is not None and not out:
+        path = path.with_name(f"{path.stem}_lmbda{lmbda:g}.json")
     write_json(path, payload)
     match = (classic or {}).get("match_codecs") or (classic or {}).get("codecs")
     if classic and classic.get("match_rates") and match:
@@ -515,6 +522,7 @@ def evaluate_folder(
     checkpoint: str = "best",
     device: str = "auto",
     classic: Mapping[str, Any] | None = None,
+    lmbda: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Path]]:
     """Evaluate one run or every run of a sweep folder; then the classic rate sweep, once.
 
@@ -532,7 +540,7 @@ def evaluate_folder(
     for run in runs:
         log.info("evaluating %s", run)
         payload, path = evaluate_run(
-            run, data_cfg, out if len(runs) == 1 else None, checkpoint, device, classic
+            run, data_cfg, out if len(runs) == 1 else None, checkpoint, device, classic, lmbda
         )
         learned.append(payload)
         paths.append(path)

@@ -124,7 +124,19 @@ class SARCodec(CompressionModel):
         self.attention_type, self.placement = kind, placement
         self.lmbda, self.distortion = float(lmbda), distortion
         if self.gain:
-            self.gain._weights(self.lmbda)  # the default operating point must be in range
+            self.gain.interpolation(self.lmbda)  # the default operating point must be in range
+
+    def set_lmbda(self, lmbda: float) -> None:
+        """Choose the operating point of a variable-rate model (any λ in its trained range)."""
+        if not self.gain:
+            if float(lmbda) != self.lmbda:
+                raise ValueError(
+                    f"a fixed-rate model codes at its trained lmbda={self.lmbda:g} only, not {lmbda:g} "
+                    "(a variable-rate model is one trained with model.lmbdas)"
+                )
+            return
+        self.gain.interpolation(float(lmbda))
+        self.lmbda = float(lmbda)
 
     def attention_modules(self) -> dict[str, nn.Module]:
         """Attention modules by qualified name (for hooks: attention maps, Grad-CAM)."""

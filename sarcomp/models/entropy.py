@@ -96,7 +96,8 @@ class GainUnits(nn.Module):
         self.log_inverse_gain = nn.Parameter(-start[:, None].repeat(1, channels))
         self.lmbdas = tuple(values)
 
-    def _weights(self, lmbda: float) -> tuple[int, float]:
+    def interpolation(self, lmbda: float) -> tuple[int, float]:
+        """(i, t): λ lies at fraction t of the way from lmbdas[i] to lmbdas[i + 1] in log λ."""
         lo, hi = self.lmbdas[0], self.lmbdas[-1]
         if not lo * (1 - 1e-9) <= lmbda <= hi * (1 + 1e-9):
             raise ValueError(f"lmbda={lmbda} is outside the trained range [{lo}, {hi}]")
@@ -106,7 +107,7 @@ class GainUnits(nn.Module):
         return i, min(max(t, 0.0), 1.0)
 
     def _vector(self, table: Tensor, lmbda: float) -> Tensor:
-        i, t = self._weights(lmbda)
+        i, t = self.interpolation(lmbda)
         return torch.exp((1 - t) * table[i] + t * table[i + 1])[None, :, None, None]
 
     def gain(self, lmbda: float) -> Tensor:

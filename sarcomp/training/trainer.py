@@ -35,8 +35,8 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from sarcomp.data.loaders import grid_loader, load_split, loader_generator
-from sarcomp.data.tiles import RandomTiles
+from sarcomp.data.loaders import grid_loader, loader_generator
+from sarcomp.data.mix import training_data
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import remove_stale_temporaries, write_json
@@ -127,11 +127,8 @@ class Trainer:
         self.amp_dtype = autocast_dtype(str(self.t.precision), self.device)
         resume_state = self._resume_state()  # refuses a used folder, checks the model config
 
-        self.train_scenes = load_split(cfg.data, "train")
-        self.val_scenes = load_split(cfg.data, "val")
-        self.dataset = RandomTiles(
-            self.train_scenes, cfg.data.tile_size, cfg.data.train_samples, seed=int(cfg.seed)
-        )
+        # one source, or a weighted mix of several (data.sources, sarcomp.data.mix)
+        self.dataset, self.train_scenes, self.val_scenes = training_data(cfg.data, int(cfg.seed))
         self.val_loader = grid_loader(
             cfg.data,
             self.val_scenes,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from sarcomp.runs import load_run
 from sarcomp.training.trainer import Trainer, train
-from tests.conftest import compose_train, smoke_overrides
+from tests.conftest import REPO, compose_train, smoke_overrides
 
 
 def scalar_tags(run_dir) -> set[str]:
@@ -59,3 +61,36 @@ def test_variable_rate_samples_lmbdas_and_validates_each(tiny_data, tmp_path):
     assert drawn <= set(lmbdas) and len(drawn) >= 2  # 6 draws from 3 values (seeded)
     _, model, _ = load_run(tmp_path)
     assert model.lmbdas == tuple(lmbdas)
+    calibrate = _load_script("experiments/calibrate_lambda.py")
+    rates = calibrate.validation_rates(tmp_path)
+    assert sorted(rates) == lmbdas
+
+
+def test_lambda_calibration_interpolates_in_log_space():
+    calibrate = _load_script("experiments/calibrate_lambda.py")
+    rates = {0.001: 0.25, 0.004: 1.0, 0.016: 4.0}
+    assert calibrate.lambda_for(rates, 0.5) == pytest.approx(0.002)
+    assert calibrate.lambda_for(rates, 8.0) is None
+    with pytest.raises(SystemExit, match="does not rise"):
+        calibrate.lambda_for({0.001: 1.0, 0.004: 0.5}, 0.7)
+
+
+def _load_script(path: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(Path(path).stem, REPO / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", ["recipe_cpu", "recipe_gpu"])
+def test_recipes_compose_build_and_log_convergence(name):
+    from sarcomp.runs import build_model
+
+    cfg = compose_train([f"experiment={name}"])
+    assert cfg.model.entropy == "meanscale" and cfg.data.root.endswith("synthetic_recipe")
+    assert cfg.trainer.val_every * 10 <= cfg.trainer.max_steps  # enough validation points for a curve
+    assert cfg.data.tile_size % 16 == 0 and cfg.data.train_samples >= cfg.data.batch_size
+    model = build_model(cfg.model)
+    assert model.entropy == "meanscale" and model.h_a[0].out_channels == cfg.model.hyper_channels

@@ -94,3 +94,18 @@ def test_recipes_compose_build_and_log_convergence(name):
     assert cfg.data.tile_size % 16 == 0 and cfg.data.train_samples >= cfg.data.batch_size
     model = build_model(cfg.model)
     assert model.entropy == "meanscale" and model.h_a[0].out_channels == cfg.model.hyper_channels
+
+
+def test_runs_saved_before_the_entropy_keys_still_resume():
+    from omegaconf import OmegaConf
+
+    from sarcomp.runs import model_config_changes
+
+    current = compose_train([]).model
+    old = OmegaConf.to_container(current, resolve=True)
+    for key in ("entropy", "hyper_channels", "lmbdas"):
+        old.pop(key)
+    saved = OmegaConf.to_yaml({"model": old})
+    assert model_config_changes(saved, current) == []
+    with_hyper = OmegaConf.merge(current, {"entropy": "meanscale"})
+    assert model_config_changes(saved, with_hyper) == ["model.entropy: factorized -> meanscale"]

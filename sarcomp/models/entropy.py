@@ -14,6 +14,7 @@ back to y's size; the decoder derives z's size from y's.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 
 import torch
@@ -90,8 +91,7 @@ class GainUnits(nn.Module):
             raise ValueError(
                 f"variable-rate lmbdas must be at least two increasing positive values, got {values}"
             )
-        self.register_buffer("log_lmbdas", torch.tensor([math.log(v) for v in values]), persistent=False)
-        start = 0.5 * (self.log_lmbdas - self.log_lmbdas[-1])  # log sqrt(λ / λ_max)
+        start = 0.5 * (torch.tensor(values).log() - math.log(values[-1]))  # log sqrt(λ / λ_max)
         self.log_gain = nn.Parameter(start[:, None].repeat(1, channels))
         self.log_inverse_gain = nn.Parameter(-start[:, None].repeat(1, channels))
         self.lmbdas = tuple(values)
@@ -101,9 +101,9 @@ class GainUnits(nn.Module):
         lo, hi = self.lmbdas[0], self.lmbdas[-1]
         if not lo * (1 - 1e-9) <= lmbda <= hi * (1 + 1e-9):
             raise ValueError(f"lmbda={lmbda} is outside the trained range [{lo}, {hi}]")
-        pos = float(torch.searchsorted(self.log_lmbdas, torch.tensor(math.log(lmbda)), right=True)) - 1
-        i = min(max(int(pos), 0), len(self.lmbdas) - 2)
-        t = (math.log(lmbda) - float(self.log_lmbdas[i])) / float(self.log_lmbdas[i + 1] - self.log_lmbdas[i])
+        logs = [math.log(v) for v in self.lmbdas]  # plain floats: no device sync, any device
+        i = min(max(bisect_right(logs, math.log(lmbda)) - 1, 0), len(logs) - 2)
+        t = (math.log(lmbda) - logs[i]) / (logs[i + 1] - logs[i])
         return i, min(max(t, 0.0), 1.0)
 
     def _vector(self, table: Tensor, lmbda: float) -> Tensor:

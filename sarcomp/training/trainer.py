@@ -2,7 +2,8 @@
 
 Per optimiser step: ``accumulate`` micro-batches of λ·D + bpp (AMP on CUDA, the entropy model in
 fp32), gradient clipping, Adam; then one step of the entropy model's auxiliary loss with its own
-optimiser. Validation (forward pass, likelihood rate) every ``val_every`` steps writes
+optimiser. A variable-rate model (``model.lmbdas``) trains at one λ drawn from its list per step
+and is validated at each. Validation (forward pass, likelihood rate) every ``val_every`` steps writes
 TensorBoard scalars and images and ``best.pt``; ``last.pt`` is written every
 ``checkpoint_every`` steps, at validation, on SIGTERM (and on submitit's preemption signal) and
 at the end.
@@ -594,6 +595,7 @@ class Trainer:
             "experiment": str(self.cfg.get("experiment_name", "")),
             "attention": str(m.attention.type),
             "placement": str(m.attention.placement),
+            "entropy": str(m.get("entropy", "factorized")),
             "lmbda": float(m.lmbda),
             "distortion": str(m.distortion),
             "latent_channels": int(m.latent_channels),

@@ -109,3 +109,14 @@ def test_runs_saved_before_the_entropy_keys_still_resume():
     assert model_config_changes(saved, current) == []
     with_hyper = OmegaConf.merge(current, {"entropy": "meanscale"})
     assert model_config_changes(saved, with_hyper) == ["model.entropy: factorized -> meanscale"]
+
+
+def test_convergence_reads_validation_curves_and_finds_the_plateau(tiny_data, tmp_path):
+    convergence = _load_script("experiments/convergence.py")
+    curve = [{"step": s, "loss": v} for s, v in [(1, 10.0), (2, 8.0), (3, 7.95), (4, 7.9), (5, 8.2)]]
+    assert convergence.plateau_step(curve, tol=0.02) == 2
+    assert convergence.plateau_step(curve, tol=0.01) == 3  # 8.0 -> 7.9 is a 1.25 % gain
+    assert convergence.plateau_step(curve[:2], tol=0.01) is None  # still improving at the end
+    train(compose_train(smoke_overrides(tiny_data, "model.entropy=hyperprior"), tmp_path), tmp_path)
+    rows = convergence.validation_curve(tmp_path)
+    assert [r["step"] for r in rows] == [2, 4] and {"loss", "bpp", "bpp_y", "bpp_z", "psnr"} <= set(rows[0])

@@ -13,7 +13,7 @@ from sarcomp.data.mix import MixedTiles, source_configs, training_data
 from sarcomp.data.synthetic import generate_dataset
 from sarcomp.errors import SarcompError
 from sarcomp.training.trainer import train
-from tests.conftest import compose_train, smoke_overrides
+from tests.helpers import compose_train, smoke_overrides
 
 
 @pytest.fixture(scope="module")

@@ -106,12 +106,13 @@ def test_hyperprior_checkpoint_round_trip_decodes(entropy, tmp_path):
 def test_unknown_entropy_model_lists_valid_names():
     from omegaconf import OmegaConf
 
-    from sarcomp.runs import validate_model_config
+    from sarcomp.runs import build_model
 
     with pytest.raises(ValueError, match="valid: factorized, hyperprior, meanscale"):
         SARCodec(**TINY, entropy="laplace")
-    with pytest.raises(SarcompError, match="model.entropy: unknown entropy model 'laplace'"):
-        validate_model_config(OmegaConf.create({"entropy": "laplace"}))
+    cfg = OmegaConf.create({"_target_": "sarcomp.models.SARCodec", "entropy": "laplace"})
+    with pytest.raises(SarcompError, match="^model.entropy: unknown entropy model 'laplace'; valid: "):
+        build_model(cfg)
 
 
 # ---------------------------------------------------------------- variable rate

@@ -9,7 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from sarcomp.runs import load_run
 from sarcomp.training.trainer import Trainer, train
-from tests.conftest import REPO, compose_train, smoke_overrides
+from tests.helpers import REPO, compose_train, smoke_overrides
 
 
 def scalar_tags(run_dir) -> set[str]:
@@ -26,9 +26,9 @@ def test_hyperprior_optimiser_groups_by_name(entropy, tiny_data, tmp_path):
         compose_train(smoke_overrides(tiny_data, f"model.entropy={entropy}"), tmp_path), tmp_path
     )
     model = trainer.model
-    aux = trainer.aux_optimizer.param_groups[0]["params"]
+    aux = trainer.step.aux_optimizer.param_groups[0]["params"]
     assert len(aux) == 1 and aux[0] is model.entropy_bottleneck.quantiles
-    network, density = (g["params"] for g in trainer.optimizer.param_groups)
+    network, density = (g["params"] for g in trainer.step.optimizer.param_groups)
     ids = lambda params: {id(p) for p in params}  # noqa: E731
     assert ids(model.h_a.parameters()) | ids(model.h_s.parameters()) <= ids(network)
     expected = {id(p) for n, p in model.entropy_bottleneck.named_parameters() if n != "quantiles"}

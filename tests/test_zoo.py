@@ -14,7 +14,7 @@ from sarcomp.errors import SarcompError
 from sarcomp.models.zoo import entry, export_run, load_pretrained, sha256, shipped_names
 from sarcomp.runs import load_run
 from sarcomp.training.trainer import train
-from tests.conftest import REPO, compose_train, smoke_overrides
+from tests.helpers import REPO, compose_train, smoke_overrides
 
 
 @pytest.fixture(scope="module")

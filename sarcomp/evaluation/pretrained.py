@@ -48,18 +48,13 @@ def evaluate_pretrained(
 ) -> tuple[dict[str, Any], Path]:
     """Evaluate the shipped model ``name`` on ``data_cfg``'s test split; write and return the payload."""
     from sarcomp.data.loaders import load_split
-    from sarcomp.evaluation.evaluate import (
-        classic_codecs,
-        classic_matched,
-        data_tag,
-        evaluate_scenes,
-        exclude_training_scenes,
-        matched_path,
-        results_payload,
-    )
+    from sarcomp.evaluation.classic import classic_codecs, classic_matched
+    from sarcomp.evaluation.evaluate import evaluate_scenes, exclude_training_scenes
+    from sarcomp.evaluation.results import results_payload
     from sarcomp.fileio import write_json
     from sarcomp.models.complexity import count_parameters
     from sarcomp.models.zoo import entry, load_pretrained
+    from sarcomp.runs import data_tag, matched_path
 
     if data_cfg is None:
         raise SarcompError(
@@ -71,7 +66,8 @@ def evaluate_pretrained(
     if lmbda is not None:
         set_operating_point(model, lmbda)
     used = item.get("data") or {}
-    scenes = exclude_by_hash(exclude_training_scenes(load_split(data_cfg, "test"), used), used)
+    paths = {e["path"] for split in ("train", "val") for e in used.get(split, [])}
+    scenes = exclude_by_hash(exclude_training_scenes(load_split(data_cfg, "test"), paths), used)
     rows, images = evaluate_scenes(model, scenes, int(data_cfg["tile_size"]), dev)
     tag = data_tag(str(data_cfg["root"]))
     suffix = "" if lmbda is None else f"_lmbda{lmbda:g}"
@@ -86,7 +82,9 @@ def evaluate_pretrained(
         entropy=model.entropy,
         lmbda=model.lmbda,
         seed=int(cfg.get("seed", 0)),
+        plan=cfg.get("plan_id"),
         params=count_parameters(model),
+        widths=[*cfg.model.channels, cfg.model.latent_channels],
         data_root=str(data_cfg["root"]),
         tile_size=int(data_cfg["tile_size"]),
     )
@@ -99,11 +97,11 @@ def evaluate_pretrained(
                 codec,
                 images,
                 targets,
-                tol=float(classic.get("tol", 0.02)),
+                tol=float(classic["tol"]),
                 matched_to=f"pretrained:{name}",
                 lmbda=model.lmbda,
             )
-            for codec in classic_codecs(match, int(classic.get("bits", 16)))
+            for codec in classic_codecs(match, int(classic["bits"]))
         ]
         write_json(matched_path(path, tag), {"results": results})
     return payload, path

@@ -4,9 +4,14 @@
 reflection, padding and nodata masked, masked pixels set to 0) and stitched back into one [0, 1]
 scene image. All metrics are computed on that whole scene image over its valid pixels.
 
-**Learned codec.** Every tile goes through the real ``model.compress`` / ``model.decompress``.
-bpp = 8·(entropy-coded bytes of all the scene's tiles) / (scene pixels): latent bytes only — the
-tile grid, the scaling and the per-tile string lengths (a few bytes per tile) are not counted.
+**Learned codec.** Each scene is coded as ``sarcomp compress`` codes it
+(:func:`sarcomp.codec.scene.code_scene`): tiles padded only to the model's stride (16), every tile
+through the real ``model.compress``, the strings in a ``.sarc`` container, decoded back from that
+container with ``model.decompress``. bpp = 8·(container bytes) / (scene pixels): the header a
+decoder needs besides the model (size, tile grid, scaling, model identity, per-tile string lengths,
+the nodata mask when there is one), the tile strings and the CRC — everything in the file but its
+georeferencing block (CRS, transform, nodata value, band description), which is not billed, as the
+classic codecs' files carry no georeferencing either.
 
 **Classic codecs** (JPEG, JPEG 2000, WebP, JPEG XL, :mod:`sarcomp.codec.classic`) code the
 same stitched [0, 1] scene image *whole*, as one file (their own block/tile structure inside), so
@@ -53,8 +58,7 @@ import json
 import logging
 import math
 import statistics
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +67,9 @@ import numpy as np
 import torch
 
 from sarcomp.codec.classic import CODECS, Codec, available_codecs, build_codec, encode_at_bpp
+from sarcomp.codec.container import ModelId
+from sarcomp.codec.modelref import model_hash
+from sarcomp.codec.scene import code_scene
 from sarcomp.data.tiles import GridTiles, Scene
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
@@ -77,6 +84,11 @@ SAR_KEYS = ("enl_ratio", "ratio_mean", "ratio_var", "mean_preservation", "epi")
 METRIC_KEYS = ("bpp", "psnr", "rmse_db", "ssim", "ms_ssim", *SAR_KEYS, "encode_ms", "decode_ms")
 LEARNED_KEYS = (*METRIC_KEYS, "encode_ms_tile", "decode_ms_tile")
 CLASSIC_CODECS = ("jpeg", "jpeg2000", "webp", "jpegxl")
+BYTES_COUNTED = (
+    "the .sarc file sarcomp compress writes, less its georeferencing block: header (size, tile grid, "
+    "scaling, model id, string lengths, nodata mask if any) + tile strings + CRC-32; tiles padded to "
+    "the stride only"
+)
 
 # Rate sweep grids: JPEG/WebP quality, JPEG XL Butteraugli distance; JPEG 2000 is given as nominal
 # bpp (converted to OpenJPEG's compression ratio bits/bpp for the codec's bit depth).
@@ -191,56 +203,44 @@ def _scene_record(image: SceneImage) -> dict[str, Any]:
 # The learned codec
 
 
-def _timed(device: torch.device, fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
-    """``fn(*args)`` and its wall time in ms (CUDA-synchronised)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    result = fn(*args)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return result, (time.perf_counter() - start) * 1e3
-
-
 @torch.no_grad()
 def evaluate_scenes(
-    model: torch.nn.Module, scenes: Sequence[Scene], tile_size: int, device: torch.device
+    model: torch.nn.Module,
+    scenes: Sequence[Scene],
+    tile_size: int,
+    device: torch.device,
+    identity: ModelId | None = None,
 ) -> tuple[list[dict[str, Any]], list[SceneImage]]:
     """One row per scene (bytes, bpp, every metric, encode/decode ms; see module docstring),
-    and the stitched reference images, so classic codecs can code them without a second read."""
+    and the stitched reference images, so classic codecs can code them without a second read.
+
+    Each scene goes through :func:`sarcomp.codec.scene.code_scene`: the ``.sarc`` container that
+    ``sarcomp compress`` writes (less its georeferencing block) is what ``bytes`` counts, and the
+    reconstruction is decoded from that container. ``identity`` is the model's (a hash of its
+    weights when not given); only its size matters for the rate.
+    """
     model = model.to(device).eval()
+    identity = identity or ModelId.hashed(model_hash(None, model))
     rows, images, warmed = [], [], False
     for scene in scenes:
-        tiles = scene_tiles(scene, tile_size)
+        if not warmed:  # first-call costs (allocator, CDF tables) must not land in the timings
+            code_scene(model, scene, identity, tile_size, device=device)
+            warmed = True
+        coded = code_scene(model, scene, identity, tile_size, device=device)
         h, w = scene.info.height, scene.info.width
-        ref, rec = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
-        valid = np.zeros((h, w), bool)
-        n_bytes, enc_ms, dec_ms = 0, [], []
-        for item in tiles:
-            x = item["x"][None].to(device)
-            if not warmed:
-                model.decompress(**model.compress(x))
-                warmed = True
-            coded, t_enc = _timed(device, model.compress, x)
-            out, t_dec = _timed(device, model.decompress, coded["strings"], coded["shape"])
-            n_bytes += sum(len(s) for strings in coded["strings"] for s in strings)
-            enc_ms.append(t_enc)
-            dec_ms.append(t_dec)
-            r, c, th, tw = item["row"], item["col"], item["h"], item["w"]
-            ref[r : r + th, c : c + tw] = item["x"][0, :th, :tw].numpy()
-            rec[r : r + th, c : c + tw] = out["x_hat"][0, 0, :th, :tw].float().cpu().numpy()
-            valid[r : r + th, c : c + tw] = item["mask"][0, :th, :tw].numpy()
-        image = SceneImage(scene, ref, valid)
+        image = SceneImage(coded.scene, coded.ref, coded.valid)
+        n_bytes = len(coded.container)
         row = {
             **_scene_record(image),
-            "tiles": len(tiles),
+            "tiles": coded.tiles,
+            "coded_pixels": coded.coded_pixels,
             "bytes": n_bytes,
             "bpp": 8 * n_bytes / (h * w),
-            **scene_metrics(image, rec),
-            "encode_ms": float(sum(enc_ms)),
-            "decode_ms": float(sum(dec_ms)),
-            "encode_ms_tile": statistics.median(enc_ms),
-            "decode_ms_tile": statistics.median(dec_ms),
+            **scene_metrics(image, coded.rec),
+            "encode_ms": float(sum(coded.encode_ms)),
+            "decode_ms": float(sum(coded.decode_ms)),
+            "encode_ms_tile": statistics.median(coded.encode_ms),
+            "decode_ms_tile": statistics.median(coded.decode_ms),
         }
         log.info("%s: bpp=%.4f psnr=%.2f", row["image"], row["bpp"], row["psnr"])
         rows.append(row)
@@ -450,7 +450,8 @@ def evaluate_run(
     dev = pick_device(device)
     cfg, model, state = load_run(run_dir, checkpoint, dev)
     data, scenes = _test_scenes(cfg, data_cfg, run_dir)
-    rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev)
+    identity = ModelId.hashed(model_hash(cfg, model))
+    rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev, identity)
     payload = results_payload(
         str(cfg.get("experiment_name", run_dir.name)),
         rows,
@@ -465,6 +466,7 @@ def evaluate_run(
         data_root=str(data["root"]),
         tile_size=int(data["tile_size"]),
         checkpoint=checkpoint,
+        bytes_counted=BYTES_COUNTED,
     )
     tag = data_tag(None if data_cfg is None else str(data["root"]))
     path = resolve_out(run_dir, out, None if data_cfg is None else str(data["root"]))

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+import rasterio
 import torch
 from tqdm import tqdm
 
@@ -58,6 +59,7 @@ from sarcomp.fileio import atomic_write
 from sarcomp.models.autoencoder import STRIDE
 
 SPOOL_BYTES = 64 << 20  # tile strings stay in memory up to this size, then go to a temp file
+GDAL_CACHE_MB = 128  # GDAL's block cache (default: 5 % of RAM) would dominate the peak memory
 UNIT_LABELS = {
     "intensity": "linear intensity",
     "amplitude": "linear amplitude",
@@ -275,7 +277,7 @@ def code_scene(
     device = torch.device(device)
     scene = stored_scaling(scene)
     h, w = scene.info.height, scene.info.width
-    grid = _grid(h, w, tile, overlap, model)
+    grid = scene_grid(h, w, tile, overlap, model)
     ref, valid = np.zeros((h, w), np.float32), np.zeros((h, w), bool)
 
     def keep(row: int, unit: np.ndarray, ok: np.ndarray) -> None:
@@ -301,11 +303,12 @@ def code_scene(
     return SceneCode(scene, container, ref, rec, valid, grid.n_tiles, grid.coded_pixels(), enc_ms, dec_ms)
 
 
-def _grid(height: int, width: int, tile: int, overlap: int, model: torch.nn.Module) -> Grid:
+def scene_grid(height: int, width: int, tile: int, overlap: int, model: torch.nn.Module) -> Grid:
+    """The tile grid for a scene and model; bad tile or overlap values are one-line errors."""
     try:
         return Grid(height, width, int(tile), int(overlap), pad_multiple(model))
     except ValueError as exc:
-        raise SarcompError(f"--tile/--overlap: {exc}") from None
+        raise SarcompError(f"tile {tile}, overlap {overlap}: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,13 +351,28 @@ def compress_file(
     Returns ``bytes`` (file size), ``billed_bytes`` (without the georeferencing block), ``bpp``
     (file bytes per scene pixel), ``billed_bpp``, ``pixels``, ``tiles`` and ``seconds``.
     """
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+        raise SarcompError(f"{dst}: output would overwrite the input")
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        return _compress(src, dst, model_ref, band, tile, overlap, device, progress, units)
+
+
+def _compress(
+    src: Path,
+    dst: Path,
+    model_ref: str | Path,
+    band: int,
+    tile: int,
+    overlap: int,
+    device: str,
+    progress: bool,
+    units: str,
+) -> dict[str, Any]:
     from sarcomp.codec.modelref import resolve_model
     from sarcomp.data.loaders import representation
     from sarcomp.data.rasters import BandSpec, open_raster
 
-    src, dst = Path(src), Path(dst)
-    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
-        raise SarcompError(f"{dst}: output would overwrite the input")
     dev = pick_device(device, "--device")
     loaded = resolve_model(model_ref, dev)
     data = loaded.cfg.get("data") or {}
@@ -368,7 +386,7 @@ def compress_file(
     except ValueError as exc:
         raise SarcompError(f"--units: {exc}") from None
     scene = stored_scaling(Scene.load(src, spec, rep))
-    grid = _grid(scene.info.height, scene.info.width, tile, overlap, loaded.model)
+    grid = scene_grid(scene.info.height, scene.info.width, tile, overlap, loaded.model)
     lmbda = float(loaded.model.lmbda) if getattr(loaded.model, "lmbdas", ()) else None
     start = time.perf_counter()
     with open_raster(src) as ds, tempfile.SpooledTemporaryFile(SPOOL_BYTES) as spool:
@@ -448,12 +466,20 @@ def decompress_file(
     ``model`` is needed only when the file was not made by a shipped model and the run folder or
     checkpoint recorded in it has moved. Returns ``bytes``, ``bpp``, ``pixels``, ``seconds``.
     """
-    import rasterio
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise SarcompError(f"{dst}: output would overwrite the input")
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        return _decompress(src, dst, model, device, progress)
+
+
+def _decompress(
+    src: Path, dst: Path, model: str | Path | None, device: str, progress: bool
+) -> dict[str, Any]:
     from rasterio.crs import CRS
     from rasterio.transform import Affine
     from rasterio.windows import Window
 
-    src, dst = Path(src), Path(dst)
     dev = pick_device(device, "--device")
     fh, header, offset = open_sarc(src)
     with fh:
@@ -520,7 +546,6 @@ def decompress_file(
 def write_synthetic_scene(path: str | Path, size: int, seed: int = 0, strip: int = 512) -> Path:
     """A ``size`` × ``size`` float32 intensity GeoTIFF (smooth texture × 1-look speckle), written in
     strips so that it never sits in memory whole."""
-    import rasterio
     from rasterio.transform import from_origin
     from rasterio.windows import Window
 

@@ -209,3 +209,63 @@ def test_spain_scene_round_trip_keeps_crs(shared_sar, ckpt, tmp_path):
         ref, dec = a.read(1), b.read(1)
     ok = np.isfinite(ref)
     assert np.abs(np.clip(ref[ok], -30, 10) - dec[ok]).mean() < 10  # dB in, dB out (untrained model)
+
+
+class _TwoGroupCodec(torch.nn.Module):
+    """Stands in for a hyperprior, variable-rate model: two string groups per tile and ``lmbda=``."""
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner, self.lmbdas, self.lmbda, self.seen = inner, (0.01, 0.05), 0.02, []
+
+    def compress(self, x, lmbda=None):
+        self.seen.append(lmbda)
+        out = self.inner.compress(x)
+        return {"strings": [out["strings"][0], [b"z" * 3]], "shape": out["shape"]}
+
+    def decompress(self, strings, shape, lmbda=None):
+        assert strings[1] == [b"z" * 3]
+        self.seen.append(lmbda)
+        return self.inner.decompress(strings[:1], shape)
+
+
+def test_several_string_groups_and_lmbda_round_trip(ckpt, tmp_path):
+    loaded = resolve_model(ckpt)
+    model = _TwoGroupCodec(loaded.model)
+    src = _write_scene(tmp_path / "s.tif", 40, 70)
+    scene = Scene.load(src, BandSpec(), Representation(units="intensity"))
+    two = code_scene(model, scene, loaded.identity, 32, lmbda=0.02)
+    one = code_scene(loaded.model, scene, loaded.identity, 32)
+    np.testing.assert_array_equal(two.rec, one.rec)
+    assert (
+        set(model.seen) == {float(np.float32(0.02))} and len(model.seen) == 2 * 2 * 3
+    )  # 2 x 3 tiles, both ways
+    assert len(two.container) == len(one.container) + 6 * (1 + 3) + 4  # z lengths + strings + lmbda
+
+
+def test_shipped_model_is_named_in_the_file_and_found_again(ckpt, tmp_path, monkeypatch):
+    import types
+
+    cfg, model = _cfg_model(ckpt)
+    zoo = types.SimpleNamespace(
+        shipped_names=lambda: ["tiny-demo"], load_pretrained=lambda name, device: (cfg, model)
+    )
+    monkeypatch.setitem(sys.modules, "sarcomp.models.zoo", zoo)
+    monkeypatch.setattr("sarcomp.models.zoo", zoo, raising=False)
+    src = _write_scene(tmp_path / "s.tif", 48, 64)
+    sarc, out = tmp_path / "s.sarc", tmp_path / "s_out.tif"
+    compress_file(src, sarc, "tiny-demo", tile=32, device="cpu", progress=False)
+    assert "model: tiny-demo" in info_lines(sarc)
+    decompress_file(sarc, out, device="cpu", progress=False)  # no --model: the name is in the file
+    assert out.exists()
+    with pytest.raises(SarcompError, match="shipped: tiny-demo"):
+        resolve_model("other-name")
+
+
+@pytest.mark.slow
+def test_measure_whole_scene(ckpt, tmp_path):
+    from sarcomp.codec.scene import measure_whole_scene
+
+    out = measure_whole_scene(96, ckpt, 32, tmp_path, device="cpu")
+    assert out["compress_mpix_s"] > 0 and out["decompress_mpix_s"] > 0 and 0 < out["bpp"] < 32
+    assert out["compress_peak_rss_mb"] > 10 and out["decompress_peak_rss_mb"] > 10

@@ -144,6 +144,7 @@ def encode_scene(
     of new rows as read ([0, 1] values, validity); ``times`` collects per-tile encode ms.
     """
     rows, cols, width = grid.rows, grid.cols, grid.width
+    lmbda = None if lmbda is None else float32(lmbda)  # as stored: the decoder must use the same λ
     lengths: list[int] = []
     mask = MaskWriter()
     stride, groups = 0, 0

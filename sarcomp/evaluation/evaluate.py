@@ -1,8 +1,8 @@
 """Evaluate learned and classic codecs on the same scenes, with the same metrics and JSON schema.
 
-**Scenes.** Each test scene is read as a grid of tiles (:class:`GridTiles`: edge tiles padded by
-reflection, padding and nodata masked, masked pixels set to 0) and stitched back into one [0, 1]
-scene image. All metrics are computed on that whole scene image over its valid pixels.
+**Scenes.** Each test scene is read window by window into one [0, 1] scene image (nodata masked
+and set to 0, the clip range rounded to float32 as the ``.sarc`` header stores it). All metrics are
+computed on that whole scene image over its valid pixels.
 
 **Learned codec.** Each scene is coded as ``sarcomp compress`` codes it
 (:func:`sarcomp.codec.scene.code_scene`): tiles padded only to the model's stride (16), every tile
@@ -69,7 +69,7 @@ import torch
 from sarcomp.codec.classic import CODECS, Codec, available_codecs, build_codec, encode_at_bpp
 from sarcomp.codec.container import ModelId
 from sarcomp.codec.modelref import model_hash
-from sarcomp.codec.scene import code_scene, scene_grid
+from sarcomp.codec.scene import code_scene, scene_grid, stored_scaling
 from sarcomp.data.tiles import GridTiles, Scene
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
@@ -122,7 +122,9 @@ def scene_tiles(scene: Scene, tile_size: int) -> GridTiles:
 
 
 def stitch_scene(scene: Scene, tile_size: int) -> SceneImage:
-    """Read a scene through the same tile grid the learned codec sees, and stitch it."""
+    """Read a scene through a tile grid and stitch it: the same [0, 1] image the learned codec sees
+    (with the float32 clip range the ``.sarc`` header stores)."""
+    scene = stored_scaling(scene)
     h, w = scene.info.height, scene.info.width
     ref, valid = np.zeros((h, w), np.float32), np.zeros((h, w), bool)
     for item in scene_tiles(scene, tile_size):

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +37,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import rasterio
 import torch
+from rasterio.errors import NotGeoreferencedWarning
 from tqdm import tqdm
 
 from sarcomp.codec.container import (
@@ -509,30 +511,28 @@ def _decompress(
             profile.update(tiled=True, blockxsize=256, blockysize=256)
         start = time.perf_counter()
 
+        def sink_to(out: Any) -> BandSink:
+            def sink(row: int, unit: np.ndarray, valid: np.ndarray) -> None:
+                physical = rep.from_unit(unit, scaling)
+                physical = np.rint(np.clip(physical, 0, 255)) if display8 else physical
+                physical = np.where(valid, physical, nodata if nodata is not None else 0)
+                window = Window(0, row, grid.width, len(unit))
+                out.write(physical.astype(profile["dtype"])[None], window=window)
+
+            return sink
+
         def write(tmp: Path) -> None:
-            with rasterio.open(tmp, "w", **profile) as out:
-
-                def sink(row: int, unit: np.ndarray, valid: np.ndarray) -> None:
-                    physical = rep.from_unit(unit, scaling)
-                    physical = np.rint(np.clip(physical, 0, 255)) if display8 else physical
-                    physical = np.where(valid, physical, nodata if nodata is not None else 0)
-                    out.write(
-                        physical.astype(profile["dtype"])[None], window=Window(0, row, grid.width, len(unit))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)  # the source had none either
+                with rasterio.open(tmp, "w", **profile) as out:
+                    strings = iter_strings(fh, header, offset)
+                    decode_scene(
+                        loaded.model, header, strings, dev, sink_to(out), name=str(src), progress=progress
                     )
-
-                decode_scene(
-                    loaded.model,
-                    header,
-                    iter_strings(fh, header, offset),
-                    dev,
-                    sink,
-                    name=str(src),
-                    progress=progress,
-                )
-                if geo.description:
-                    out.set_band_description(1, geo.description)
-                out.units = (UNIT_LABELS[header.units],)
-                out.update_tags(sarcomp_units=header.units, sarcomp_source=geo.source)
+                    if geo.description:
+                        out.set_band_description(1, geo.description)
+                    out.units = (UNIT_LABELS[header.units],)
+                    out.update_tags(sarcomp_units=header.units, sarcomp_source=geo.source)
 
         atomic_write(dst, write, suffix=".tmp.tif")
     seconds = time.perf_counter() - start

@@ -23,9 +23,10 @@ from sarcomp.data.rasters import BandSpec
 from sarcomp.data.representation import Representation
 from sarcomp.data.tiles import Scene
 from sarcomp.errors import BitstreamError, SarcompError
-from sarcomp.evaluation.evaluate import evaluate_scenes, stitch_scene
+from sarcomp.evaluation.classic import reference_images
+from sarcomp.evaluation.evaluate import evaluate_scenes
 from sarcomp.runs import build_model, config_to_text
-from tests.conftest import REPO, compose_train
+from tests.helpers import REPO, compose_train
 
 NODATA = -9999.0
 
@@ -145,7 +146,7 @@ def test_evaluation_bills_the_container(ckpt, odd_scene):
     assert rows[0]["coded_pixels"] < (1000 + 16) * (777 + 16)
     np.testing.assert_array_equal(images[0].ref, coded.ref)
     # the classic codecs' stitched scene is the very image the learned codec coded
-    np.testing.assert_array_equal(stitch_scene(scene, 256).ref, coded.ref)
+    np.testing.assert_array_equal(reference_images([scene], 256)[0].ref, coded.ref)
 
 
 def test_another_model_is_refused_naming_both(ckpt, tmp_path):

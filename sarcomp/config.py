@@ -23,12 +23,22 @@ def register_resolvers() -> None:
     """Resolvers the configs use.
 
     ``${or_default:value,fallback}``: the fallback when value is empty (run folder names);
-    ``${rank_zero:value}``: the value on rank 0, null on other ranks (only rank 0 writes .hydra/).
+    ``${rank_zero:value}``: the value on rank 0, null on other ranks (only rank 0 writes .hydra/);
+    ``${data_tag:root}``: ``_data-<8 hex>`` naming the resolved data folder (empty when unset), so two
+    data folders never share a run folder.
     """
+    if not OmegaConf.has_resolver("data_tag"):
+        OmegaConf.register_new_resolver("data_tag", _data_tag)
     if not OmegaConf.has_resolver("or_default"):
         OmegaConf.register_new_resolver("or_default", lambda value, fallback: value or fallback)
     if not OmegaConf.has_resolver("rank_zero"):
         OmegaConf.register_new_resolver("rank_zero", lambda value: value if env_rank() == 0 else None)
+
+
+def _data_tag(root: str | None) -> str:
+    from sarcomp.data.identity import root_tag
+
+    return f"_data-{root_tag(root)}" if root else ""
 
 
 def experiment_names() -> list[str]:

@@ -1,7 +1,8 @@
 """From the ``data`` config to scenes, datasets and DataLoaders.
 
 Splits are by scene, never by tile: ``<root>/{train,val,test}/`` when those folders exist.
-A flat folder is split by sorted file name (every 5th scene to val, the rest to train) for
+A flat folder is split by sorted file name (every 5th scene to val, the rest to train; with
+fewer than 5 files the last one to val: a validation scene is never a training scene) for
 training, and is used whole as the test split for evaluation. The scene lists of a run are
 recorded in its folder (``scenes.json``) so evaluation can refuse training scenes.
 """
@@ -56,8 +57,15 @@ def scene_paths(root: str | Path, split: str) -> list[Path]:
     files = list_rasters(root)
     if split == "test":
         return files
+    if len(files) < 2:
+        raise SarcompError(
+            f"{root}: a flat data folder needs at least 2 scenes (one is held out for validation, "
+            f"never trained on); it has {len(files)}"
+        )
     in_val = [i % VAL_EVERY == VAL_EVERY - 1 for i in range(len(files))]
-    return [f for f, v in zip(files, in_val) if v == (split == "val")] or files[:1]
+    if not any(in_val):  # fewer than VAL_EVERY files: the last one validates, the others train
+        in_val[-1] = True
+    return [f for f, v in zip(files, in_val) if v == (split == "val")]
 
 
 def load_split(cfg: Mapping[str, Any], split: str) -> list[Scene]:

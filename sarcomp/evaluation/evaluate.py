@@ -179,6 +179,7 @@ def _scene_record(image: SceneImage) -> dict[str, Any]:
     return {
         "image": scene.path.name,
         "path": image.key,
+        "sha256": scene.sha256,
         "height": scene.info.height,
         "width": scene.info.width,
         "valid_fraction": float(image.valid.mean()),
@@ -353,9 +354,12 @@ def mean_row(rows: Sequence[dict[str, Any]], keys: Sequence[str] = LEARNED_KEYS)
 
 
 def exclude_training_scenes(scenes: Sequence[Scene], used: dict[str, list[dict]]) -> list[Scene]:
-    """Drop scenes the run trained or validated on (by resolved path), with a warning."""
-    seen = {entry["path"] for split in ("train", "val") for entry in used.get(split, [])}
-    kept = [s for s in scenes if str(s.path.resolve()) not in seen]
+    """Drop scenes the run trained or validated on (by resolved path or by content hash, so a
+    copied or linked data set does not slip past), with a warning."""
+    entries = [entry for split in ("train", "val") for entry in used.get(split, [])]
+    paths = {entry["path"] for entry in entries}
+    hashes = {entry["sha256"] for entry in entries if entry.get("sha256")}
+    kept = [s for s in scenes if str(s.path.resolve()) not in paths and s.sha256 not in hashes]
     for s in scenes:
         if s not in kept:
             log.warning("%s: the run trained or validated on this scene; excluded from evaluation", s.path)

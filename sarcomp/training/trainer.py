@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from sarcomp.data.identity import check_disjoint, check_same_data
 from sarcomp.data.loaders import grid_loader, load_split, loader_generator
 from sarcomp.data.tiles import RandomTiles
 from sarcomp.devices import pick_device
@@ -49,6 +50,7 @@ from sarcomp.runs import (
     load_checkpoint,
     load_model_state,
     model_config_changes,
+    read_scenes,
     save_checkpoint,
     validate_model_config,
 )
@@ -129,6 +131,9 @@ class Trainer:
 
         self.train_scenes = load_split(cfg.data, "train")
         self.val_scenes = load_split(cfg.data, "val")
+        check_disjoint(self.train_scenes, self.val_scenes)
+        if resume_state is not None:  # the same data, by content hash, or no resume
+            check_same_data(read_scenes(self.run_dir), self._scene_records(), str(self.run_dir / SCENES_FILE))
         self.dataset = RandomTiles(
             self.train_scenes, cfg.data.tile_size, cfg.data.train_samples, seed=int(cfg.seed)
         )
@@ -256,6 +261,12 @@ class Trainer:
             save_checkpoint(checkpoint_path(self.run_dir, name), state)
         self.ctx.barrier()  # no rank runs ahead (or exits) before the file is in place
 
+    def _scene_records(self) -> dict[str, list[dict]]:
+        return {
+            "train": [s.record() for s in self.train_scenes],
+            "val": [s.record() for s in self.val_scenes],
+        }
+
     def _resume_requested(self) -> bool:
         if self.t.resume:
             return True
@@ -339,13 +350,7 @@ class Trainer:
                 self.writer = SummaryWriter(
                     self.run_dir / "tensorboard", purge_step=self.progress.step + 1 if self.resumed else None
                 )
-                write_json(
-                    self.run_dir / SCENES_FILE,
-                    {
-                        "train": [s.record() for s in self.train_scenes],
-                        "val": [s.record() for s in self.val_scenes],
-                    },
-                )
+                write_json(self.run_dir / SCENES_FILE, self._scene_records())
                 if not self.resumed:
                     self.writer.add_text("config", _as_markdown_code(config_to_text(self.cfg)), 0)
             bar = tqdm(

@@ -30,8 +30,9 @@ exactly the learned run's bpp for that scene (bisection on the codec parameter,
   mapped back with the scene's ``Representation.from_unit`` (amplitude squared, dB → 10^(dB/10)),
   over valid pixels. Reconstructions are clipped to [0, 1] first (as any decoder writing the
   representation would). The reference is the representation's round trip of the raster (clipped to
-  [lo, hi]), so these measure the codec, not the clip range. ``enl_ratio`` (ENL of the
-  reconstruction / ENL of the reference over automatically detected homogeneous 16×16 windows),
+  [lo, hi]), so these measure the codec, not the clip range. ``enl_ratio`` (median over
+  automatically detected homogeneous 16×16 windows of ENL reconstruction / ENL reference, with a
+  variance floor; see :func:`sarcomp.metrics.sar.enl_ratio`),
   ``ratio_mean`` and ``ratio_var`` of I/Î, ``mean_preservation`` (mean Î / mean I) and ``epi``.
   N/A for ``display8`` scenes (no linear radiometry), with ``sar_note``.
 - ``bytes``, ``bpp``; ``encode_ms`` / ``decode_ms``: wall time to code the whole scene (learned:

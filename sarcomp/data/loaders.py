@@ -16,9 +16,10 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from sarcomp.data.bandspecs import file_settings, load_band_specs, spec_file
 from sarcomp.data.rasters import BandSpec, list_rasters
 from sarcomp.data.representation import Representation
-from sarcomp.data.tiles import GridTiles, RandomTiles, Scene, load_scenes
+from sarcomp.data.tiles import GridTiles, RandomTiles, Scene
 from sarcomp.errors import SarcompError
 
 SPLITS = ("train", "val", "test")
@@ -69,7 +70,11 @@ def scene_paths(root: str | Path, split: str) -> list[Path]:
 
 
 def load_split(cfg: Mapping[str, Any], split: str) -> list[Scene]:
-    return load_scenes(scene_paths(cfg["root"], split), band_spec(cfg), representation(cfg))
+    """The scenes of one split, each with its band-spec entry applied (sarcomp.data.bandspecs)."""
+    source = spec_file(cfg)
+    specs = load_band_specs(source) if source is not None else None
+    spec, rep = band_spec(cfg), representation(cfg)
+    return [Scene.load(p, *file_settings(p, specs, spec, rep)) for p in scene_paths(cfg["root"], split)]
 
 
 def train_loader(cfg: Mapping[str, Any], scenes: list[Scene], seed: int, **loader_kw) -> DataLoader:

@@ -18,6 +18,7 @@ import torch
 from rasterio.windows import Window
 from torch.utils.data import Dataset
 
+from sarcomp.data.guess import resolve_units
 from sarcomp.data.identity import file_sha256
 from sarcomp.data.rasters import BandSpec, RasterInfo, open_raster, raster_info, read_window
 from sarcomp.data.representation import Representation, Scaling
@@ -68,7 +69,7 @@ class Scene:
                 valid.size,
                 100 * invalid,
             )
-        resolved = representation.resolve(info.dtype, values[valid])
+        resolved = resolve_units(Path(path), info, spec, representation, values[valid])
         return cls(Path(path), info, spec, resolved, resolved.scaling(values, valid), invalid)
 
     @cached_property
@@ -91,13 +92,11 @@ class Scene:
             "height": self.info.height,
             "width": self.info.width,
             "units": self.representation.units,
+            "bands": list(self.spec.bands),
+            "iq": self.spec.iq,
             "scaling": self.scaling.as_dict(),
             "invalid_fraction": self.invalid_fraction,
         }
-
-
-def load_scenes(paths: Sequence[Path], spec: BandSpec, representation: Representation) -> list[Scene]:
-    return [Scene.load(p, spec, representation) for p in paths]
 
 
 class _SceneReaders:

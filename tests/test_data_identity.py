@@ -162,3 +162,22 @@ def test_resume_refuses_a_run_trained_on_other_data(tiny_data, tmp_path):
         train(compose_train(resume, run_dir), run_dir)
     saved = json.loads((run_dir / "scenes.json").read_text())
     assert len(saved["train"]) == 3  # the run folder is left as it was
+
+
+def test_compare_refuses_to_pool_runs_evaluated_on_different_scene_files(smoke_run, tmp_path):
+    from sarcomp.evaluation.compare import collect
+
+    payload, _ = evaluate_run(smoke_run, out=str(tmp_path / "m.json"))
+    runs = []
+    for name, digest in (("a", None), ("b", "0" * 64)):
+        run = tmp_path / name
+        shutil.copytree(smoke_run, run, ignore=shutil.ignore_patterns("eval"))
+        rows = [dict(r) for r in payload["images"]]
+        if digest:
+            rows[1]["sha256"] = digest  # same file name, other content
+        (run / "eval").mkdir()
+        (run / "eval" / "metrics.json").write_text(json.dumps({**payload, "images": rows}))
+        runs.append(run)
+    collect([runs[0], runs[0]], evaluate=False)  # the same scenes pool fine
+    with pytest.raises(SarcompError, match=rf"scene {rows[1]['image']} differs between .*a .* and .*b"):
+        collect(runs, evaluate=False)

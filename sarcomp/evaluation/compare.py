@@ -116,6 +116,7 @@ def collect(
     device: str = "auto",
 ) -> tuple[list[RunResult], list[dict[str, Any]], list[str]]:
     """Load (or compute) every run's results and the classic rate sweep; returns notes too."""
+    from sarcomp.data.identity import check_same_scenes
     from sarcomp.runs import read_scenes
 
     classic = dict(CLASSIC_DEFAULTS if classic is None else classic)
@@ -149,6 +150,9 @@ def collect(
         sweep = _classic_sweep_for(runs, Path(folders[0]), classic)
     else:
         notes.append("no classic rate sweep found: run scripts/evaluate.py on the folder")
+    check_same_scenes(
+        [(str(r.run_dir), r.payload["images"]) for r in runs] + [(p["name"], p["images"]) for p in sweep]
+    )
     return runs, sweep, notes
 
 

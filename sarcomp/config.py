@@ -28,14 +28,15 @@ def register_resolvers() -> None:
     data folders never share a run folder.
     """
     if not OmegaConf.has_resolver("data_tag"):
-        OmegaConf.register_new_resolver("data_tag", _data_tag)
+        OmegaConf.register_new_resolver("data_tag", data_tag)
     if not OmegaConf.has_resolver("or_default"):
         OmegaConf.register_new_resolver("or_default", lambda value, fallback: value or fallback)
     if not OmegaConf.has_resolver("rank_zero"):
         OmegaConf.register_new_resolver("rank_zero", lambda value: value if env_rank() == 0 else None)
 
 
-def _data_tag(root: str | None) -> str:
+def data_tag(root: str | Path | None) -> str:
+    """The run-folder suffix for a data folder (``${data_tag:...}`` in configs/hydra/default.yaml)."""
     from sarcomp.data.identity import root_tag
 
     return f"_data-{root_tag(root)}" if root else ""

@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from sarcomp.config import data_tag
+from sarcomp.analysis.render import format_table, summary_rows
+from sarcomp.config import data_root_suffix
 from sarcomp.evaluation.evaluate import evaluate_run
-from sarcomp.evaluation.report import format_table, summary_rows
 
 EXPERIMENTS = ("baseline", "cbam_bottleneck")
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ def main() -> int:
         print("$", " ".join(cmd[1:]), flush=True)
         if subprocess.call(cmd, cwd=ROOT) != 0:
             return 1
-        run_dir = ROOT / "outputs" / "train" / "runs" / (",".join(sorted(overrides)) + data_tag(DATA))
+        run_dir = ROOT / "outputs" / "train" / "runs" / (",".join(sorted(overrides)) + data_root_suffix(DATA))
         payload, path = evaluate_run(run_dir)
         print(f"evaluated {run_dir.relative_to(ROOT)} -> {path.relative_to(ROOT)}", flush=True)
         payloads.append(payload)

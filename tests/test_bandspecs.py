@@ -13,8 +13,7 @@ from omegaconf import OmegaConf
 from sarcomp.data.bandspecs import load_band_specs
 from sarcomp.data.loaders import load_split
 from sarcomp.errors import SarcompError
-from tests.conftest import REPO, compose_train
-from tests.test_data import write_tif
+from tests.helpers import REPO, compose_train, write_tif
 
 SHARED_SPEC = REPO / "configs" / "bands" / "shared_sar.yaml"
 

@@ -23,7 +23,7 @@ from sarcomp.errors import SarcompError
 from sarcomp.evaluation.evaluate import evaluate_run
 from sarcomp.runs import read_scenes
 from sarcomp.training.trainer import train
-from tests.conftest import REPO, compose_train, smoke_overrides
+from tests.helpers import REPO, compose_train, smoke_overrides
 
 
 def test_file_sha256_is_the_hash_of_the_bytes(tmp_path):
@@ -165,7 +165,7 @@ def test_resume_refuses_a_run_trained_on_other_data(tiny_data, tmp_path):
 
 
 def test_compare_refuses_to_pool_runs_evaluated_on_different_scene_files(smoke_run, tmp_path):
-    from sarcomp.evaluation.compare import collect
+    from sarcomp.analysis.collect import collect
 
     payload, _ = evaluate_run(smoke_run, out=str(tmp_path / "m.json"))
     runs = []

@@ -10,8 +10,8 @@ import warnings
 import numpy as np
 import pytest
 
-from sarcomp.evaluation import rd
-from tests.conftest import REPO
+from sarcomp.analysis import rd
+from tests.helpers import REPO
 
 RESULTS = sorted((REPO / "experiments" / "results").glob("*.json"))
 

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from sarcomp.data.bandspecs import file_settings, load_band_specs, spec_file
 from sarcomp.data.rasters import BandSpec, list_rasters
 from sarcomp.data.representation import Representation
-from sarcomp.data.tiles import GridTiles, RandomTiles, Scene
+from sarcomp.data.tiles import GridTiles, Scene
 from sarcomp.errors import SarcompError
 
 SPLITS = ("train", "val", "test")
@@ -77,14 +77,17 @@ def load_split(cfg: Mapping[str, Any], split: str) -> list[Scene]:
     return [Scene.load(p, *file_settings(p, specs, spec, rep)) for p in scene_paths(cfg["root"], split)]
 
 
-def train_loader(cfg: Mapping[str, Any], scenes: list[Scene], seed: int, **loader_kw) -> DataLoader:
-    dataset = RandomTiles(scenes, cfg["tile_size"], cfg["train_samples"], seed=seed)
+def train_loader(
+    cfg: Mapping[str, Any], dataset: Dataset, sampler: Sampler[int], seed: int, device: torch.device
+) -> DataLoader:
+    """Batches of random training tiles in ``sampler``'s order (the trainer's sharded, resumable
+    order), workers seeded from ``seed``."""
     return DataLoader(
         dataset,
         batch_size=cfg["batch_size"],
-        shuffle=False,
+        sampler=sampler,
         drop_last=True,
-        **{**_loader_options(cfg), **loader_kw},
+        **_loader_options(cfg, seed, device),
     )
 
 
@@ -111,11 +114,13 @@ def loader_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
-def _loader_options(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    workers = int(cfg["num_workers"])
+def _loader_options(
+    cfg: Mapping[str, Any], seed: int = 0, device: torch.device | None = None
+) -> dict[str, Any]:
+    on_cuda = device.type == "cuda" if device is not None else torch.cuda.is_available()
     return {
-        "num_workers": workers,
-        "pin_memory": bool(cfg["pin_memory"]) and torch.cuda.is_available(),
+        "num_workers": int(cfg["num_workers"]),
+        "pin_memory": bool(cfg["pin_memory"]) and on_cuda,
         "persistent_workers": False,
-        "generator": loader_generator(0),
+        "generator": loader_generator(seed),
     }

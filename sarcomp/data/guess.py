@@ -46,7 +46,10 @@ def resolve_units(
         return representation
     resolved = representation.resolve(info.dtype, sample)
     facts = evidence(info, spec, sample)
-    log.info("%s: units=auto guessed %s (%s)", path, resolved.units, facts)
+    caveat = ""
+    if resolved.units == "intensity" and not (info.is_complex or spec.iq):
+        caveat = "; amplitude looks alike: name amplitude files in a band-spec file"
+    log.info("%s: units=auto guessed %s (%s)%s", path, resolved.units, facts, caveat)
     unread = info.count - len(spec.bands)
     if unread > 0 and not info.is_complex:
         log.warning(

@@ -64,6 +64,10 @@ def test_auto_logs_every_guess_with_its_evidence(tmp_path, caplog):
     assert any(
         "c_3band.tif: has 3 bands" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records
     )
+    assert any(
+        "a_intensity.tif" in r.getMessage() and "amplitude looks alike" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def test_iq_read_as_one_band_is_an_error_naming_file_and_fix(tmp_path):

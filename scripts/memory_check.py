@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from sarcomp.cli import run_cli
 from sarcomp.config import CONFIG_DIR, experiment_names, register_resolvers
 from sarcomp.errors import SarcompError
+from sarcomp.training.launch import check_experiment_overrides
 from sarcomp.training.memory import estimate_cpu, measure_cuda
 
 GB = 1e9
@@ -33,13 +34,8 @@ def parse_args(argv: list[str]) -> tuple[list[str], float, int, list[str]]:
         if not sep:
             raise SarcompError(f"{arg}: expected key=value (experiment=..., budget_gb=..., steps=...)")
         if key in ("experiment", "+experiment"):
+            check_experiment_overrides([arg])
             names = value.split(",")
-            unknown = [n for n in names if n not in experiment_names()]
-            if unknown:
-                raise SarcompError(
-                    f"experiment={','.join(unknown)}: unknown experiment; valid: "
-                    f"{', '.join(experiment_names())}"
-                )
         elif key == "budget_gb":
             budget = float(value)
         elif key == "steps":

@@ -369,8 +369,8 @@ def render_markdown(report: Mapping[str, Any], plots: Sequence[Path] = (), title
         "",
         sar_table(report),
         "",
-        "ENL ratio: ENL of the reconstruction / ENL of the reference over automatically detected homogeneous "
-        "16×16 windows (> 1: speckle smoothed). Ratio image I/Î: mean (ideal 1) and variance (0 for a "
+        "ENL ratio: median over automatically detected homogeneous 16×16 windows of ENL of the "
+        "reconstruction / ENL of the reference, per-window ENL capped at 1e6 (> 1: speckle smoothed). Ratio image I/Î: mean (ideal 1) and variance (0 for a "
         "lossless codec; 1/L for an ideal L-look despeckler). Mean preservation: mean Î / mean I. EPI: "
         "Laplacian correlation edge preservation. RMSE dB: error of the reconstruction in dB.",
     ]

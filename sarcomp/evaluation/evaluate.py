@@ -52,6 +52,7 @@ from sarcomp.runs import (
     matched_path,
     metrics_path,
     run_config,
+    used_scene_hashes,
     used_scene_paths,
 )
 
@@ -110,9 +111,12 @@ def evaluate_scenes(
     return rows, images
 
 
-def exclude_training_scenes(scenes: Sequence[Scene], used: set[str]) -> list[Scene]:
-    """Drop scenes a run trained or validated on (``used``: resolved paths), with a warning."""
-    kept = [s for s in scenes if str(s.path.resolve()) not in used]
+def exclude_training_scenes(
+    scenes: Sequence[Scene], used: set[str], used_hashes: set[str] | frozenset[str] = frozenset()
+) -> list[Scene]:
+    """Drop scenes a run trained or validated on (``used``: resolved paths; ``used_hashes``: their
+    SHA-256, so a copied or linked data set does not slip past), with a warning."""
+    kept = [s for s in scenes if str(s.path.resolve()) not in used and s.sha256 not in used_hashes]
     for s in scenes:
         if s not in kept:
             log.warning("%s: the run trained or validated on this scene; excluded from evaluation", s.path)
@@ -125,7 +129,9 @@ def _test_scenes(cfg: Any, data_cfg: Any | None, run_dir: Path) -> tuple[Any, li
     from sarcomp.data.loaders import load_split
 
     data = data_cfg if data_cfg is not None else cfg.data
-    return data, exclude_training_scenes(load_split(data, "test"), used_scene_paths([run_dir]))
+    return data, exclude_training_scenes(
+        load_split(data, "test"), used_scene_paths([run_dir]), used_scene_hashes([run_dir])
+    )
 
 
 def evaluate_run(
@@ -233,7 +239,7 @@ def classic_sweep_for_runs(
     ``runs`` trained or validated on, written to ``classic_path(folder, tag)``."""
     cfg = run_config(runs[0], checkpoint)
     data, scenes = _test_scenes(cfg, data_cfg, runs[0])
-    scenes = exclude_training_scenes(scenes, used_scene_paths(runs))
+    scenes = exclude_training_scenes(scenes, used_scene_paths(runs), used_scene_hashes(runs))
     path = classic_path(folder, data_tag(None if data_cfg is None else str(data["root"])))
     results = evaluate_classic(
         scenes, int(data["tile_size"]), classic["codecs"], int(classic["bits"]), path, str(data["root"])

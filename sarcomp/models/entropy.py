@@ -99,7 +99,7 @@ class GainUnits(nn.Module):
     def interpolation(self, lmbda: float) -> tuple[int, float]:
         """(i, t): λ lies at fraction t of the way from lmbdas[i] to lmbdas[i + 1] in log λ."""
         lo, hi = self.lmbdas[0], self.lmbdas[-1]
-        if not lo * (1 - 1e-9) <= lmbda <= hi * (1 + 1e-9):
+        if not lo * (1 - 1e-6) <= lmbda <= hi * (1 + 1e-6):  # λ stored as float32 (.sarc) stays in
             raise ValueError(f"lmbda={lmbda} is outside the trained range [{lo}, {hi}]")
         logs = [math.log(v) for v in self.lmbdas]  # plain floats: no device sync, any device
         i = min(max(bisect_right(logs, math.log(lmbda)) - 1, 0), len(logs) - 2)

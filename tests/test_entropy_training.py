@@ -120,3 +120,16 @@ def test_convergence_reads_validation_curves_and_finds_the_plateau(tiny_data, tm
     train(compose_train(smoke_overrides(tiny_data, "model.entropy=hyperprior"), tmp_path), tmp_path)
     rows = convergence.validation_curve(tmp_path)
     assert [r["step"] for r in rows] == [2, 4] and {"loss", "bpp", "bpp_y", "bpp_z", "psnr"} <= set(rows[0])
+
+
+def test_compare_keeps_entropy_models_apart():
+    from sarcomp.analysis.collect import RunResult
+    from sarcomp.analysis.report import group
+
+    def run(entropy, seed):
+        payload = {"name": "baseline", "attention": "none", "placement": "none", "lmbda": 0.013, "seed": seed}
+        return RunResult(Path(f"/runs/{entropy}{seed}"), payload | ({"entropy": entropy} if entropy else {}))
+
+    variants, _ = group([run(None, 1), run("factorized", 2), run("meanscale", 1)])
+    names = sorted(v.name for v in variants)
+    assert names == ["baseline [factorized prior]", "baseline [meanscale prior]"]  # old payloads: factorized

@@ -168,6 +168,7 @@ def evaluate_run(
         run_dir=str(run_dir),
         attention=model.attention_type,
         placement=model.placement,
+        entropy=getattr(model, "entropy", "factorized"),
         lmbda=model.lmbda,
         seed=int(cfg.seed),
         step=int(state["step"]),

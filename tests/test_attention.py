@@ -358,3 +358,36 @@ def test_self_attention_switches_to_local_above_max_tokens(caplog: pytest.LogCap
     module(big)
     switches = [r for r in caplog.records if "max_tokens" in r.getMessage()]
     assert len(switches) == 1
+
+
+# ------------------------------------------------------------ CBAM's fused path vs its formula
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(2, 16, 9, 13), (3, 64, 16, 16), (1, 8, 1, 1)])
+def test_cbam_fused_path_equals_the_formula(dtype: torch.dtype, shape: tuple[int, ...]) -> None:
+    """CBAM.forward (sarcomp.models.cbam_ops) against spatial(channel(x)), the formula through
+    autograd's generic ops: same output, same gradients for the input and every parameter."""
+    module = randomize(build_attention("cbam", shape[1], kernel_size=3)).to(dtype)
+    x = torch.randn(shape, dtype=dtype, requires_grad=True)
+    weight = torch.randn(shape, dtype=dtype)  # a non-uniform upstream gradient
+    params = [x, *module.parameters()]
+    new = module(x)
+    old = module.spatial(module.channel(x))
+    torch.testing.assert_close(new, old)  # the spatial conv runs channels_last: last bits may differ
+    for g_new, g_old in zip(
+        torch.autograd.grad((new * weight).sum(), params), torch.autograd.grad((old * weight).sum(), params)
+    ):
+        # float64 checks the maths tightly; float32 sums in another order (bmm, oneDNN conv)
+        tol = {} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-4}
+        torch.testing.assert_close(g_new, g_old, **tol)
+
+
+def test_cbam_residual_uses_the_fused_path_with_the_same_gradients() -> None:
+    module = randomize(build_attention("cbam_residual", 16)).double()
+    x = torch.randn(2, 16, 8, 8, dtype=torch.float64, requires_grad=True)
+    (gx,) = torch.autograd.grad(module(x).square().sum(), x)
+    c = module.cbam
+    old = x + c.spatial(c.channel(module.conv2(module.act(module.conv1(x)))))
+    (gx_old,) = torch.autograd.grad(old.square().sum(), x)
+    torch.testing.assert_close(gx, gx_old)

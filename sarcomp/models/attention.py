@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sarcomp.models.cbam_ops import ChannelPool, DoubleGate, GatedSpatialPool
+
 logger = logging.getLogger(__name__)
 
 _REGISTRY: dict[str, type[nn.Module]] = {}
@@ -190,7 +192,18 @@ class CBAM(nn.Module):
         return self.spatial.gate
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.spatial(self.channel(x))
+        """``spatial(channel(x))``, the same values and gradients computed with fewer full-size
+        temporaries (see :mod:`sarcomp.models.cbam_ops`); the gates still pass through
+        ``channel.gate`` and ``spatial.gate``, so hooks see them."""
+        ch, sp = self.channel, self.spatial
+        mean, peak = ChannelPool.apply(x)
+        logits = ch.fc2(ch.act(ch.fc1(mean))) + ch.fc2(ch.act(ch.fc1(peak)))
+        gc = ch.gate(logits[:, :, None, None]).flatten(1)
+        pooled = GatedSpatialPool.apply(x, gc)
+        # channels_last lets the CPU use oneDNN for the 2-channel k x k conv (4x faster than the
+        # generic path); same convolution
+        gs = sp.gate(sp.conv(pooled.contiguous(memory_format=torch.channels_last)))
+        return DoubleGate.apply(x, gc, gs)
 
 
 @register_attention("cbam_residual")

@@ -4,7 +4,8 @@ The step is the trainer's own (:func:`make_train_step`, the one place to swap wh
 grows a public step): forward, R-D loss, backward, clipping, Adam, and the auxiliary step, on
 random tiles of the configured batch and tile size. To make the ratios robust on a shared CPU,
 every model is built and warmed up first, then the repeats go round-robin over the experiments,
-so a burst of load from elsewhere hits all of them alike.
+so a burst of load from elsewhere hits all of them alike, and ``ratio_to_baseline`` is the median
+over rounds of (step time / the baseline's step time in the same round).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def make_train_step(cfg: DictConfig, device: torch.device) -> Callable[[], None]
 
 
 def measure_train_steps(settings: BenchSettings, device: torch.device) -> dict[str, Any]:
-    """Median step time and tiles/s per experiment; ``ratio`` = step time / the baseline's."""
+    """Median step time and tiles/s per experiment, and the paired ratio to the baseline."""
     device_override = ("trainer.device=" + device.type,)
     cfgs = {n: compose_experiment(n, settings.overrides + device_override) for n in settings.experiments}
     steps = {name: make_train_step(cfg, device) for name, cfg in cfgs.items()}
@@ -49,7 +50,7 @@ def measure_train_steps(settings: BenchSettings, device: torch.device) -> dict[s
             runs[name].append(time.perf_counter() - start)
     first = next(iter(cfgs.values()))
     tiles = int(first.data.batch_size) * int(first.trainer.accumulate)
-    base = statistics.median(runs[BASELINE]) if BASELINE in runs else None
+    base = runs.get(BASELINE)
     rows = []
     for name, times in runs.items():
         median = statistics.median(times)
@@ -59,7 +60,7 @@ def measure_train_steps(settings: BenchSettings, device: torch.device) -> dict[s
                 "label": label(name),
                 "median_step_s": median,
                 "tiles_per_s": tiles / median,
-                "ratio_to_baseline": median / base if base else None,
+                "ratio_to_baseline": statistics.median(t / b for t, b in zip(times, base)) if base else None,
                 "runs_s": times,
             }
         )

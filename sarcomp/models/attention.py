@@ -199,11 +199,11 @@ class CBAM(nn.Module):
         mean, peak = ChannelPool.apply(x)
         logits = ch.fc2(ch.act(ch.fc1(mean))) + ch.fc2(ch.act(ch.fc1(peak)))
         gc = ch.gate(logits[:, :, None, None]).flatten(1)
-        pooled = GatedSpatialPool.apply(x, gc)
+        pooled, y = GatedSpatialPool.apply(x, gc)
         # channels_last lets the CPU use oneDNN for the 2-channel k x k conv (4x faster than the
         # generic path); same convolution
         gs = sp.gate(sp.conv(pooled.contiguous(memory_format=torch.channels_last)))
-        return DoubleGate.apply(x, gc, gs)
+        return DoubleGate.apply(x, gc, gs, y)
 
 
 @register_attention("cbam_residual")

@@ -41,18 +41,22 @@ class ChannelPool(torch.autograd.Function):
 
 
 class GatedSpatialPool(torch.autograd.Function):
-    """``(x [B, C, H, W], gc [B, C]) -> [B, 2, H, W]``: mean and max over C of ``x · gc``."""
+    """``(x [B, C, H, W], gc [B, C]) -> ([B, 2, H, W], y)``: mean and max over C of ``y = x · gc``.
+
+    ``y`` is returned too, without gradient, for :class:`DoubleGate` to finish in place.
+    """
 
     @staticmethod
-    def forward(ctx: FunctionCtx, x: Tensor, gc: Tensor) -> Tensor:
+    def forward(ctx: FunctionCtx, x: Tensor, gc: Tensor) -> tuple[Tensor, Tensor]:
         y = x * gc[:, :, None, None]
         peak, index = y.max(1, keepdim=True)
         ctx.save_for_backward(x, gc, index)
-        return torch.cat([y.mean(1, keepdim=True), peak], dim=1)
+        ctx.mark_non_differentiable(y)
+        return torch.cat([y.mean(1, keepdim=True), peak], dim=1), y
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor, Tensor]:
+    def backward(ctx: FunctionCtx, grad: Tensor, _grad_y: None) -> tuple[Tensor, Tensor]:
         x, gc, index = ctx.saved_tensors
         b, c, h, w = x.shape
         dtype = torch.promote_types(x.dtype, gc.dtype)
@@ -71,17 +75,20 @@ class GatedSpatialPool(torch.autograd.Function):
 
 
 class DoubleGate(torch.autograd.Function):
-    """``(x [B, C, H, W], gc [B, C], gs [B, 1, H, W]) -> (x · gc) · gs``."""
+    """``(x [B, C, H, W], gc [B, C], gs [B, 1, H, W], y = x · gc) -> y · gs``, in ``y``'s memory
+    when the dtypes allow (``y`` comes from :class:`GatedSpatialPool`, which does not keep it)."""
 
     @staticmethod
-    def forward(ctx: FunctionCtx, x: Tensor, gc: Tensor, gs: Tensor) -> Tensor:
+    def forward(ctx: FunctionCtx, x: Tensor, gc: Tensor, gs: Tensor, y: Tensor) -> Tensor:
         ctx.save_for_backward(x, gc, gs)
-        out = x * gc[:, :, None, None]
-        return out.mul_(gs) if out.dtype == torch.promote_types(out.dtype, gs.dtype) else out * gs
+        if y.dtype != torch.promote_types(y.dtype, gs.dtype):
+            return y * gs
+        ctx.mark_dirty(y)
+        return y.mul_(gs)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor, Tensor, Tensor, None]:
         x, gc, gs = ctx.saved_tensors
         b, c, h, w = x.shape
         dtype = torch.promote_types(torch.promote_types(x.dtype, gc.dtype), gs.dtype)
@@ -91,4 +98,4 @@ class DoubleGate(torch.autograd.Function):
         grad_gc = torch.bmm(flat, gsd.reshape(b, h * w, 1)).squeeze(2)  # Σ_hw grad·x·gs
         grad_gs = torch.bmm(gcd[:, None, :], flat).view(b, 1, h, w)  # Σ_c grad·x·gc
         grad_x = gx.copy_(grad).mul_(gcd[:, :, None, None]).mul_(gsd)
-        return grad_x.to(x.dtype), grad_gc.to(gc.dtype), grad_gs.to(gs.dtype)
+        return grad_x.to(x.dtype), grad_gc.to(gc.dtype), grad_gs.to(gs.dtype), None

@@ -34,14 +34,23 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"out": out, "json": json.loads((out / "benchmark-cpu-quick.json").read_text())}
 
 
+@pytest.mark.slow  # one quick benchmark run shared by three tests: ~10 s on 2 shared cores
 def test_quick_run_writes_json_and_markdown(quick_run: dict) -> None:
     out = quick_run["out"]
     assert sorted(p.name for p in out.iterdir()) == ["benchmark-cpu-quick.json", "benchmark-cpu-quick.md"]
     md = (out / "benchmark-cpu-quick.md").read_text()
-    for heading in ("## Training step", "## Codec", "## Self-attention", "## Data loading", "## Targets"):
+    for heading in (
+        "## Training step",
+        "## CBAM",
+        "## Codec",
+        "## Self-attention",
+        "## Data loading",
+        "## Targets",
+    ):
         assert heading in md
 
 
+@pytest.mark.slow  # one quick benchmark run shared by three tests: ~10 s on 2 shared cores
 def test_machine_and_sections(quick_run: dict) -> None:
     r = quick_run["json"]
     assert r["machine"]["device"] == "cpu" and r["machine"]["torch"] == torch.__version__
@@ -59,9 +68,14 @@ def test_machine_and_sections(quick_run: dict) -> None:
     }
     assert [row["workers"] for row in r["loading"]["rows"]] == [0, 1]
     assert r["whole_scene"] == {"status": "not run: --quick"}
+    cbam = r["cbam"]
+    assert cbam["modules"] and all(m["fused_s"] > 0 and m["formula_s"] > 0 for m in cbam["modules"])
+    assert set(cbam["profile"]) == {"baseline", "cbam_everywhere"}
+    assert all(ops[0]["op"] == "total" and len(ops) > 1 for ops in cbam["profile"].values())
     assert r["train_memory"]["status"].startswith("not run")
 
 
+@pytest.mark.slow  # one quick benchmark run shared by three tests: ~10 s on 2 shared cores
 def test_every_target_has_a_verdict(quick_run: dict) -> None:
     targets = quick_run["json"]["targets"]
     names = " ".join(t["target"] for t in targets)

@@ -33,7 +33,12 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("note"):
         lines += ["", f"Note: {results['note']}"]
     lines += ["", "Each figure is the median of repeated runs after warm-up.", ""]
-    lines += _train(results["train_step"]) + _codec(results["codec"]) + _attention(results["attention"])
+    lines += (
+        _train(results["train_step"])
+        + _cbam(results["cbam"])
+        + _codec(results["codec"])
+        + _attention(results["attention"])
+    )
     lines += _memory(results["train_memory"])
     if results["loading"] is not None:
         lines += _loading(results["loading"], results["train_step"])
@@ -157,3 +162,35 @@ def _memory(s: dict[str, Any]) -> list[str]:
         for r in s["rows"]
     ]
     return lines + _table(["experiment", "peak GB", "budget"], rows) + [""]
+
+
+def _cbam(s: dict[str, Any]) -> list[str]:
+    lines = [
+        "## CBAM: fused path vs the formula",
+        "",
+        "Forward + backward of one CBAM at each shape it has in cbam_everywhere: CBAM.forward "
+        "(sarcomp.models.cbam_ops) against spatial(channel(x)) through autograd's generic ops.",
+        "",
+    ]
+    rows = [
+        [
+            "x".join(map(str, r["shape"])),
+            f"{r['formula_s'] * 1e3:.1f}",
+            f"{r['fused_s'] * 1e3:.1f}",
+            f"{r['speedup']:.2f}x",
+        ]
+        for r in s["modules"]
+    ]
+    lines += _table(["input B x C x H x W", "formula ms", "fused ms", "speed-up"], rows)
+    lines += ["", "torch.profiler, one training step, top operators by self CPU time (ms):", ""]
+    names = list(s["profile"])
+    depth = max(len(v) for v in s["profile"].values())
+    rows = []
+    for i in range(depth):
+        row = []
+        for name in names:
+            ops = s["profile"][name]
+            row += [ops[i]["op"], f"{ops[i]['self_cpu_ms']:.0f}"] if i < len(ops) else ["", ""]
+        rows.append(row)
+    header = [h for name in names for h in (f"{name} op", "ms")]
+    return lines + _table(header, rows) + [""]

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from sarcomp.bench.attention_scaling import measure_attention
+from sarcomp.bench.cbam_profile import measure_cbam
 from sarcomp.bench.codec_speed import measure_codecs
 from sarcomp.bench.loading import measure_loading
 from sarcomp.bench.measure import describe_machine
@@ -63,6 +64,8 @@ def _run_on(
     log(f"[{device}] training steps ({len(settings.experiments)} experiments)")
     results["train_step"] = measure_train_steps(settings, device)
     results["train_memory"] = measure_train_memory(settings, device)
+    log(f"[{device}] CBAM: fused path vs formula, profile")
+    results["cbam"] = measure_cbam(settings, device)
     log(f"[{device}] codec encode/decode")
     results["codec"] = measure_codecs(settings, root, device)
     log(f"[{device}] self-attention scaling")

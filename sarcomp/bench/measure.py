@@ -74,7 +74,8 @@ def _cpu_peak_bytes(fn: Callable[[], Any]) -> int:
 
 
 def describe_machine(device: torch.device) -> dict[str, Any]:
-    """CPU model, cores, torch threads, versions, and the GPU if one is used."""
+    """CPU model, cores, torch threads, versions, the load average (other jobs on a shared CPU)
+    and the GPU if one is used."""
     info: dict[str, Any] = {
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
@@ -85,6 +86,7 @@ def describe_machine(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "device": str(device),
         "gpu": None,
+        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
     }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)

@@ -28,7 +28,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cpu_count']} cores, torch {m['torch']} with {m['torch_threads']} "
         f"thread(s) (OMP_NUM_THREADS={m['omp_num_threads']}), Python {m['python']}; device {m['device']}"
-        f"{'; GPU ' + m['gpu']['name'] if m['gpu'] else '; no GPU'}.",
+        f"{'; GPU ' + m['gpu']['name'] if m['gpu'] else '; no GPU'}. Load average at start "
+        f"{' / '.join(map(str, m['load_average_at_start']))} (1/5/15 min).",
     ]
     if results.get("note"):
         lines += ["", f"Note: {results['note']}"]

@@ -391,3 +391,16 @@ def test_cbam_residual_uses_the_fused_path_with_the_same_gradients() -> None:
     old = x + c.spatial(c.channel(module.conv2(module.act(module.conv1(x)))))
     (gx_old,) = torch.autograd.grad(old.square().sum(), x)
     torch.testing.assert_close(gx, gx_old)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cbam_fused_path_under_autocast_and_channels_last_on_cuda() -> None:
+    module = randomize(build_attention("cbam", 32)).cuda()
+    x = torch.randn(2, 32, 16, 16, device="cuda").contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        new, old = module(x), module.spatial(module.channel(x))
+    torch.testing.assert_close(new.float(), old.float(), rtol=2e-2, atol=2e-2)
+    (g_new,) = torch.autograd.grad(new.float().sum(), x)
+    (g_old,) = torch.autograd.grad(old.float().sum(), x)
+    torch.testing.assert_close(g_new, g_old, rtol=5e-2, atol=5e-2)

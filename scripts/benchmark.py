@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = BenchSettings.for_mode(args.quick, whole_scene_model=args.scene_model)
     command = shlex.join(["python", "scripts/benchmark.py", *(sys.argv[1:] if argv is None else argv)])
-    written = run_cli(run_benchmark, args.out, settings, command, args.note)
+    written = run_cli(
+        run_benchmark, args.out, settings, command, args.note, log=lambda m: print(m, flush=True)
+    )
     for path in written:
         print(path)
     return 0

@@ -15,7 +15,7 @@ import torch
 from sarcomp.bench.attention_scaling import explicit_attention, growth_exponents
 from sarcomp.bench.measure import peak_bytes
 from sarcomp.bench.scene import measure_scene
-from sarcomp.bench.settings import VARIANTS
+from sarcomp.bench.settings import VARIANTS, BenchSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,6 +106,8 @@ def test_growth_exponents() -> None:
     assert growth_exponents(rows, "m") == pytest.approx([1.0, 2.0])
 
 
-def test_whole_scene_reports_why_it_did_not_run(tmp_path: Path) -> None:
-    result = measure_scene(8192, None, 256, tmp_path)
-    assert result["status"].startswith("not run: ")
+def test_whole_scene_says_why_it_did_not_run(tmp_path: Path) -> None:
+    assert measure_scene(BenchSettings.for_mode(True), 32, tmp_path) == {"status": "not run: --quick"}
+    if importlib.util.find_spec("sarcomp.codec.scene") is None:
+        result = measure_scene(BenchSettings(), 256, tmp_path)
+        assert result == {"status": "not run: sarcomp.codec.scene absent"}

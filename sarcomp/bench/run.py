@@ -77,9 +77,7 @@ def _run_on(
         results["loading"] = measure_loading(settings, root)
         log("[cpu] whole scene")
         tile = int(compose_experiment(settings.experiments[0], settings.overrides).data.tile_size)
-        results["whole_scene"] = measure_scene(
-            settings.whole_scene_size, settings.whole_scene_model, tile, work
-        )
+        results["whole_scene"] = measure_scene(settings, tile, work)
     else:
         results["loading"], results["whole_scene"] = None, NOT_ON_THIS_DEVICE
     results["targets"] = judge(results)

@@ -1,7 +1,9 @@
 """Whole-scene compression (8192² by default): MPixel/s and peak RSS of compress and decompress.
 
-The measuring is ``sarcomp.codec.scene.measure_whole_scene`` (issue 12, the ``.sarc`` codec);
-this section calls it when that module provides it and otherwise records why it did not run.
+The measuring is ``sarcomp.codec.scene.measure_whole_scene`` (issue 12, the ``.sarc`` codec):
+this section calls it when that module provides it, and otherwise records why it did not run.
+Without ``--scene-model`` it codes with a freshly initialised baseline saved as a checkpoint in the
+work folder: speed and memory do not depend on training, the bpp does (it is not a trained one).
 """
 
 from __future__ import annotations
@@ -10,10 +12,21 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+from sarcomp.bench.settings import BASELINE, BenchSettings, compose_experiment
+from sarcomp.runs import build_model, config_to_text, save_checkpoint
 
-def measure_scene(size: int | None, model_ref: str | None, tile: int, workdir: Path) -> dict[str, Any]:
+
+def untrained_checkpoint(settings: BenchSettings, workdir: Path) -> Path:
+    """A checkpoint (config + weights) of a freshly initialised baseline."""
+    cfg = compose_experiment(BASELINE, settings.overrides)
+    path = Path(workdir) / "untrained_baseline.pt"
+    save_checkpoint(path, {"model": build_model(cfg.model).state_dict(), "config": config_to_text(cfg)})
+    return path
+
+
+def measure_scene(settings: BenchSettings, tile: int, workdir: Path) -> dict[str, Any]:
     """The codec's measurement, or ``{"status": "not run: <why>"}``."""
-    if size is None:
+    if settings.whole_scene_size is None:
         return {"status": "not run: --quick"}
     try:
         scene = importlib.import_module("sarcomp.codec.scene")
@@ -22,7 +35,9 @@ def measure_scene(size: int | None, model_ref: str | None, tile: int, workdir: P
     measure = getattr(scene, "measure_whole_scene", None)
     if measure is None:
         return {"status": "not run: sarcomp.codec.scene has no measure_whole_scene"}
-    if model_ref is None:
-        return {"status": "not run: no model given (--scene-model)"}
-    result = dict(measure(size, model_ref, tile, workdir))
-    return {"status": "run", "size": size, "tile": tile, "model": model_ref, **result}
+    model = settings.whole_scene_model
+    note = "given model"
+    if model is None:
+        model, note = str(untrained_checkpoint(settings, workdir)), "untrained baseline (bpp not meaningful)"
+    result = dict(measure(settings.whole_scene_size, model, tile, Path(workdir) / "whole_scene"))
+    return {"status": "run", "model_note": note, **result}

@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from sarcomp.analysis.render import format_table, summary_rows
 from sarcomp.evaluation.evaluate import evaluate_run
-from sarcomp.evaluation.report import format_table, summary_rows
 
 EXPERIMENTS = ("baseline", "cbam_bottleneck")
 ROOT = Path(__file__).resolve().parent.parent

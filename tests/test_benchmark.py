@@ -59,7 +59,7 @@ def test_machine_and_sections(quick_run: dict) -> None:
     assert r["machine"]["device"] == "cpu" and r["machine"]["torch"] == torch.__version__
     assert r["machine"]["cpu"] and r["command"].startswith("python scripts/benchmark.py --quick")
     train = {row["experiment"]: row for row in r["train_step"]["rows"]}
-    assert set(train) == set(VARIANTS)
+    assert set(train) == {*VARIANTS, "cbam_everywhere_formula"}
     assert train["baseline"]["ratio_to_baseline"] == 1.0
     assert all(row["tiles_per_s"] > 0 and len(row["runs_s"]) == 2 for row in train.values())
     codecs = r["codec"]["rows"]

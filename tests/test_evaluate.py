@@ -13,18 +13,12 @@ import numpy as np
 import pytest
 
 from sarcomp.data.representation import Representation, Scaling
+from sarcomp.data.tiles import SceneImage
 from sarcomp.errors import SarcompError
-from sarcomp.evaluation.evaluate import (
-    SAR_KEYS,
-    SceneImage,
-    evaluate_folder,
-    evaluate_run,
-    find_runs,
-    linear_intensity,
-    load_results,
-    scene_metrics,
-)
-from tests.conftest import REPO
+from sarcomp.evaluation.evaluate import evaluate_folder, evaluate_run
+from sarcomp.metrics.scene import SAR_KEYS, scene_metrics
+from sarcomp.runs import find_runs, load_results
+from tests.helpers import REPO
 
 
 def test_evaluate_run_writes_json(smoke_run):
@@ -68,7 +62,7 @@ def _scene(units: str, lo: float = -30.0, hi: float = 10.0):
 
 
 @pytest.mark.parametrize("units", ["intensity", "amplitude", "db"])
-def test_linear_intensity_inverts_the_representation(units):
+def test_to_intensity_inverts_the_representation(units):
     rng = np.random.default_rng(0)
     intensity = 10 ** rng.uniform(-2.5, 0.5, size=(8, 8))
     physical = {"intensity": intensity, "amplitude": np.sqrt(intensity), "db": 10 * np.log10(intensity)}[
@@ -76,7 +70,8 @@ def test_linear_intensity_inverts_the_representation(units):
     ]
     scene = _scene(units)
     unit = scene.representation.to_unit(physical, scene.scaling)
-    assert linear_intensity(scene, unit) == pytest.approx(intensity, rel=1e-4)
+    rep = scene.representation
+    assert rep.to_intensity(rep.from_unit(unit, scene.scaling)) == pytest.approx(intensity, rel=1e-4)
 
 
 def test_scene_metrics_known_answers():
@@ -123,6 +118,7 @@ def test_sweep_folder_with_classic_codecs(smoke_run, tmp_path):
     assert jpeg_bpp == sorted(jpeg_bpp)  # quality grid ascends, so does the rate
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter and Hydra
 def test_evaluate_script_on_shared_sar(smoke_run, shared_sar, tmp_path):
     out = tmp_path / "sar.json"
     cmd = [

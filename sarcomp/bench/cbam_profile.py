@@ -79,7 +79,7 @@ def profile_steps(settings: BenchSettings, device: torch.device) -> dict[str, li
 
     out = {}
     for name in ("baseline", "cbam_everywhere"):
-        step = make_train_step(compose_experiment(name, settings.overrides), device)
+        step, _ = make_train_step(compose_experiment(name, settings.overrides), device)
         step()
         with profile() as prof:
             step()

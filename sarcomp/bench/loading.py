@@ -12,9 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from sarcomp.bench.settings import BenchSettings, compose_experiment
 from sarcomp.bench.synthetic_data import data_config
 from sarcomp.data.loaders import load_split, train_loader
+from sarcomp.data.tiles import RandomTiles
+from sarcomp.training.distributed import ShardSampler
 
 
 def measure_loading(settings: BenchSettings, root: Path) -> dict[str, Any]:
@@ -24,7 +28,8 @@ def measure_loading(settings: BenchSettings, root: Path) -> dict[str, Any]:
     rows = []
     for workers in settings.loader_workers:
         data = data_config(cfg, root, num_workers=workers, train_samples=samples)
-        loader = train_loader(data, load_split(data, "train"), seed=0)
+        dataset = RandomTiles(load_split(data, "train"), int(data.tile_size), samples, seed=0)
+        loader = train_loader(data, dataset, ShardSampler(len(dataset)), 0, torch.device("cpu"))
         runs = [_timed_pass(loader) for _ in range(max(settings.repeats // 2, 1))]
         median = statistics.median(runs)
         rows.append(

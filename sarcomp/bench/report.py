@@ -57,7 +57,8 @@ def _train(s: dict[str, Any]) -> list[str]:
         "## Training step",
         "",
         f"Tile {s['tile_size']}, batch {s['batch_size']} x accumulate {s['accumulate']}; the trainer's step "
-        "(forward, loss, backward, Adam, auxiliary step); repeats interleaved across experiments.",
+        "(forward, loss, backward, Adam, auxiliary step); repeats interleaved across experiments; the "
+        "ratio is the median over rounds of the step time over the baseline's in the same round.",
         "",
     ]
     rows = [
@@ -66,10 +67,12 @@ def _train(s: dict[str, Any]) -> list[str]:
             f"{r['median_step_s']:.3f}",
             f"{r['tiles_per_s']:.2f}",
             "" if r["ratio_to_baseline"] is None else f"{r['ratio_to_baseline']:.3f}",
+            "" if r["ratio_range"] is None else "{:.2f}-{:.2f}".format(*r["ratio_range"]),
         ]
         for r in s["rows"]
     ]
-    return head + _table(["experiment", "step s", "tiles/s", "x baseline"], rows) + [""]
+    header = ["experiment", "step s", "tiles/s", "x baseline (median)", "x baseline (range over rounds)"]
+    return head + _table(header, rows) + [""]
 
 
 def _codec(s: dict[str, Any]) -> list[str]:

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from sarcomp.data.rasters import BandSpec, list_rasters
 from sarcomp.data.representation import Representation
-from sarcomp.data.tiles import GridTiles, RandomTiles, Scene, load_scenes
+from sarcomp.data.tiles import GridTiles, Scene, load_scenes
 from sarcomp.errors import SarcompError
 
 SPLITS = ("train", "val", "test")
@@ -64,14 +64,17 @@ def load_split(cfg: Mapping[str, Any], split: str) -> list[Scene]:
     return load_scenes(scene_paths(cfg["root"], split), band_spec(cfg), representation(cfg))
 
 
-def train_loader(cfg: Mapping[str, Any], scenes: list[Scene], seed: int, **loader_kw) -> DataLoader:
-    dataset = RandomTiles(scenes, cfg["tile_size"], cfg["train_samples"], seed=seed)
+def train_loader(
+    cfg: Mapping[str, Any], dataset: Dataset, sampler: Sampler[int], seed: int, device: torch.device
+) -> DataLoader:
+    """Batches of random training tiles in ``sampler``'s order (the trainer's sharded, resumable
+    order), workers seeded from ``seed``."""
     return DataLoader(
         dataset,
         batch_size=cfg["batch_size"],
-        shuffle=False,
+        sampler=sampler,
         drop_last=True,
-        **{**_loader_options(cfg), **loader_kw},
+        **_loader_options(cfg, seed, device),
     )
 
 
@@ -98,11 +101,13 @@ def loader_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
-def _loader_options(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    workers = int(cfg["num_workers"])
+def _loader_options(
+    cfg: Mapping[str, Any], seed: int = 0, device: torch.device | None = None
+) -> dict[str, Any]:
+    on_cuda = device.type == "cuda" if device is not None else torch.cuda.is_available()
     return {
-        "num_workers": workers,
-        "pin_memory": bool(cfg["pin_memory"]) and torch.cuda.is_available(),
+        "num_workers": int(cfg["num_workers"]),
+        "pin_memory": bool(cfg["pin_memory"]) and on_cuda,
         "persistent_workers": False,
-        "generator": loader_generator(0),
+        "generator": loader_generator(seed),
     }

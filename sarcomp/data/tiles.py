@@ -230,3 +230,33 @@ class GridTiles(Dataset):
             "h": h,
             "w": w,
         }
+
+
+def place_tile(canvas: np.ndarray, item: dict, tile: np.ndarray) -> None:
+    """Write a [T, T] tile of a :class:`GridTiles` item into its scene-sized ``canvas``, cutting off
+    the padding past the scene's edge."""
+    r, c, h, w = item["row"], item["col"], item["h"], item["w"]
+    canvas[r : r + h, c : c + w] = tile[:h, :w]
+
+
+@dataclass
+class SceneImage:
+    """A scene as one stitched [0, 1] image (masked pixels 0) and its validity mask."""
+
+    scene: Scene
+    ref: np.ndarray
+    valid: np.ndarray
+
+    @property
+    def key(self) -> str:
+        return str(self.scene.path.resolve())
+
+
+def stitch_scene(scene: Scene, tile_size: int) -> SceneImage:
+    """Read a scene through the tile grid a tiled codec sees, and stitch it back."""
+    h, w = scene.info.height, scene.info.width
+    ref, valid = np.zeros((h, w), np.float32), np.zeros((h, w), bool)
+    for item in GridTiles([scene], tile_size):
+        place_tile(ref, item, item["x"][0].numpy())
+        place_tile(valid, item, item["mask"][0].numpy())
+    return SceneImage(scene, ref, valid)

@@ -279,6 +279,26 @@ def test_self_attention_matches_softmax_formula(heads: int) -> None:
     torch.testing.assert_close(seen[0], attn)
 
 
+@pytest.mark.parametrize("heads", [1, 2])
+def test_self_attention_query_blocks_match_the_formula(heads: int) -> None:
+    """9x13 = 117 positions in blocks of 7 (the last one short): output and gradients as the formula."""
+    module = make(
+        "self_attention", num_heads=heads, query_chunk=7
+    ).double()  # float64: the maths, not rounding
+    x = torch.randn(2, 16, 9, 13, dtype=torch.float64, requires_grad=True)
+    want, _ = explicit_block(module, x, lambda q, k, v: explicit_global(q, k, v, heads))
+    got = module(x)
+    torch.testing.assert_close(got, want)
+    params = [x, *module.parameters()]
+    for g_got, g_want in zip(torch.autograd.grad(got.sum(), params), torch.autograd.grad(want.sum(), params)):
+        torch.testing.assert_close(g_got, g_want)
+
+
+def test_self_attention_query_chunk_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="query_chunk"):
+        build_attention("self_attention", 16, query_chunk=0)
+
+
 def test_default_qk_width() -> None:
     assert build_attention("self_attention", 192).q.out_channels == 24
     assert build_attention("self_attention", 16).q.out_channels == 8

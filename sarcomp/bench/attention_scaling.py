@@ -3,7 +3,8 @@
 - ``fused``: global attention through ``F.scaled_dot_product_attention`` (one head);
 - ``explicit``: the formula ``softmax(Q Kᵀ / √d) V``, which materialises the tokens² matrix;
 - ``module``: the codec's ``self_attention`` block as configured by default (global up to
-  ``max_tokens=4096`` positions, local 8×8 windows above), including its projections.
+  ``max_tokens=4096`` positions with queries in blocks of ``query_chunk=256``, local 8×8 windows
+  above), including its projections.
 
 Inference (``torch.no_grad``), batch 1, ``attention_channels`` channels (the latent width),
 Q/K of ``channels // 8``. Peak memory as :mod:`sarcomp.bench.measure` describes.

@@ -108,7 +108,7 @@ def _attention(s: dict[str, Any]) -> list[str]:
         "",
         f"{s['mode']}, batch {s['batch']}, {s['channels']} channels. fused = scaled_dot_product_attention, "
         "explicit = softmax(QK^T/sqrt(d))V, module = the self_attention block (global up to 4096 "
-        "positions, 8x8 windows above). Peak: allocations above the inputs (CPU: torch.profiler "
+        "positions with queries in blocks of 256, 8x8 windows above). Peak: allocations above the inputs (CPU: torch.profiler "
         "memory events; CUDA: max_memory_allocated).",
         "",
     ]

@@ -70,7 +70,7 @@ def _run_on(
     results["codec"] = measure_codecs(settings, root, device)
     log(f"[{device}] self-attention scaling")
     results["attention"] = measure_attention(
-        settings.attention_sides, settings.attention_channels, settings.repeats, device
+        settings.attention_sides, settings.attention_channels, settings.attention_repeats, device
     )
     if device.type == "cpu":
         log("[cpu] data loading")

@@ -26,6 +26,7 @@ class BenchSettings:
     scene_size: int = 512  # synthetic GeoTIFF scenes for the codec and loader sections
     attention_sides: tuple[int, ...] = (16, 32, 64, 128)  # maps of side² tokens
     attention_channels: int = 192  # the default latent width (where V3 attends)
+    attention_repeats: int = 3  # the explicit 128² matrix takes seconds per call
     loader_batches: int = 12
     loader_workers: tuple[int, ...] = (0, 1, 2)
     whole_scene_size: int | None = 8192
@@ -45,6 +46,7 @@ class BenchSettings:
             "scene_size": 64,
             "attention_sides": (4, 8),
             "attention_channels": 16,
+            "attention_repeats": 2,
             "loader_batches": 3,
             "loader_workers": (0, 1),
             "whole_scene_size": None,

@@ -80,15 +80,26 @@ def register_resolvers() -> None:
     """Resolvers the configs use, and the schemas (``trainer/schema``, ``eval_schema``).
 
     ``${or_default:value,fallback}``: the fallback when value is empty (run folder names);
-    ``${rank_zero:value}``: the value on rank 0, null on other ranks (only rank 0 writes .hydra/).
+    ``${rank_zero:value}``: the value on rank 0, null on other ranks (only rank 0 writes .hydra/);
+    ``${data_root_suffix:root}``: ``_data-<8 hex>`` naming the resolved data folder (empty when unset), so two
+    data folders never share a run folder.
     """
     store = ConfigStore.instance()
     store.store(group="trainer", name="schema", node=TrainerSchema)
     store.store(name="eval_schema", node=EvalSchema)
+    if not OmegaConf.has_resolver("data_root_suffix"):
+        OmegaConf.register_new_resolver("data_root_suffix", data_root_suffix)
     if not OmegaConf.has_resolver("or_default"):
         OmegaConf.register_new_resolver("or_default", lambda value, fallback: value or fallback)
     if not OmegaConf.has_resolver("rank_zero"):
         OmegaConf.register_new_resolver("rank_zero", lambda value: value if env_rank() == 0 else None)
+
+
+def data_root_suffix(root: str | Path | None) -> str:
+    """The run-folder suffix for a data folder (``${data_root_suffix:...}`` in configs/hydra/default.yaml)."""
+    from sarcomp.data.identity import root_tag
+
+    return f"_data-{root_tag(root)}" if root else ""
 
 
 def experiment_names() -> list[str]:

@@ -112,6 +112,17 @@ def used_scene_paths(run_dirs: list[Path] | tuple[Path, ...]) -> set[str]:
     }
 
 
+def used_scene_hashes(run_dirs: list[Path] | tuple[Path, ...]) -> set[str]:
+    """SHA-256 of every scene the runs trained or validated on (copies and links have the same)."""
+    return {
+        e["sha256"]
+        for run in run_dirs
+        for split in ("train", "val")
+        for e in read_scenes(run).get(split, [])
+        if e.get("sha256")
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # Checkpoints and models
 

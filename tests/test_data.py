@@ -157,6 +157,8 @@ EXPECTED_UNITS = {
 def test_shared_sar_files_load(shared_sar):
     rep = Representation(units="auto", db_range=None, percentiles=(1.0, 99.0))
     for path in sorted(shared_sar.glob("*.tif")) + sorted(shared_sar.glob("*.png")):
+        if path.name.startswith("sentinel1_slc_"):  # I/Q in two bands: auto refuses it (test_bandspecs)
+            continue
         scene = Scene.load(path, BandSpec(), rep)
         if path.name in EXPECTED_UNITS:
             assert scene.representation.units == EXPECTED_UNITS[path.name], path.name

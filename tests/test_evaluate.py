@@ -106,7 +106,7 @@ def test_sweep_folder_with_classic_codecs(smoke_run, tmp_path):
     assert len(learned) == 1 and sweep / "eval" / "classic.json" in paths
     swept = load_results(sweep / "eval" / "classic.json")
     assert {p["name"] for p in swept} == {"JPEG", "JPEG2000 16-bit"} and len(swept) == len(results) == 20
-    keys = set(learned[0]["images"][0]) - {"tiles", "encode_ms_tile", "decode_ms_tile"}
+    keys = set(learned[0]["images"][0]) - {"tiles", "coded_pixels", "encode_ms_tile", "decode_ms_tile"}
     for payload in swept:  # same schema and same scenes as the learned codec
         assert keys <= set(payload["images"][0]) | {"param"} and payload["headers_counted"]
         assert [r["path"] for r in payload["images"]] == [r["path"] for r in learned[0]["images"]]
@@ -128,6 +128,7 @@ def test_evaluate_script_on_shared_sar(smoke_run, shared_sar, tmp_path):
         f"out={out}",
         "data=geotiff",
         f"data.root={shared_sar}",
+        "data.band_specs=configs/bands/shared_sar.yaml",
         "data.tile_size=64",
         "classic.codecs=[jpeg]",
         "classic.sweep=false",
@@ -137,6 +138,11 @@ def test_evaluate_script_on_shared_sar(smoke_run, shared_sar, tmp_path):
     rows = json.loads(out.read_text())["images"]
     assert len(rows) == len(list(shared_sar.glob("*.tif")) + list(shared_sar.glob("*.png")))
     assert "PSNR" in result.stdout and all(math.isfinite(r["psnr"]) for r in rows)
+    units = {r["image"]: r["units"] for r in rows}
+    assert (
+        units["sentinel1_grd_cargo_chip_5258_y11247.tif"] == "amplitude"
+    )  # per configs/bands/shared_sar.yaml
+    assert units["sentinel1_slc_cargo_chip_29087_y5288.tif"] == "intensity"  # I/Q in two bands, included
     display = [r for r in rows if r["units"] == "display8"]
     assert display and all(math.isnan(r["enl_ratio"]) for r in display)
     assert all(math.isfinite(r["epi"]) for r in rows if r["units"] != "display8")

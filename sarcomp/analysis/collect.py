@@ -5,6 +5,7 @@ Input: run folders and sweep folders (every run folder below them), each evaluat
 are computed on the fly (``evaluate=True``). Only scenes that *no* compared run trained or validated
 on are used (the union of every run's ``scenes.json``), and only those evaluated for every run and
 classic result, so all numbers are on one common set of scenes; means are recomputed over it.
+Runs (and the classic sweep) whose test scenes differ by SHA-256 are refused, never pooled.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sarcomp.data.identity import check_same_scenes
 from sarcomp.errors import SarcompError
 from sarcomp.evaluation.evaluate import classic_sweep_for_runs, evaluate_run
 from sarcomp.evaluation.results import LEARNED_KEYS, mean_row
@@ -93,6 +95,9 @@ def collect(
         )
     else:
         notes.append("no classic rate sweep found: run scripts/evaluate.py on the folder")
+    check_same_scenes(
+        [(str(r.run_dir), r.payload["images"]) for r in runs] + [(p["name"], p["images"]) for p in sweep]
+    )
     return runs, sweep, notes
 
 

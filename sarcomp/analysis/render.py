@@ -336,7 +336,8 @@ def render_markdown(report: Mapping[str, Any], plots: Sequence[Path] = (), title
         plan_table(report),
         "",
         "Values are the mean ± sample std over seeds of each run's mean over the test scenes "
-        "(no ± with one seed). bpp from the real entropy-coded bytes (latent only). encode/decode ms: "
+        "(no ± with one seed). bpp: bytes of the .sarc file `sarcomp compress` writes (header, tile "
+        "strings, CRC; the georeferencing block is not billed) per scene pixel. encode/decode ms: "
         "whole scene (sum over its tiles). Δtime: relative change of encode + decode ms. "
         f"MS-SSIM: mean over the {report['ms_ssim_scenes']} of {len(report['images'])} scene(s) where it is "
         f"defined (≥ {MS_SSIM_MIN_SIDE} px on each side, no nodata); N/A if none. "
@@ -368,8 +369,8 @@ def render_markdown(report: Mapping[str, Any], plots: Sequence[Path] = (), title
         "",
         sar_table(report),
         "",
-        "ENL ratio: ENL of the reconstruction / ENL of the reference over automatically detected homogeneous "
-        "16×16 windows (> 1: speckle smoothed). Ratio image I/Î: mean (ideal 1) and variance (0 for a "
+        "ENL ratio: median over automatically detected homogeneous 16×16 windows of ENL of the "
+        "reconstruction / ENL of the reference, per-window ENL capped at 1e6 (> 1: speckle smoothed). Ratio image I/Î: mean (ideal 1) and variance (0 for a "
         "lossless codec; 1/L for an ideal L-look despeckler). Mean preservation: mean Î / mean I. EPI: "
         "Laplacian correlation edge preservation. RMSE dB: error of the reconstruction in dB.",
     ]

@@ -1,7 +1,8 @@
 """From the ``data`` config to scenes, datasets and DataLoaders.
 
 Splits are by scene, never by tile: ``<root>/{train,val,test}/`` when those folders exist.
-A flat folder is split by sorted file name (every 5th scene to val, the rest to train) for
+A flat folder is split by sorted file name (every 5th scene to val, the rest to train; with
+fewer than 5 files the last one to val: a validation scene is never a training scene) for
 training, and is used whole as the test split for evaluation. The scene lists of a run are
 recorded in its folder (``scenes.json``) so evaluation can refuse training scenes.
 """
@@ -15,9 +16,10 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from sarcomp.data.bandspecs import file_settings, load_band_specs, spec_file
 from sarcomp.data.rasters import BandSpec, list_rasters
 from sarcomp.data.representation import Representation
-from sarcomp.data.tiles import GridTiles, Scene, load_scenes
+from sarcomp.data.tiles import GridTiles, Scene
 from sarcomp.errors import SarcompError
 
 SPLITS = ("train", "val", "test")
@@ -56,12 +58,23 @@ def scene_paths(root: str | Path, split: str) -> list[Path]:
     files = list_rasters(root)
     if split == "test":
         return files
+    if len(files) < 2:
+        raise SarcompError(
+            f"{root}: a flat data folder needs at least 2 scenes (one is held out for validation, "
+            f"never trained on); it has {len(files)}"
+        )
     in_val = [i % VAL_EVERY == VAL_EVERY - 1 for i in range(len(files))]
-    return [f for f, v in zip(files, in_val) if v == (split == "val")] or files[:1]
+    if not any(in_val):  # fewer than VAL_EVERY files: the last one validates, the others train
+        in_val[-1] = True
+    return [f for f, v in zip(files, in_val) if v == (split == "val")]
 
 
 def load_split(cfg: Mapping[str, Any], split: str) -> list[Scene]:
-    return load_scenes(scene_paths(cfg["root"], split), band_spec(cfg), representation(cfg))
+    """The scenes of one split, each with its band-spec entry applied (sarcomp.data.bandspecs)."""
+    source = spec_file(cfg)
+    specs = load_band_specs(source) if source is not None else None
+    spec, rep = band_spec(cfg), representation(cfg)
+    return [Scene.load(p, *file_settings(p, specs, spec, rep)) for p in scene_paths(cfg["root"], split)]
 
 
 def train_loader(

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from sarcomp.codec.classic import CODECS, Codec, available_codecs, build_codec, encode_at_bpp
+from sarcomp.codec.scene import stored_scaling
 from sarcomp.data.tiles import Scene, SceneImage, stitch_scene
 from sarcomp.evaluation.results import results_payload, scene_record
 from sarcomp.fileio import write_json
@@ -120,6 +121,12 @@ def classic_matched(
     return _classic_payload(codec, rows, kind="matched", **extra)
 
 
+def reference_images(scenes: Sequence[Scene], tile_size: int) -> list[SceneImage]:
+    """The stitched [0, 1] scenes, with the float32 clip range that the learned codec's ``.sarc``
+    header stores, so classic and learned codecs code the very same image."""
+    return [stitch_scene(stored_scaling(s), tile_size) for s in scenes]
+
+
 def evaluate_classic(
     scenes: Sequence[Scene],
     tile_size: int,
@@ -129,7 +136,7 @@ def evaluate_classic(
     data_root: str | None = None,
 ) -> list[dict[str, Any]]:
     """The classic rate sweep on ``scenes`` (each coded whole); written to ``out`` if given."""
-    images = [stitch_scene(s, tile_size) for s in scenes]
+    images = reference_images(scenes, tile_size)
     results = [p for codec in classic_codecs(codec_names, bits) for p in classic_sweep(codec, images)]
     for p in results:
         p.update(data_root=data_root, tile_size=tile_size)

@@ -1,13 +1,17 @@
 """Evaluate a trained run: code its test scenes with the real bitstream, then the classic codecs.
 
-**Scenes.** Each test scene is read as a grid of tiles (:class:`~sarcomp.data.tiles.GridTiles`:
-edge tiles padded by reflection, padding and nodata masked, masked pixels set to 0) and stitched
-back into one [0, 1] scene image. All metrics (:mod:`sarcomp.metrics.scene`) are computed on that
-whole scene image over its valid pixels.
+**Scenes.** Each test scene is read window by window into one [0, 1] scene image (nodata masked
+and set to 0, the clip range rounded to float32 as the ``.sarc`` header stores it). All metrics
+(:mod:`sarcomp.metrics.scene`) are computed on that whole scene image over its valid pixels.
 
-**Learned codec.** Every tile goes through the real ``model.compress`` / ``model.decompress``.
-bpp = 8·(entropy-coded bytes of all the scene's tiles) / (scene pixels): latent bytes only — the
-tile grid, the scaling and the per-tile string lengths (a few bytes per tile) are not counted.
+**Learned codec.** Each scene is coded as ``sarcomp compress`` codes it
+(:func:`sarcomp.codec.scene.code_scene`): tiles padded only to the model's stride (16), every tile
+through the real ``model.compress``, the strings in a ``.sarc`` container, decoded back from that
+container with ``model.decompress``. bpp = 8·(container bytes) / (scene pixels): the header a
+decoder needs besides the model (size, tile grid, scaling, model identity, per-tile string lengths,
+the nodata mask when there is one), the tile strings and the CRC — everything in the file but its
+georeferencing block (CRS, transform, nodata value, band description), which is not billed, as the
+classic codecs' files carry no georeferencing either (:data:`BYTES_COUNTED`, in every payload).
 ``encode_ms`` / ``decode_ms``: wall time to code the whole scene (the sum over its tiles, each
 timed after a warm-up, CUDA synchronised), and ``encode_ms_tile`` / ``decode_ms_tile``, the median
 per tile.
@@ -23,15 +27,16 @@ from __future__ import annotations
 
 import logging
 import statistics
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from sarcomp.data.tiles import GridTiles, Scene, SceneImage, place_tile
+from sarcomp.codec.container import ModelId
+from sarcomp.codec.modelref import model_hash
+from sarcomp.codec.scene import code_scene, scene_grid
+from sarcomp.data.tiles import Scene, SceneImage
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
 from sarcomp.evaluation.classic import classic_codecs, classic_matched, evaluate_classic
@@ -47,61 +52,58 @@ from sarcomp.runs import (
     matched_path,
     metrics_path,
     run_config,
+    used_scene_hashes,
     used_scene_paths,
 )
 
 log = logging.getLogger(__name__)
 
 
-def _timed(device: torch.device, fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
-    """``fn(*args)`` and its wall time in ms (CUDA-synchronised)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    result = fn(*args)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return result, (time.perf_counter() - start) * 1e3
+BYTES_COUNTED = (
+    "the .sarc file sarcomp compress writes, less its georeferencing block: header (size, tile grid, "
+    "scaling, model id, string lengths, nodata mask if any) + tile strings + CRC-32; tiles padded to "
+    "the stride only"
+)
 
 
 @torch.no_grad()
 def evaluate_scenes(
-    model: torch.nn.Module, scenes: Sequence[Scene], tile_size: int, device: torch.device
+    model: torch.nn.Module,
+    scenes: Sequence[Scene],
+    tile_size: int,
+    device: torch.device,
+    identity: ModelId | None = None,
 ) -> tuple[list[dict[str, Any]], list[SceneImage]]:
     """One row per scene (bytes, bpp, every metric, encode/decode ms; see module docstring),
-    and the stitched reference images, so classic codecs can code them without a second read."""
+    and the stitched reference images, so classic codecs can code them without a second read.
+
+    Each scene goes through :func:`sarcomp.codec.scene.code_scene`: the ``.sarc`` container that
+    ``sarcomp compress`` writes (less its georeferencing block) is what ``bytes`` counts, and the
+    reconstruction is decoded from that container. ``identity`` is the model's (a hash of its
+    weights when not given); only its size matters for the rate.
+    """
     model = model.to(device).eval()
-    rows, images, warmed = [], [], False
+    identity = identity or ModelId.hashed(model_hash(None, model))
+    rows, images = [], []
+    scene_grid(tile_size, tile_size, tile_size, 0, model)  # a bad tile size is a one-line error
+    x = torch.zeros(1, 1, tile_size, tile_size, device=device)
+    model.decompress(**model.compress(x))  # first-call costs must not land in the timings
     for scene in scenes:
-        tiles = GridTiles([scene], tile_size)
+        coded = code_scene(model, scene, identity, tile_size, device=device)
         h, w = scene.info.height, scene.info.width
-        ref, rec = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
-        valid = np.zeros((h, w), bool)
-        n_bytes, enc_ms, dec_ms = 0, [], []
-        for item in tiles:
-            x = item["x"][None].to(device)
-            if not warmed:
-                model.decompress(**model.compress(x))
-                warmed = True
-            coded, t_enc = _timed(device, model.compress, x)
-            out, t_dec = _timed(device, model.decompress, coded["strings"], coded["shape"])
-            n_bytes += sum(len(s) for strings in coded["strings"] for s in strings)
-            enc_ms.append(t_enc)
-            dec_ms.append(t_dec)
-            place_tile(ref, item, item["x"][0].numpy())
-            place_tile(rec, item, out["x_hat"][0, 0].float().cpu().numpy())
-            place_tile(valid, item, item["mask"][0].numpy())
-        image = SceneImage(scene, ref, valid)
+        image = SceneImage(coded.scene, coded.ref, coded.valid)
+        n_bytes = len(coded.container)
         row = {
             **scene_record(image),
-            "tiles": len(tiles),
+            "tiles": coded.tiles,
+            "coded_pixels": coded.coded_pixels,
             "bytes": n_bytes,
             "bpp": 8 * n_bytes / (h * w),
-            **scene_metrics(image, rec),
-            "encode_ms": float(sum(enc_ms)),
-            "decode_ms": float(sum(dec_ms)),
-            "encode_ms_tile": statistics.median(enc_ms),
-            "decode_ms_tile": statistics.median(dec_ms),
+            **scene_metrics(image, coded.rec),
+            "encode_ms": float(sum(coded.encode_ms)),
+            "decode_ms": float(sum(coded.decode_ms)),
+            "encode_ms_tile": statistics.median(coded.encode_ms),
+            "decode_ms_tile": statistics.median(coded.decode_ms),
         }
         log.info("%s: bpp=%.4f psnr=%.2f", row["image"], row["bpp"], row["psnr"])
         rows.append(row)
@@ -109,9 +111,12 @@ def evaluate_scenes(
     return rows, images
 
 
-def exclude_training_scenes(scenes: Sequence[Scene], used: set[str]) -> list[Scene]:
-    """Drop scenes a run trained or validated on (``used``: resolved paths), with a warning."""
-    kept = [s for s in scenes if str(s.path.resolve()) not in used]
+def exclude_training_scenes(
+    scenes: Sequence[Scene], used: set[str], used_hashes: set[str] | frozenset[str] = frozenset()
+) -> list[Scene]:
+    """Drop scenes a run trained or validated on (``used``: resolved paths; ``used_hashes``: their
+    SHA-256, so a copied or linked data set does not slip past), with a warning."""
+    kept = [s for s in scenes if str(s.path.resolve()) not in used and s.sha256 not in used_hashes]
     for s in scenes:
         if s not in kept:
             log.warning("%s: the run trained or validated on this scene; excluded from evaluation", s.path)
@@ -124,7 +129,9 @@ def _test_scenes(cfg: Any, data_cfg: Any | None, run_dir: Path) -> tuple[Any, li
     from sarcomp.data.loaders import load_split
 
     data = data_cfg if data_cfg is not None else cfg.data
-    return data, exclude_training_scenes(load_split(data, "test"), used_scene_paths([run_dir]))
+    return data, exclude_training_scenes(
+        load_split(data, "test"), used_scene_paths([run_dir]), used_scene_hashes([run_dir])
+    )
 
 
 def evaluate_run(
@@ -146,7 +153,8 @@ def evaluate_run(
     dev = pick_device(device)
     cfg, model, state = load_run(run_dir, checkpoint, dev)
     data, scenes = _test_scenes(cfg, data_cfg, run_dir)
-    rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev)
+    identity = ModelId.hashed(model_hash(cfg, model))
+    rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev, identity)
     payload = results_payload(
         str(cfg.get("experiment_name", run_dir.name)),
         rows,
@@ -163,6 +171,7 @@ def evaluate_run(
         data_root=str(data["root"]),
         tile_size=int(data["tile_size"]),
         checkpoint=checkpoint,
+        bytes_counted=BYTES_COUNTED,
     )
     tag = data_tag(None if data_cfg is None else str(data["root"]))
     path = Path(out) if out else metrics_path(run_dir, tag)
@@ -230,7 +239,7 @@ def classic_sweep_for_runs(
     ``runs`` trained or validated on, written to ``classic_path(folder, tag)``."""
     cfg = run_config(runs[0], checkpoint)
     data, scenes = _test_scenes(cfg, data_cfg, runs[0])
-    scenes = exclude_training_scenes(scenes, used_scene_paths(runs))
+    scenes = exclude_training_scenes(scenes, used_scene_paths(runs), used_scene_hashes(runs))
     path = classic_path(folder, data_tag(None if data_cfg is None else str(data["root"])))
     results = evaluate_classic(
         scenes, int(data["tile_size"]), classic["codecs"], int(classic["bits"]), path, str(data["root"])

@@ -28,6 +28,7 @@ def scene_record(image: SceneImage) -> dict[str, Any]:
     return {
         "image": scene.path.name,
         "path": image.key,
+        "sha256": scene.sha256,
         "height": scene.info.height,
         "width": scene.info.width,
         "valid_fraction": float(image.valid.mean()),

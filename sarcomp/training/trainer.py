@@ -32,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from sarcomp.data.identity import check_disjoint, check_same_data
 from sarcomp.data.loaders import grid_loader, load_split, train_loader
 from sarcomp.data.tiles import RandomTiles
 from sarcomp.devices import pick_device
@@ -45,6 +46,7 @@ from sarcomp.runs import (
     load_checkpoint,
     load_model_state,
     model_config_changes,
+    read_scenes,
     save_checkpoint,
     scenes_path,
     tensorboard_dir,
@@ -111,6 +113,9 @@ class Trainer:
 
         self.train_scenes = load_split(cfg.data, "train")
         self.val_scenes = load_split(cfg.data, "val")
+        check_disjoint(self.train_scenes, self.val_scenes)
+        if resume_state is not None:  # the same data, by content hash, or no resume
+            check_same_data(read_scenes(self.run_dir), self._scene_records(), str(scenes_path(self.run_dir)))
         self.dataset = RandomTiles(
             self.train_scenes, cfg.data.tile_size, cfg.data.train_samples, seed=int(cfg.seed)
         )
@@ -184,6 +189,12 @@ class Trainer:
                 self.writer.flush()  # curves up to this step survive a kill; later ones are purged
             save_checkpoint(checkpoint_path(self.run_dir, name), state)
         self.ctx.barrier()  # no rank runs ahead (or exits) before the file is in place
+
+    def _scene_records(self) -> dict[str, list[dict]]:
+        return {
+            "train": [s.record() for s in self.train_scenes],
+            "val": [s.record() for s in self.val_scenes],
+        }
 
     def _resume_requested(self) -> bool:
         if self.t.resume:
@@ -260,13 +271,7 @@ class Trainer:
                 self.writer = SummaryWriter(
                     tensorboard_dir(self.run_dir), purge_step=self.progress.step + 1 if self.resumed else None
                 )
-                write_json(
-                    scenes_path(self.run_dir),
-                    {
-                        "train": [s.record() for s in self.train_scenes],
-                        "val": [s.record() for s in self.val_scenes],
-                    },
-                )
+                write_json(scenes_path(self.run_dir), self._scene_records())
                 if not self.resumed:
                     self.writer.add_text("config", _as_markdown_code(config_to_text(self.cfg)), 0)
             bar = tqdm(

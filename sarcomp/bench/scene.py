@@ -12,6 +12,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from sarcomp.bench.settings import BASELINE, BenchSettings, compose_experiment
 from sarcomp.runs import build_model, config_to_text, save_checkpoint
 
@@ -20,7 +22,8 @@ def untrained_checkpoint(settings: BenchSettings, workdir: Path) -> Path:
     """A checkpoint (config + weights) of a freshly initialised baseline."""
     cfg = compose_experiment(BASELINE, settings.overrides)
     path = Path(workdir) / "untrained_baseline.pt"
-    save_checkpoint(path, {"model": build_model(cfg.model).state_dict(), "config": config_to_text(cfg)})
+    config = config_to_text(OmegaConf.create({"model": cfg.model}))  # the model is all a decoder needs
+    save_checkpoint(path, {"model": build_model(cfg.model).state_dict(), "config": config})
     return path
 
 

@@ -4,7 +4,8 @@
 - codec encode+decode at least as fast as JPEG 2000 (OpenJPEG) on the same tiles, per variant;
 - self-attention memory linear in tokens: the ``module`` row's peak grows with an exponent of at
   most 1 (+0.1 for measurement noise) between every pair of consecutive sizes;
-- whole-scene compression of 8192² within 2 GB peak RSS (both directions).
+- whole-scene compression of 8192² within 2 GB (2·10⁹ bytes, the stricter reading) peak RSS, both
+  directions.
 """
 
 from __future__ import annotations
@@ -83,10 +84,10 @@ def _scene(section: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rss_values(node: Any, key: str = "") -> list[float]:
-    """Every number under a key containing ``rss`` (bytes; ``*_gb``/``*_mb``/``*_kb`` keys converted)."""
+    """Every number under a key containing ``rss`` (bytes; ``*_gb``/``*_mb``/``*_kb`` keys are binary units, as ``ru_maxrss``'s KiB)."""
     if isinstance(node, dict):
         return [v for k, child in node.items() for v in _rss_values(child, str(k))]
     if isinstance(node, (int, float)) and "rss" in key.lower():
-        scale = {"gb": 1e9, "mb": 1e6, "kb": 1e3}.get(key.lower()[-2:], 1.0)
+        scale = {"gb": 2**30, "mb": 2**20, "kb": 2**10}.get(key.lower()[-2:], 1.0)
         return [float(node) * scale]
     return []

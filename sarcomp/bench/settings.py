@@ -22,6 +22,7 @@ class BenchSettings:
     overrides: tuple[str, ...] = ()  # Hydra overrides applied to every experiment
     warmup: int = 1
     repeats: int = 5
+    train_repeats: int = 7  # rounds over all experiments (the ratios are noisy on a shared CPU)
     codec_tiles: int = 4  # test tiles coded one at a time by each codec
     scene_size: int = 512  # synthetic GeoTIFF scenes for the codec and loader sections
     attention_sides: tuple[int, ...] = (16, 32, 64, 128)  # maps of side² tokens
@@ -42,6 +43,7 @@ class BenchSettings:
             "overrides": ("debug=smoke",),
             "warmup": 1,
             "repeats": 2,
+            "train_repeats": 2,
             "codec_tiles": 2,
             "scene_size": 64,
             "attention_sides": (4, 8),

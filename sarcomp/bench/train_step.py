@@ -62,7 +62,7 @@ def measure_train_steps(settings: BenchSettings, device: torch.device) -> dict[s
         for _ in range(settings.warmup):
             step()
     runs: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(settings.repeats):
+    for _ in range(settings.train_repeats):
         for name, step in steps.items():
             sync(device)
             start = time.perf_counter()

@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=("auto", "intensity", "amplitude", "db", "display8"),
         help="what the raster holds (default auto: uint8 -> display8, negative values -> db, else intensity)",
     )
+    c.add_argument(
+        "--band-specs",
+        default=None,
+        help="band-spec YAML (e.g. configs/bands/shared_sar.yaml): its entry for the file sets bands "
+        "(two-band I/Q too) and units",
+    )
     c.add_argument("--tile", type=int, default=256, help="tile size, a multiple of 16 (default 256)")
     c.add_argument(
         "--overlap", type=int, default=0, help="tile overlap in px, blended on decoding (default 0)"
@@ -109,6 +115,7 @@ def _run(args: argparse.Namespace) -> None:
             device=args.device,
             progress=not args.quiet,
             units=args.units,
+            band_specs=args.band_specs,
         )
         print(
             f"{args.dst}: {out['bytes']} bytes, {out['bpp']:.4f} bpp ({out['billed_bpp']:.4f} without "

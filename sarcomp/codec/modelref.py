@@ -1,5 +1,8 @@
 """Resolving ``--model``: a run folder, a checkpoint file or a shipped model name, and its identity.
 
+The entropy coder's CDF tables are always built by ``update()`` on the CPU, before the model moves
+to its device, so that encoder and decoder use the same integer tables whatever their devices.
+
 A model's identity goes into every ``.sarc`` header so that a file is never decoded by another
 model: a shipped model is named, any other model is identified by a truncated SHA-256 of its model
 config and its parameters (the entropy model's CDF tables are derived from those by ``update()``).
@@ -85,6 +88,5 @@ def _shipped(name: str, device: torch.device | str) -> LoadedModel:
         )
     from sarcomp.models import zoo  # type: ignore[attr-defined]
 
-    cfg, model = zoo.load_pretrained(name, device)
-    model.update(force=True)
+    cfg, model = zoo.load_pretrained(name, device)  # update() done on the CPU, by contract
     return LoadedModel(cfg, model.to(device).eval(), ModelId.named(name), name)

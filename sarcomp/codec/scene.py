@@ -344,12 +344,15 @@ def compress_file(
     device: str = "auto",
     progress: bool = True,
     units: str = "auto",
+    band_specs: str | Path | None = None,
 ) -> dict[str, Any]:
     """Compress band ``band`` of the raster ``src`` into the ``.sarc`` file ``dst`` (atomically).
 
     ``units`` is what the raster holds (intensity, amplitude, db, display8, or ``auto`` per file:
     see :mod:`sarcomp.data.representation`); the clip range (fixed dB range or per-scene
-    percentiles) is the model's training representation's.
+    percentiles) is the model's training representation's. ``band_specs`` is a band-spec file
+    (:mod:`sarcomp.data.bandspecs`): its entry for ``src``, if any, sets bands (two-band I/Q too)
+    and units instead of ``band`` and ``units``.
 
     Returns ``bytes`` (file size), ``billed_bytes`` (without the georeferencing block), ``bpp``
     (file bytes per scene pixel), ``billed_bpp``, ``pixels``, ``tiles`` and ``seconds``.
@@ -358,7 +361,7 @@ def compress_file(
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise SarcompError(f"{dst}: output would overwrite the input")
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-        return _compress(src, dst, model_ref, band, tile, overlap, device, progress, units)
+        return _compress(src, dst, model_ref, band, tile, overlap, device, progress, units, band_specs)
 
 
 def _compress(
@@ -371,8 +374,10 @@ def _compress(
     device: str,
     progress: bool,
     units: str,
+    band_specs: str | Path | None,
 ) -> dict[str, Any]:
     from sarcomp.codec.modelref import resolve_model
+    from sarcomp.data.bandspecs import file_settings, load_band_specs
     from sarcomp.data.loaders import representation
     from sarcomp.data.rasters import BandSpec, open_raster
 
@@ -388,6 +393,8 @@ def _compress(
         rep = replace(rep, units=units)
     except ValueError as exc:
         raise SarcompError(f"--units: {exc}") from None
+    if band_specs is not None:
+        spec, rep = file_settings(src, load_band_specs(band_specs), spec, rep)
     scene = stored_scaling(Scene.load(src, spec, rep))
     grid = scene_grid(scene.info.height, scene.info.width, tile, overlap, loaded.model)
     lmbda = float(loaded.model.lmbda) if getattr(loaded.model, "lmbdas", ()) else None
@@ -396,7 +403,7 @@ def _compress(
         header = encode_scene(
             loaded.model, scene, ds, grid, loaded.identity, dev, spool, lmbda=lmbda, progress=progress
         )
-        header.geo = _geo(ds, int(band), src, loaded.source)
+        header.geo = _geo(ds, spec.bands[0], src, loaded.source)
 
         def write(tmp: Path) -> None:
             spool.seek(0)

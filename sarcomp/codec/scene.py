@@ -613,7 +613,7 @@ def measure_whole_scene(
     size: int, model_ref: str | Path, tile: int, workdir: str | Path, device: str = "auto"
 ) -> dict[str, Any]:
     """Write a synthetic ``size``² GeoTIFF, compress and decompress it in child processes; return
-    MPixel/s (coding time, model loading excluded) and peak RSS (the child's ru_maxrss) per
+    MPixel/s (coding time, model loading excluded) and peak RSS (the child's own VmHWM) per
     direction, and the file's bpp."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)

@@ -247,6 +247,8 @@ def explain_run(
 
     from sarcomp.runs import load_run
 
+    if not Path(image).is_file():
+        raise SarcompError(f"{image}: image not found")
     cfg, model, state = load_run(run_dir, checkpoint)
     tile, tiles = read_tile(cfg, image, crop)
     label = f"{cfg.get('experiment_name', Path(run_dir).name)} step {state.get('step', '?')}"

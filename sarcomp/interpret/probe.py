@@ -46,7 +46,7 @@ class ProbeConfig:
     threshold_db: float = 15.0
     min_target_pixels: int = 10
     max_clutter_pixels: int = 2  # tiles with 3..9 bright pixels are ambiguous: left out
-    epochs: int = 15
+    epochs: int = 10
     batch: int = 64
     lr: float = 2e-3
     cam_threshold: float = 0.5  # of each CAM's maximum

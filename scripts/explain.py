@@ -7,7 +7,8 @@ and for the rate, augmented Grad-CAM, RISE, bits beside error) and ``explain.jso
 
 Options (key=value): crop=256 (centre crop side, multiple of 16; 0 for the whole image),
 roi=[row,col,height,width], queries=[[row,col],...], rise_masks=256, rise_batch=16,
-rise_cells=8, augmented=true, rise=true, seed=0, checkpoint=best.
+rise_cells=8, augmented=true, rise=true, seed=0, checkpoint=best, tiles_from=<raster or folder>
+(the tiles whose channel weights make the distribution figure, e.g. the test split; default the image).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Args:
     rise: bool = True
     seed: int = 0
     checkpoint: str = "best"
+    tiles_from: str | None = None
 
 
 def parse(argv: Sequence[str]) -> Args:
@@ -68,7 +70,7 @@ def main(argv: Sequence[str]) -> None:
         rise=a.rise,
         seed=a.seed,
     )
-    for path in explain_run(a.run_dir, a.image, a.out, a.crop or None, opts, a.checkpoint):
+    for path in explain_run(a.run_dir, a.image, a.out, a.crop or None, opts, a.checkpoint, a.tiles_from):
         print(path)
 
 

@@ -3,6 +3,7 @@ the stn attention module and scripts/explain.py, on tiny models."""
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -308,7 +309,7 @@ def test_explain_script_end_to_end(cbam_smoke_run, tiny_data, tmp_path):
     out = tmp_path / "figs"
     cmd = [sys.executable, "scripts/explain.py", f"run_dir={cbam_smoke_run}", f"image={scene}", f"out={out}"]
     result = subprocess.run(
-        [*cmd, "crop=0", "rise_masks=8", "rise_batch=4"],
+        [*cmd, "crop=0", "rise_masks=8", "rise_batch=4", f"tiles_from={tiny_data / 'test'}"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -327,6 +328,8 @@ def test_explain_script_end_to_end(cbam_smoke_run, tiny_data, tmp_path):
         "explain.json",
     } == names
     assert not any(n.endswith(".tmp") for n in names)
+    summary = json.loads((out / "explain.json").read_text())
+    assert summary["distribution_tiles"] == 2 * 9  # two 96-px test scenes, 32-px tiles
     acc = EventAccumulator(str(cbam_smoke_run / "tensorboard"), size_guidance={"images": 0})
     acc.Reload()
     assert f"explain/{scene.stem}/gradcam_rate" in acc.Tags()["images"]

@@ -206,30 +206,54 @@ def log_validation_figures(writer: Any, model: nn.Module, x: Tensor, step: int) 
     model.train(was_training)
 
 
-def read_tile(cfg: Any, image: str | Path, crop: int | None) -> tuple[Tensor, Tensor]:
-    """A raster in the run's representation: (centre tile ``[1, 1, s, s]``, grid tiles of the
-    whole image at the run's tile size ``[N, 1, t, t]``), sizes multiples of the stride."""
+def _read_unit(cfg: Any, path: Path) -> Tensor:
+    """A whole raster in the run's representation, ``[1, 1, H, W]``; errors name the file."""
     from sarcomp.data.loaders import band_spec, representation
     from sarcomp.data.rasters import open_raster
     from sarcomp.data.tiles import Scene
 
-    path = Path(image)
     if not path.is_file():
         raise SarcompError(f"{path}: image not found")
     scene = Scene.load(path, band_spec(cfg.data), representation(cfg.data))
     h, w = scene.info.height, scene.info.width
+    if min(h, w) < STRIDE:
+        raise SarcompError(f"{path}: {h}x{w} pixels, smaller than one {STRIDE}-pixel codec cell")
     with open_raster(path) as ds:
         unit, _ = scene.read_unit(ds, 0, 0, h, w)
-    arr = torch.from_numpy(np.ascontiguousarray(unit, dtype=np.float32))[None, None]
+    return torch.from_numpy(np.ascontiguousarray(unit, dtype=np.float32))[None, None]
+
+
+def centre_tile(arr: Tensor, crop: int | None) -> Tensor:
+    """The centre square of side ``crop`` (default the shorter side), cut to the stride."""
+    h, w = arr.shape[-2:]
     side = min(h, w, crop or min(h, w)) // STRIDE * STRIDE
-    if side < STRIDE:
-        raise SarcompError(f"{path}: {h}x{w} pixels, smaller than one {STRIDE}-pixel codec cell")
     r0, c0 = (h - side) // 2, (w - side) // 2
-    tile = arr[..., r0 : r0 + side, c0 : c0 + side]
-    t = min(int(cfg.data.tile_size), h // STRIDE * STRIDE, w // STRIDE * STRIDE)
+    return arr[..., r0 : r0 + side, c0 : c0 + side].contiguous()
+
+
+def grid_tiles(arr: Tensor, tile: int) -> Tensor:
+    """Non-overlapping ``tile``-px tiles ``[N, 1, t, t]`` (smaller for a smaller image)."""
+    h, w = arr.shape[-2:]
+    t = min(tile, h // STRIDE * STRIDE, w // STRIDE * STRIDE)
     grid = arr[..., : h // t * t, : w // t * t].unfold(2, t, t).unfold(3, t, t)
-    tiles = grid.permute(0, 2, 3, 1, 4, 5).reshape(-1, 1, t, t)
-    return tile.contiguous(), tiles.contiguous()
+    return grid.permute(0, 2, 3, 1, 4, 5).reshape(-1, 1, t, t).contiguous()
+
+
+def read_inputs(cfg: Any, image: Path, crop: int | None, tiles_from: Path | None) -> tuple[Tensor, Tensor]:
+    """(centre tile of ``image``, grid tiles at the run's tile size of ``tiles_from``: a raster
+    or a folder of rasters, default ``image`` itself) for the channel-weight distribution."""
+    from sarcomp.data.rasters import list_rasters
+
+    arr = _read_unit(cfg, image)
+    sources = (
+        [image] if tiles_from is None else list_rasters(tiles_from) if tiles_from.is_dir() else [tiles_from]
+    )
+    if not sources:
+        raise SarcompError(f"{tiles_from}: no rasters found")
+    t = int(cfg.data.tile_size)
+    tiles = [grid_tiles(arr if p == image else _read_unit(cfg, p), t) for p in sources]
+    side = min(x.shape[-1] for x in tiles)
+    return centre_tile(arr, crop), torch.cat([x[..., :side, :side] for x in tiles])
 
 
 def explain_run(
@@ -239,10 +263,12 @@ def explain_run(
     crop: int | None = 256,
     opts: ExplainOptions | None = None,
     checkpoint: str = "best",
+    tiles_from: str | Path | None = None,
 ) -> list[Path]:
     """Load a run, explain the centre ``crop`` of ``image``, write PNGs + ``explain.json``
     (default folder ``<run>/explain/<image stem>``) and the same figures to the run's
-    TensorBoard (tag ``explain``)."""
+    TensorBoard (tag ``explain/<image stem>``). ``tiles_from`` (a raster or a folder, e.g. the
+    test split) gives the channel-weight distribution; default the image's own tiles."""
     from torch.utils.tensorboard import SummaryWriter
 
     from sarcomp.runs import load_run
@@ -250,10 +276,15 @@ def explain_run(
     if not Path(image).is_file():
         raise SarcompError(f"{image}: image not found")
     cfg, model, state = load_run(run_dir, checkpoint)
-    tile, tiles = read_tile(cfg, image, crop)
+    tile, tiles = read_inputs(cfg, Path(image), crop, Path(tiles_from) if tiles_from else None)
     label = f"{cfg.get('experiment_name', Path(run_dir).name)} step {state.get('step', '?')}"
     figs, summary = explain_tile(model, tile, tiles, opts, label)
-    summary |= {"run_dir": str(Path(run_dir).resolve()), "image": str(Path(image).resolve()), "crop": crop}
+    summary |= {
+        "run_dir": str(Path(run_dir).resolve()),
+        "image": str(Path(image).resolve()),
+        "crop": crop,
+        "distribution_tiles": int(tiles.shape[0]),
+    }
     out = Path(out) if out is not None else Path(run_dir) / "explain" / Path(image).stem
     paths = write_figures(figs, summary, out)
     with SummaryWriter(Path(run_dir) / "tensorboard") as writer:

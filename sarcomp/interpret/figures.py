@@ -60,10 +60,12 @@ def _box(ax, box: Box | None) -> None:
 
 
 def spatial_maps_figure(image: Tensor, maps: Mapping[str, Tensor], title: str) -> Figure:
-    """Each spatial gate (upsampled ``[H, W]``) over the SAR tile, gate values 0..1."""
+    """Each spatial gate (upsampled ``[H, W]``) over the SAR tile; the colour bar spans the
+    map's own range (gates often vary by a few hundredths around their mean)."""
     fig, axes = _grid(len(maps))
     for ax, (name, m) in zip(axes, maps.items()):
-        _overlay(ax, fig, _np(image), _np(m), f"spatial gate {name}", "gate", vmin=0, vmax=1)
+        v = _np(m)
+        _overlay(ax, fig, _np(image), v, f"spatial gate {name} [{v.min():.3f}, {v.max():.3f}]", "gate")
     fig.suptitle(title)
     return fig
 

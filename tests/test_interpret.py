@@ -286,7 +286,12 @@ def cbam_smoke_run(tiny_data, tmp_path_factory):
     from sarcomp.training.trainer import train
 
     run_dir = tmp_path_factory.mktemp("cbam_run")
-    train(compose_train(smoke_overrides(tiny_data, "experiment=cbam_bottleneck"), run_dir), run_dir)
+    train(
+        compose_train(
+            smoke_overrides(tiny_data, "experiment=cbam_bottleneck", "trainer.explain_at_val=true"), run_dir
+        ),
+        run_dir,
+    )
     return run_dir
 
 

@@ -1,6 +1,6 @@
 """`make demo`: train the baseline and CBAM-at-bottleneck codecs with one budget, evaluate, compare.
 
-Each run goes to outputs/train/runs/<overrides>; running the demo again resumes or reuses them.
+Each run goes to outputs/train/runs/<overrides>_data-<tag of data/synthetic>; running the demo again resumes or reuses them.
 """
 
 import subprocess
@@ -8,11 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+from sarcomp.analysis.render import format_table, summary_rows
+from sarcomp.config import data_root_suffix
 from sarcomp.evaluation.evaluate import evaluate_run
-from sarcomp.evaluation.report import format_table, summary_rows
 
 EXPERIMENTS = ("baseline", "cbam_bottleneck")
 ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data" / "synthetic"  # configs/data/synthetic.yaml's root, train.py run from ROOT
 
 
 def main() -> int:
@@ -24,7 +26,7 @@ def main() -> int:
         print("$", " ".join(cmd[1:]), flush=True)
         if subprocess.call(cmd, cwd=ROOT) != 0:
             return 1
-        run_dir = ROOT / "outputs" / "train" / "runs" / ",".join(sorted(overrides))
+        run_dir = ROOT / "outputs" / "train" / "runs" / (",".join(sorted(overrides)) + data_root_suffix(DATA))
         payload, path = evaluate_run(run_dir)
         print(f"evaluated {run_dir.relative_to(ROOT)} -> {path.relative_to(ROOT)}", flush=True)
         payloads.append(payload)

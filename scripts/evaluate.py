@@ -11,8 +11,8 @@ register_resolvers()
 
 @hydra.main(config_path="../configs", config_name="eval", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    from sarcomp.analysis.render import format_table, summary_rows
     from sarcomp.evaluation.evaluate import evaluate_folder
-    from sarcomp.evaluation.report import format_table, summary_rows
 
     classic = OmegaConf.to_container(cfg.classic, resolve=True) if cfg.get("classic") else None
     learned, sweep, paths = run_cli(

@@ -30,7 +30,7 @@ from sarcomp.interpret.gradcam import Augmentation, default_layers
 from sarcomp.interpret.probe import Probe, ProbeData, cam_iou, labels, random_affine, warp
 from sarcomp.models import SARCodec
 from sarcomp.models.attention import build_attention
-from tests.conftest import REPO, compose_train, smoke_overrides
+from tests.helpers import REPO, compose_train, smoke_overrides
 
 
 @pytest.fixture(autouse=True)

@@ -210,14 +210,18 @@ def log_validation_figures(writer: Any, model: nn.Module, x: Tensor, step: int) 
 
 
 def _read_unit(cfg: Any, path: Path) -> Tensor:
-    """A whole raster in the run's representation, ``[1, 1, H, W]``; errors name the file."""
+    """A whole raster in the run's representation (and band-spec entry, if the run's data has
+    band specs), ``[1, 1, H, W]``; errors name the file."""
+    from sarcomp.data.bandspecs import file_settings, load_band_specs, spec_file
     from sarcomp.data.loaders import band_spec, representation
     from sarcomp.data.rasters import open_raster
     from sarcomp.data.tiles import Scene
 
     if not path.is_file():
         raise SarcompError(f"{path}: image not found")
-    scene = Scene.load(path, band_spec(cfg.data), representation(cfg.data))
+    source = spec_file(cfg.data)
+    specs = load_band_specs(source) if source is not None else None
+    scene = Scene.load(path, *file_settings(path, specs, band_spec(cfg.data), representation(cfg.data)))
     h, w = scene.info.height, scene.info.width
     if min(h, w) < STRIDE:
         raise SarcompError(f"{path}: {h}x{w} pixels, smaller than one {STRIDE}-pixel codec cell")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import replace
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -22,20 +22,24 @@ from sarcomp.errors import SarcompError
 def main(argv: Sequence[str]) -> None:
     from sarcomp.interpret.probe import ProbeConfig, probe_markdown, probe_rows, write_probe_report
 
-    base = OmegaConf.create(
-        {"runs": [], "out": "outputs/probe", "checkpoint": "best", **asdict(ProbeConfig())}
-    )
-    OmegaConf.set_struct(base, True)
+    own = ("runs=", "out=", "checkpoint=")
     try:
-        cfg = OmegaConf.to_container(OmegaConf.merge(base, OmegaConf.from_dotlist(list(argv))))
+        args = OmegaConf.merge(
+            OmegaConf.create({"runs": [], "out": "outputs/probe", "checkpoint": "best"}),
+            OmegaConf.from_dotlist([a for a in argv if a.startswith(own)]),
+        )
+        probe = OmegaConf.merge(
+            OmegaConf.structured(ProbeConfig),
+            OmegaConf.from_dotlist([a for a in argv if not a.startswith(own)]),
+        )
+        cfg = OmegaConf.to_object(probe)
     except OmegaConfBaseException as exc:
         raise SarcompError(f"probe.py: {str(exc).splitlines()[0]}") from None
-    runs, out, checkpoint = cfg.pop("runs"), cfg.pop("out"), cfg.pop("checkpoint")
-    runs = [runs] if isinstance(runs, str) else runs
-    pcfg = ProbeConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
-    rows = probe_rows(runs, pcfg, checkpoint)
+    pcfg = replace(cfg, **{k: tuple(v) for k, v in vars(cfg).items() if isinstance(v, list)})
+    runs = [args.runs] if isinstance(args.runs, str) else list(args.runs)
+    rows = probe_rows(runs, pcfg, args.checkpoint)
     print(probe_markdown(rows, pcfg))
-    for path in write_probe_report(rows, pcfg, out):
+    for path in write_probe_report(rows, pcfg, args.out):
         print(path)
 
 

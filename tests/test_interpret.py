@@ -349,3 +349,23 @@ def test_explain_script_end_to_end(cbam_smoke_run, tiny_data, tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'nope.tif'}: image not found"
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_probe_script_end_to_end(cbam_smoke_run, tmp_path):
+    out = tmp_path / "probe"
+    tiny = ["train_scenes=2", "test_scenes=1", "scene_size=64", "tile=32", "epochs=1", "batch=16"]
+    cmd = [sys.executable, "scripts/probe.py", f"runs=['{cbam_smoke_run}']", f"out={out}", *tiny]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((out / "probe.json").read_text())["rows"]
+    assert len(rows) == 2 and rows[0]["variant"] == "original"
+    assert rows[1]["variant"].startswith("cbam_bottleneck (λ=")
+    assert rows[0]["bpp"] is None and rows[1]["bpp"] > 0
+    for r in rows:
+        assert 0 <= r["target_acc"] <= 1 and 0 <= r["affine_target_acc_stn"] <= 1
+    assert rows[0]["cam_iou_all"] == 1.0  # a tile's CAM against itself
+    assert "| original |" in (out / "probe.md").read_text()
+
+    bad = subprocess.run([*cmd, "epochs=oops"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: probe.py:")

@@ -369,3 +369,14 @@ def test_probe_script_end_to_end(cbam_smoke_run, tmp_path):
 
     bad = subprocess.run([*cmd, "epochs=oops"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: probe.py:")
+
+
+def test_windowed_self_attention_is_not_shown_as_global() -> None:
+    model = SARCodec(
+        channels=(8, 8, 8),
+        latent_channels=16,
+        attention={"type": "self_attention", "placement": "bottleneck", "kwargs": {"max_tokens": 8}},
+    ).eval()
+    with record_gates(model) as rec:
+        model(image(1, 64))  # 4×4 = 16 latent positions > 8: local windows
+    assert rec.qk == {}

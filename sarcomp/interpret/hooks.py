@@ -28,8 +28,8 @@ class Recording:
     """Gate outputs of one forward pass, keyed by qualified module name.
 
     ``spatial``: ``[B, 1, h, w]`` sigmoid maps; ``channel``: ``[B, C]`` sigmoid weights;
-    ``qk``: (queries, keys) ``[B, c, h, w]`` of global self-attention blocks with their head
-    count; ``theta``: ``[B, 2, 3]`` affine transforms of STN modules.
+    ``qk``: (queries, keys) ``[B, c, h, w]`` of self-attention blocks with their head count,
+    when they attend globally (not above ``max_tokens``, where they switch to windows); ``theta``: ``[B, 2, 3]`` affine transforms of STN modules.
     """
 
     spatial: dict[str, Tensor] = field(default_factory=dict)
@@ -80,7 +80,9 @@ def _hook_qk(m: SelfAttention, name: str, rec: Recording) -> list:
         seen["q"] = out.detach()
 
     def on_k(_m, _i, out: Tensor) -> None:
-        rec.qk[name] = (seen.pop("q"), out.detach(), m.num_heads)
+        q = seen.pop("q")
+        if m.max_tokens is None or q.shape[-2] * q.shape[-1] <= m.max_tokens:  # global, not windowed
+            rec.qk[name] = (q, out.detach(), m.num_heads)
 
     return [m.q.register_forward_hook(on_q), m.k.register_forward_hook(on_k)]
 

@@ -130,7 +130,8 @@ def cam_figure(image: Tensor, maps: Mapping[str, Tensor], title: str, unit: str,
     fig, axes = _grid(2 * len(maps), cols=2)
     for k, (name, m) in enumerate(maps.items()):
         raw = _np(m)
-        _image(axes[2 * k], fig, raw, f"{name}: raw (max {raw.max():.3g})", cmap="magma", label=unit)
+        note = f"max {raw.max():.3g}" if raw.max() > 0 else "all 0: the target does not depend on it"
+        _image(axes[2 * k], fig, raw, f"{name}: raw ({note})", cmap="magma", label=unit)
         _overlay(axes[2 * k + 1], fig, _np(image), _normalised(raw), f"{name}: normalised", "0..1")
         _box(axes[2 * k], box)
         _box(axes[2 * k + 1], box)

@@ -38,6 +38,7 @@ from sarcomp.data.tiles import RandomTiles
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import remove_stale_temporaries, write_json
+from sarcomp.interpret.explain import log_validation_figures
 from sarcomp.metrics import psnr, ssim
 from sarcomp.models.complexity import count_parameters
 from sarcomp.runs import (
@@ -413,6 +414,8 @@ class Trainer:
             if first is not None:
                 self.writer.add_images("val/input", first[0], step)
                 self.writer.add_images("val/reconstruction", first[1], step)
+                if self.t.explain_at_val:
+                    log_validation_figures(self.writer, self.model, first[0].to(self.device), step)
         log.info("step %d val: %s", step, ", ".join(f"{k}={v:.4f}" for k, v in val.items()))
         self.progress.val = val
         if val["loss"] < self.progress.best:  # same on every rank: the sums are all-reduced

@@ -34,6 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from sarcomp.data.loaders import grid_loader, load_split, loader_generator
 from sarcomp.data.tiles import RandomTiles
@@ -52,6 +53,8 @@ from sarcomp.runs import (
     save_checkpoint,
     validate_model_config,
 )
+from sarcomp.training.checks import check_train_config
+from sarcomp.training.console import StepTimer, log_end, log_start
 from sarcomp.training.distributed import DistContext, ShardSampler
 from sarcomp.training.loss import RateDistortionLoss
 
@@ -67,6 +70,7 @@ class Progress:
 
     step: int = 0
     best: float = math.inf
+    best_step: int = 0
     nonfinite_total: int = 0
     nonfinite_streak: int = 0
     val: dict[str, float] = field(default_factory=dict)
@@ -240,6 +244,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "step": p.step,
             "best": p.best,
+            "best_step": p.best_step,
             "nonfinite_total": p.nonfinite_total,
             "val": dict(p.val),
             "world_size": self.ctx.world_size,
@@ -320,6 +325,7 @@ class Trainer:
         self.progress = Progress(
             step=int(state["step"]),
             best=float(state["best"]),
+            best_step=int(state.get("best_step", 0)),
             nonfinite_total=int(state["nonfinite_total"]),
             val=dict(state.get("val", {})),
         )
@@ -330,6 +336,7 @@ class Trainer:
         """Train to ``trainer.max_steps``; returns the final validation metrics."""
         if self.resumed and self.progress.step >= self.t.max_steps and self.progress.val:
             log.info("run already finished at step %d", self.progress.step)
+            log_end(self.run_dir, self.progress.best_step, self.progress.best, self.progress.step)
             self.ctx.close()
             return dict(self.progress.val)
         self._install_signal_handlers()
@@ -348,6 +355,11 @@ class Trainer:
                 )
                 if not self.resumed:
                     self.writer.add_text("config", _as_markdown_code(config_to_text(self.cfg)), 0)
+                log_start(
+                    self.cfg, self.run_dir, self.model, self.device, self.amp_dtype, self.ctx.world_size,
+                    self.progress.step,
+                )  # fmt: skip
+            self.timer = StepTimer(self.progress.step, int(self.t.max_steps), self.device.type == "cpu")
             bar = tqdm(
                 total=self.t.max_steps,
                 initial=self.progress.step,
@@ -357,11 +369,14 @@ class Trainer:
                 dynamic_ncols=True,
                 file=sys.stdout,
             )
-            val = self._loop(bar)
-            self.model.update(force=True)
-            self.save("last")
-            self._check_ranks_agree()
-            self._log_hparams(val)
+            with logging_redirect_tqdm():  # log lines above the bar, not glued onto it
+                val = self._loop(bar)
+                self.model.update(force=True)
+                self.save("last")
+                self._check_ranks_agree()
+                self._log_hparams(val)
+                if self.ctx.is_main:
+                    log_end(self.run_dir, self.progress.best_step, self.progress.best, self.progress.step)
             return val
         except SarcompError:
             self._remove_partial_outputs()
@@ -381,6 +396,8 @@ class Trainer:
                 metrics = self._train_step(batches)
                 step = self.progress.step
                 bar.update(1)
+                if self.ctx.is_main:
+                    self.timer.step(step)
                 if metrics is not None:
                     bar.set_postfix(
                         loss=f"{metrics['loss']:.3f}",
@@ -537,10 +554,16 @@ class Trainer:
             if first is not None:
                 self.writer.add_images("val/input", first[0], step)
                 self.writer.add_images("val/reconstruction", first[1], step)
-        log.info("step %d val: %s", step, ", ".join(f"{k}={v:.4f}" for k, v in val.items()))
+        improved = val["loss"] < self.progress.best  # same on every rank: the sums are all-reduced
+        log.info(
+            "step %d val: %s%s",
+            step,
+            ", ".join(f"{k}={v:.4f}" for k, v in val.items()),
+            " (best so far: checkpoints/best.pt)" if improved else "",
+        )
         self.progress.val = val
-        if val["loss"] < self.progress.best:  # same on every rank: the sums are all-reduced
-            self.progress.best = val["loss"]
+        if improved:
+            self.progress.best, self.progress.best_step = val["loss"], step
             self.save("best")
         self.save("last")
         return val
@@ -569,6 +592,8 @@ class Trainer:
             "placement": str(m.attention.placement),
             "lmbda": float(m.lmbda),
             "distortion": str(m.distortion),
+            "channels": "-".join(str(int(c)) for c in m.channels),
+            "width_max": int(max(m.channels)),
             "latent_channels": int(m.latent_channels),
             "lr": float(self.t.lr),
             "max_steps": int(self.t.max_steps),
@@ -638,4 +663,5 @@ def _as_markdown_code(text: str) -> str:
 def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     """Train one run described by a composed ``train.yaml`` config into ``run_dir``."""
     OmegaConf.resolve(cfg)
+    check_train_config(cfg)
     return Trainer(cfg, run_dir).fit()

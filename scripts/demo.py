@@ -1,6 +1,7 @@
 """`make demo`: train the baseline and CBAM-at-bottleneck codecs with one budget, evaluate, compare.
 
-Each run goes to outputs/train/runs/<overrides>; running the demo again resumes or reuses them.
+Each run goes to outputs/train/runs/<overrides> (sarcomp.config.run_name_of); running the demo again
+resumes or reuses them.
 """
 
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from sarcomp.config import project_root, run_name_of
 from sarcomp.evaluation.evaluate import evaluate_run
 from sarcomp.evaluation.report import format_table, summary_rows
 
@@ -24,9 +26,9 @@ def main() -> int:
         print("$", " ".join(cmd[1:]), flush=True)
         if subprocess.call(cmd, cwd=ROOT) != 0:
             return 1
-        run_dir = ROOT / "outputs" / "train" / "runs" / ",".join(sorted(overrides))
+        run_dir = project_root() / "outputs" / "train" / "runs" / run_name_of(overrides)
         payload, path = evaluate_run(run_dir)
-        print(f"evaluated {run_dir.relative_to(ROOT)} -> {path.relative_to(ROOT)}", flush=True)
+        print(f"evaluated {run_dir} -> {path}", flush=True)
         payloads.append(payload)
     print()
     print(format_table(summary_rows(payloads)))

@@ -77,6 +77,8 @@ SAR_KEYS = ("enl_ratio", "ratio_mean", "ratio_var", "mean_preservation", "epi")
 METRIC_KEYS = ("bpp", "psnr", "rmse_db", "ssim", "ms_ssim", *SAR_KEYS, "encode_ms", "decode_ms")
 LEARNED_KEYS = (*METRIC_KEYS, "encode_ms_tile", "decode_ms_tile")
 CLASSIC_CODECS = ("jpeg", "jpeg2000", "webp", "jpegxl")
+# How to install a classic codec's optional backend (pyproject.toml's extras).
+INSTALL_HINTS = {"jpegxl": " (JPEG XL comes with the codecs extra: pip install -e '.[codecs]')"}
 
 # Rate sweep grids: JPEG/WebP quality, JPEG XL Butteraugli distance; JPEG 2000 is given as nominal
 # bpp (converted to OpenJPEG's compression ratio bits/bpp for the codec's bit depth).
@@ -204,10 +206,15 @@ def _timed(device: torch.device, fn: Callable[..., Any], *args: Any) -> tuple[An
 
 @torch.no_grad()
 def evaluate_scenes(
-    model: torch.nn.Module, scenes: Sequence[Scene], tile_size: int, device: torch.device
+    model: torch.nn.Module,
+    scenes: Sequence[Scene],
+    tile_size: int,
+    device: torch.device,
+    on_scene: Callable[[SceneImage, np.ndarray], Any] | None = None,
 ) -> tuple[list[dict[str, Any]], list[SceneImage]]:
     """One row per scene (bytes, bpp, every metric, encode/decode ms; see module docstring),
-    and the stitched reference images, so classic codecs can code them without a second read."""
+    and the stitched reference images, so classic codecs can code them without a second read.
+    ``on_scene(image, reconstruction)`` sees each decoded scene (e.g. to save it)."""
     model = model.to(device).eval()
     rows, images, warmed = [], [], False
     for scene in scenes:
@@ -231,6 +238,8 @@ def evaluate_scenes(
             rec[r : r + th, c : c + tw] = out["x_hat"][0, 0, :th, :tw].float().cpu().numpy()
             valid[r : r + th, c : c + tw] = item["mask"][0, :th, :tw].numpy()
         image = SceneImage(scene, ref, valid)
+        if on_scene is not None:
+            on_scene(image, rec)
         row = {
             **_scene_record(image),
             "tiles": len(tiles),
@@ -257,7 +266,7 @@ def classic_codecs(names: Iterable[str] = CLASSIC_CODECS, bits: int = 16) -> lis
     available, out = set(available_codecs()), []
     for name in names:
         if name.lower() not in available:
-            log.warning("classic codec %s is not installed; skipped", name)
+            log.warning("classic codec %s is not installed; skipped%s", name, INSTALL_HINTS.get(name.lower(), ""))
             continue
         supported = CODECS[name.lower()].supported_bits
         out.append(build_codec(name, bits=bits if bits in supported else 8))
@@ -360,7 +369,11 @@ def exclude_training_scenes(scenes: Sequence[Scene], used: dict[str, list[dict]]
         if s not in kept:
             log.warning("%s: the run trained or validated on this scene; excluded from evaluation", s.path)
     if not kept:
-        raise SarcompError("every evaluation scene was used in training; evaluate on other scenes")
+        raise SarcompError(
+            "every evaluation scene was used in training (a flat data folder has no test split: "
+            "put held-out scenes in <data folder>/test/ and the training ones in train/ and val/, "
+            "or evaluate on other scenes with data=geotiff data.root=<folder>)"
+        )
     return kept
 
 
@@ -435,14 +448,18 @@ def evaluate_run(
     checkpoint: str = "best",
     device: str = "auto",
     classic: Mapping[str, Any] | None = None,
+    save_recon: bool = False,
 ) -> tuple[dict[str, Any], Path]:
     """Rebuild a run's codec, evaluate it on the test split (its own, or ``data_cfg``'s), write JSON.
 
     With ``classic`` (keys ``codecs``, ``bits``, ``match_rates``, ``match_codecs``, ``tol``; see
     configs/eval.yaml),
     also code each scene with the classic codecs at this run's per-scene rates and write them to
-    ``matched[_<tag>].json`` beside the metrics file.
+    ``matched[_<tag>].json`` beside the metrics file. ``save_recon`` writes the decoded scenes as
+    GeoTIFF to :func:`recon_folder` (:mod:`sarcomp.evaluation.recon`).
     """
+    from sarcomp.evaluation.recon import save_reconstruction
+
     from sarcomp.fileio import write_json
     from sarcomp.runs import load_run
 
@@ -450,7 +467,10 @@ def evaluate_run(
     dev = pick_device(device)
     cfg, model, state = load_run(run_dir, checkpoint, dev)
     data, scenes = _test_scenes(cfg, data_cfg, run_dir)
-    rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev)
+    tag = data_tag(None if data_cfg is None else str(data["root"]))
+    recon = recon_folder(run_dir, tag)
+    save = (lambda im, rec: save_reconstruction(recon, im.scene, rec, im.valid)) if save_recon else None
+    rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev, on_scene=save)
     payload = results_payload(
         str(cfg.get("experiment_name", run_dir.name)),
         rows,
@@ -466,11 +486,10 @@ def evaluate_run(
         tile_size=int(data["tile_size"]),
         checkpoint=checkpoint,
     )
-    tag = data_tag(None if data_cfg is None else str(data["root"]))
     path = resolve_out(run_dir, out, None if data_cfg is None else str(data["root"]))
     write_json(path, payload)
-    match = (classic or {}).get("match_codecs") or (classic or {}).get("codecs")
-    if classic and classic.get("match_rates") and match:
+    match = matched_codecs(classic)
+    if match:
         targets = {r["path"]: r["bpp"] for r in rows}
         results = [
             classic_matched(
@@ -486,6 +505,18 @@ def evaluate_run(
         ]
         write_json(matched_path(path, tag), {"results": results})
     return payload, path
+
+
+def matched_codecs(classic: Mapping[str, Any] | None) -> list[str]:
+    """The codecs to code at each run's rates (none when ``classic.match_rates`` is off)."""
+    if not classic or not classic.get("match_rates"):
+        return []
+    return list(classic.get("match_codecs") or classic.get("codecs") or [])
+
+
+def recon_folder(run_dir: Path, tag: str = "") -> Path:
+    """Where ``save_recon=true`` writes a run's decoded scenes: ``<run>/eval/recon[_<tag>]/``."""
+    return run_dir / "eval" / f"recon{tag}"
 
 
 def evaluate_classic(
@@ -515,10 +546,12 @@ def evaluate_folder(
     checkpoint: str = "best",
     device: str = "auto",
     classic: Mapping[str, Any] | None = None,
+    save_recon: bool = False,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Path]]:
     """Evaluate one run or every run of a sweep folder; then the classic rate sweep, once.
 
-    Returns (learned payloads, classic sweep payloads, written paths). ``out`` is only allowed
+    Returns (learned payloads, classic sweep payloads, written paths: metrics, ``matched*.json``,
+    reconstruction folders and the sweep's ``classic*.json``). ``out`` is only allowed
     for a single run. The classic sweep (``classic.sweep``) uses the scenes that none of the
     runs trained on and goes to ``<folder>/eval/classic[_<tag>].json``.
     """
@@ -532,10 +565,15 @@ def evaluate_folder(
     for run in runs:
         log.info("evaluating %s", run)
         payload, path = evaluate_run(
-            run, data_cfg, out if len(runs) == 1 else None, checkpoint, device, classic
+            run, data_cfg, out if len(runs) == 1 else None, checkpoint, device, classic, save_recon
         )
         learned.append(payload)
         paths.append(path)
+        tag = data_tag(None if data_cfg is None else str(data_cfg["root"]))
+        if matched_codecs(classic):
+            paths.append(matched_path(path, tag))
+        if save_recon:
+            paths.append(recon_folder(run, tag))
     sweep: list[dict[str, Any]] = []
     if classic and classic.get("sweep") and classic.get("codecs"):
         cfg, _, _ = load_run(runs[0], checkpoint)

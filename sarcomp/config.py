@@ -14,7 +14,7 @@ CONFIG_DIR = PACKAGE_ROOT / "configs"
 RANK_VARIABLES = ("RANK", "SLURM_PROCID", "SUBMITIT_LOCAL_GLOBALID")
 # Run folder names: Hydra joins the overrides as key-value__key-value (configs/hydra/default.yaml);
 # anything else a shell or Hydra's override parser would trip on becomes "-".
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+\-]+")
+_UNSAFE = re.compile(r"-*[^A-Za-z0-9._+\-]+-*")
 # Overrides whose values may be paths: quoted for Hydra's parser when they hold = , [ ] etc.
 PATH_KEYS = ("run_dir", "out", "data.root")
 _HYDRA_SPECIAL = re.compile(r"[=,\s()\[\]{}'\"\\:*?]")

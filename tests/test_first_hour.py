@@ -26,7 +26,9 @@ from tests.conftest import REPO, compose_train, smoke_overrides
 TRAIN = str(REPO / "train.py")
 
 
-def run(cmd: list[str], cwd: Path, root: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def run(
+    cmd: list[str], cwd: Path, root: Path | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     env.pop("SARCOMP_ROOT", None)
     if root is not None:
@@ -60,13 +62,18 @@ def test_run_names_have_no_equals_or_commas():
     assert name == "debug-smoke__experiment-cbam_bottleneck"
 
 
+@pytest.mark.slow
 def test_train_py_names_the_run_folder_like_run_name_of(tiny_data, tmp_path):
     overrides = ["experiment=baseline", "debug=smoke", "trainer.max_steps=2"]
     result = run([sys.executable, TRAIN, *overrides, f"data.root={tiny_data}"], tmp_path, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     runs = tmp_path / "outputs" / "train" / "runs"
     assert [p.name for p in runs.iterdir()] == [run_name_of(overrides)]
-    again = run([sys.executable, TRAIN, *overrides, f"data.root={tiny_data}", "trainer.resume=true"], tmp_path, tmp_path)
+    again = run(
+        [sys.executable, TRAIN, *overrides, f"data.root={tiny_data}", "trainer.resume=true"],
+        tmp_path,
+        tmp_path,
+    )
     assert again.returncode == 0 and "run already finished at step 2" in again.stdout
 
 
@@ -89,8 +96,11 @@ def test_project_paths_come_from_the_package_not_the_cwd(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_failed_run_leaves_no_empty_outputs_folder(tmp_path):
-    result = run([sys.executable, TRAIN, "debug=smoke", f"data.root={tmp_path / 'missing'}"], tmp_path, tmp_path)
+    result = run(
+        [sys.executable, TRAIN, "debug=smoke", f"data.root={tmp_path / 'missing'}"], tmp_path, tmp_path
+    )
     assert_one_line_error(result, "data folder does not exist")
     assert list(tmp_path.iterdir()) == []
 
@@ -128,9 +138,16 @@ def test_tile_checks_follow_the_model_depth():
 
 
 # ---------------------------------------------------------------- items 10, 11: the trainer says
+@pytest.mark.slow
 def test_trainer_prints_what_it_does(tiny_data, tmp_path):
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, TRAIN, *smoke_overrides(tiny_data), "trainer.max_steps=8", f"hydra.run.dir={run_dir}"]
+    cmd = [
+        sys.executable,
+        TRAIN,
+        *smoke_overrides(tiny_data),
+        "trainer.max_steps=8",
+        f"hydra.run.dir={run_dir}",
+    ]
     result = run(cmd, tmp_path, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
@@ -169,7 +186,13 @@ def test_evaluate_lists_matched_results_and_saves_geotiffs(smoke_run, tmp_path):
 def test_evaluate_script_prints_rate_matched_results(smoke_run, tmp_path):
     run_dir = tmp_path / "debug=smoke,experiment=x"
     shutil.copytree(smoke_run, run_dir)
-    cmd = [sys.executable, "scripts/evaluate.py", str(run_dir), "classic.codecs=[jpeg]", "classic.sweep=false"]
+    cmd = [
+        sys.executable,
+        "scripts/evaluate.py",
+        str(run_dir),
+        "classic.codecs=[jpeg]",
+        "classic.sweep=false",
+    ]
     result = run(cmd, REPO)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "rate-matched" in result.stdout and "JPEG @ rates of" in result.stdout

@@ -49,7 +49,6 @@ import pytest
 
 import sarcomp.evaluation.compare  # noqa: F401  (imported once here, not in every command)
 import sarcomp.training.trainer  # noqa: F401
-
 from tests.conftest import REPO
 
 DOCS = {"README.md": REPO / "README.md", "experiments": REPO / "experiments" / "README.md"}
@@ -114,14 +113,18 @@ class Project:
             return None
         line = line.replace("/path/to/scenes", str(self.root / "scenes"))
         line = line.replace("../shared/sar", str(self.root / "sar")).replace("[--tag sar]", "")
-        line = line.replace("<run or sweep folders...>", self.last_sweep).replace("<sweep folder>", self.last_sweep)
+        line = line.replace("<run or sweep folders...>", self.last_sweep).replace(
+            "<sweep folder>", self.last_sweep
+        )
         line = line.replace("<run or sweep>", self.last_run).replace("<run folder>", self.last_run)
         if line.startswith("torchrun "):
             line = re.sub(r"^torchrun (--\S+ )*train.py", "python train.py", line) + " --cfg job"
         elif line.startswith("make "):
             target = line.split()[1]
             line = (
-                f"make -o .venv/.installed {line[5:]} PY={sys.executable}" if target == "eval" else f"make -n {line[5:]}"
+                f"make -o .venv/.installed {line[5:]} PY={sys.executable}"
+                if target == "eval"
+                else f"make -n {line[5:]}"
             )
             line = re.sub(r"<[^>]*>", "X", line)
         elif " train.py" in line:
@@ -157,7 +160,12 @@ class Project:
                 code, output = self.fork_python(part)
             else:
                 result = subprocess.run(
-                    ["bash", "-c", part], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=600
+                    ["bash", "-c", part],
+                    cwd=self.root,
+                    env=self.env,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
                 )
                 code, output = result.returncode, result.stdout + result.stderr
             assert code == 0, f"{line}\n-> {part}\n{output[-4000:]}"
@@ -171,7 +179,10 @@ class Project:
         """``python script.py ARGS`` as the shell would run it (bash expands the words), in a
         forked copy of this process, which has torch and sarcomp imported already."""
         words = subprocess.run(
-            ["bash", "-c", f'printf "%s\\0" {line[len("python ") :]}'], env=self.env, capture_output=True, text=True
+            ["bash", "-c", f'printf "%s\\0" {line[len("python ") :]}'],
+            env=self.env,
+            capture_output=True,
+            text=True,
         ).stdout.split("\0")[:-1]
         log = self.root / ".command.log"
         pid = os.fork()

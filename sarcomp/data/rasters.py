@@ -61,6 +61,7 @@ def gdal_messages(path: str | Path) -> Iterator[None]:
             message = re.sub(r"^CPLE_\w+ in (?:[^:]*: )?", "", collect.messages[0])
             log.info("%s: GDAL says %s (shown once per file)", path, message)
 
+
 RASTER_PATTERNS: tuple[str, ...] = ("*.tif", "*.tiff", "*.png", "*.jp2", "*.img", "*.vrt")
 COMPLEX_MODES: tuple[str, ...] = ("intensity", "amplitude", "error")
 
@@ -171,7 +172,9 @@ def read_window(
     try:
         with gdal_messages(path):
             data = ds.read(list(spec.bands), window=window, out_shape=_band_shape(spec, out_shape))
-            nodata_mask = ds.read_masks(list(spec.bands), window=window, out_shape=_band_shape(spec, out_shape))
+            nodata_mask = ds.read_masks(
+                list(spec.bands), window=window, out_shape=_band_shape(spec, out_shape)
+            )
     except (RasterioError, _CPLError) as exc:
         raise RasterError(f"{path}: read failed, file truncated or corrupt ({_first_line(exc)})") from None
     valid = np.all(nodata_mask > 0, axis=0)

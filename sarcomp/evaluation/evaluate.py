@@ -266,7 +266,9 @@ def classic_codecs(names: Iterable[str] = CLASSIC_CODECS, bits: int = 16) -> lis
     available, out = set(available_codecs()), []
     for name in names:
         if name.lower() not in available:
-            log.warning("classic codec %s is not installed; skipped%s", name, INSTALL_HINTS.get(name.lower(), ""))
+            log.warning(
+                "classic codec %s is not installed; skipped%s", name, INSTALL_HINTS.get(name.lower(), "")
+            )
             continue
         supported = CODECS[name.lower()].supported_bits
         out.append(build_codec(name, bits=bits if bits in supported else 8))
@@ -459,7 +461,6 @@ def evaluate_run(
     GeoTIFF to :func:`recon_folder` (:mod:`sarcomp.evaluation.recon`).
     """
     from sarcomp.evaluation.recon import save_reconstruction
-
     from sarcomp.fileio import write_json
     from sarcomp.runs import load_run
 

@@ -24,7 +24,7 @@ def describe_device(device: torch.device, amp_dtype: torch.dtype | None, world_s
         name = torch.cuda.get_device_name(device)
         precision = str(amp_dtype).replace("torch.", "") if amp_dtype is not None else "fp32"
         return f"{device} ({name}, {precision}) x {world_size} rank(s)"
-    return f"cpu ({torch.get_num_threads()} threads; for a CPU-sized budget: {CPU_RECIPE})"
+    return f"cpu ({torch.get_num_threads()} thread(s); for a CPU-sized budget: {CPU_RECIPE})"
 
 
 def log_start(
@@ -40,7 +40,9 @@ def log_start(
     m, d, t = cfg.model, cfg.data, cfg.trainer
     log.info("run folder: %s", run_dir.resolve())
     log.info("device: %s", describe_device(device, amp_dtype, world_size))
-    attention = "no attention" if m.attention.type == "none" else f"{m.attention.type} at {m.attention.placement}"
+    attention = (
+        "no attention" if m.attention.type == "none" else f"{m.attention.type} at {m.attention.placement}"
+    )
     log.info(
         "model: %s parameters (widths %s, latent %d, %s, lambda %g)",
         f"{count_parameters(model):,}",

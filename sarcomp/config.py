@@ -1,13 +1,21 @@
-"""Hydra/OmegaConf helpers shared by the entry points and the tests."""
+"""Hydra/OmegaConf helpers shared by the entry points and the tests: resolvers and typed schemas.
+
+The ``trainer`` group and ``eval.yaml`` are checked against the dataclasses below (registered in
+Hydra's ConfigStore, named first in their defaults lists), so a mistyped key or a wrong type fails
+at composition with Hydra's own message. The schemas hold no defaults: values live in the YAML.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from omegaconf import OmegaConf
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PACKAGE_ROOT / "configs"
@@ -46,10 +54,15 @@ def run_name(override_dirname: str | None) -> str:
     return "__".join(i for i in items if i) or "default"
 
 
-def run_name_of(overrides: Sequence[str], exclude: Sequence[str] = ("trainer.resume", "data.root")) -> str:
-    """The run folder name Hydra gives ``python train.py <overrides>`` (same rule, for scripts)."""
+def run_name_of(
+    overrides: Sequence[str],
+    data_root: str | Path | None = None,
+    exclude: Sequence[str] = ("trainer.resume", "data.root"),
+) -> str:
+    """The run folder name Hydra gives ``python train.py <overrides>`` on the data folder
+    ``data_root`` (same rule as configs/hydra/default.yaml, for scripts and tests)."""
     kept = sorted(o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in exclude)
-    return run_name("__".join(o.replace("=", "-") for o in kept))
+    return run_name("__".join(o.replace("=", "-") for o in kept)) + data_root_suffix(data_root)
 
 
 def quote_path_overrides(argv: Sequence[str], positional_key: str | None = None) -> list[str]:
@@ -75,22 +88,90 @@ def quote_path_overrides(argv: Sequence[str], positional_key: str | None = None)
     return out
 
 
+@dataclass
+class TrainerSchema:
+    """``configs/trainer/default.yaml`` (meanings there)."""
+
+    max_steps: int = MISSING
+    lr: float = MISSING
+    aux_lr: float = MISSING
+    entropy_lr_scale: float = MISSING
+    lr_schedule: str = MISSING
+    min_lr_ratio: float = MISSING
+    grad_clip: float | None = MISSING
+    accumulate: int = MISSING
+    device: str = MISSING
+    precision: str = MISSING
+    channels_last: bool = MISSING
+    compile: bool = MISSING
+    log_every: int = MISSING
+    val_every: int = MISSING
+    val_max_tiles: int | None = MISSING
+    checkpoint_every: int = MISSING
+    max_nonfinite_streak: int = MISSING
+    resume: bool = MISSING
+
+
+@dataclass
+class ClassicSchema:
+    """``classic`` of ``configs/eval.yaml``: the classic codecs beside a learned run."""
+
+    codecs: list[str] = MISSING
+    bits: int = MISSING
+    sweep: bool = MISSING
+    match_rates: bool = MISSING
+    match_codecs: list[str] | None = MISSING
+    tol: float = MISSING
+
+
+@dataclass
+class EvalSchema:
+    """``configs/eval.yaml``; ``data`` and ``paths`` are the (untyped) config groups."""
+
+    run_dir: str = MISSING
+    out: str | None = MISSING
+    checkpoint: str = MISSING
+    device: str = MISSING
+    save_recon: bool = MISSING
+    classic: ClassicSchema = field(default_factory=ClassicSchema)
+    data: Any = None
+    paths: Any = None
+
+
 def register_resolvers() -> None:
-    """Resolvers the configs use.
+    """Resolvers the configs use, and the schemas (``trainer/schema``, ``eval_schema``).
 
     ``${run_name:override_dirname}``: a run folder's name (:func:`run_name`);
     ``${project_root:}``: the project folder (:func:`project_root`);
-    ``${rank_zero:value}``: the value on rank 0, null on other ranks (only rank 0 writes .hydra/).
+    ``${rank_zero:value}``: the value on rank 0, null on other ranks (only rank 0 writes .hydra/);
+    ``${data_root_suffix:root}``: ``_data-<8 hex>`` naming the resolved data folder (empty when unset), so two
+    data folders never share a run folder.
     """
+    store = ConfigStore.instance()
+    store.store(group="trainer", name="schema", node=TrainerSchema)
+    store.store(name="eval_schema", node=EvalSchema)
     resolvers = {
         "run_name": run_name,
         "project_root": lambda: str(project_root()),
         "rank_zero": lambda value: value if env_rank() == 0 else None,
+        "data_root_suffix": data_root_suffix,
     }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 
 
+def data_root_suffix(root: str | Path | None) -> str:
+    """The run-folder suffix for a data folder (``${data_root_suffix:...}`` in configs/hydra/default.yaml)."""
+    from sarcomp.data.identity import root_tag
+
+    return f"_data-{root_tag(root)}" if root else ""
+
+
 def experiment_names() -> list[str]:
     return sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
+
+
+def classic_defaults() -> dict:
+    """The classic-codec settings of ``configs/eval.yaml`` (their one home), as a plain dict."""
+    return OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "eval.yaml").classic, resolve=True)

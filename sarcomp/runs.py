@@ -1,11 +1,15 @@
-"""The run folder: checkpoints, saved config and scene lists, and rebuilding a model from them.
+"""The run folder, the one place that knows its layout; checkpoints and rebuilding a model.
 
-    <run>/.hydra/config.yaml     resolved config (Hydra writes it)
-    <run>/checkpoints/last.pt    latest state (model, optimisers, scheduler, step, RNG, config)
-    <run>/checkpoints/best.pt    best validation loss so far
-    <run>/scenes.json            the scenes of each split used for training (no test leakage)
-    <run>/tensorboard/           event files
-    <run>/eval/metrics.json      evaluation results
+    <run>/.hydra/config.yaml            resolved config (Hydra writes it)
+    <run>/checkpoints/last.pt           latest state (model, optimisers, scheduler, step, RNG, config)
+    <run>/checkpoints/best.pt           best validation loss so far
+    <run>/scenes.json                   the scenes of each split used for training (no test leakage)
+    <run>/tensorboard/                  event files
+    <run>/eval/metrics[_<tag>].json     the learned codec on the test scenes (one payload)
+    <run>/eval/matched[_<tag>].json     classic codecs at this run's per-scene rates ({"results": [...]})
+    <sweep or run>/eval/classic[_<tag>].json   the classic rate sweep ({"results": [...]})
+
+``<tag>`` is ``_<data folder name>`` for results on other data than the run's own (``data_tag``).
 
 Checkpoints hold only tensors and plain Python values (the config as YAML text), so they load
 with ``torch.load(weights_only=True)``: opening a checkpoint cannot run code. All writes are
@@ -15,6 +19,7 @@ atomic (temporary file in the same folder, then ``os.replace``).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,98 @@ from sarcomp.fileio import atomic_write
 
 CHECKPOINTS = "checkpoints"
 SCENES_FILE = "scenes.json"
+TENSORBOARD = "tensorboard"
+EVAL = "eval"
+
+
+# --------------------------------------------------------------------------------------------
+# Layout
+
+
+def scenes_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / SCENES_FILE
+
+
+def tensorboard_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / TENSORBOARD
+
+
+def data_tag(data_root: str | None) -> str:
+    """File-name suffix for results on other data than the run's own ('' or '_<folder name>')."""
+    return "" if data_root is None else "_" + Path(data_root).resolve().name
+
+
+def metrics_path(run_dir: str | Path, tag: str = "") -> Path:
+    return Path(run_dir) / EVAL / f"metrics{tag}.json"
+
+
+def matched_path(metrics: str | Path, tag: str = "") -> Path:
+    """Where the rate-matched classic results go: ``matched[_<tag>].json`` beside the default
+    ``metrics[_<tag>].json``, else ``<out stem>.matched.json`` beside a custom metrics file."""
+    metrics = Path(metrics)
+    if metrics.name == f"metrics{tag}.json":
+        return metrics.with_name(f"matched{tag}.json")
+    return metrics.with_name(f"{metrics.stem}.matched.json")
+
+
+def classic_path(folder: str | Path, tag: str = "") -> Path:
+    """The classic rate sweep of a run or sweep folder."""
+    return Path(folder) / EVAL / f"classic{tag}.json"
+
+
+def has_metrics(folder: str | Path) -> bool:
+    return any((Path(folder) / EVAL).glob("metrics*.json"))
+
+
+def is_run_dir(path: str | Path) -> bool:
+    checkpoints = Path(path) / CHECKPOINTS
+    return checkpoints.is_dir() and any(checkpoints.glob("*.pt"))
+
+
+def find_runs(folder: str | Path) -> list[Path]:
+    """The run folder itself, or every run folder (one with checkpoints/*.pt) below a sweep folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SarcompError(f"{folder}: folder not found")
+    if is_run_dir(folder):
+        return [folder]
+    runs = sorted({p.parent.parent for p in folder.rglob(f"{CHECKPOINTS}/*.pt")})
+    if not runs:
+        raise SarcompError(f"{folder}: no run folders (with {CHECKPOINTS}/*.pt) found")
+    return runs
+
+
+def load_results(path: str | Path) -> list[dict[str, Any]]:
+    """Payloads from a results file: one payload, or ``{"results": [payloads]}``."""
+    data = json.loads(Path(path).read_text())
+    return list(data["results"]) if "results" in data else [data]
+
+
+def read_scenes(run_dir: str | Path) -> dict[str, list[dict]]:
+    path = scenes_path(run_dir)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def used_scene_paths(run_dirs: list[Path] | tuple[Path, ...]) -> set[str]:
+    """Resolved paths of every scene the runs trained or validated on."""
+    return {
+        e["path"] for run in run_dirs for split in ("train", "val") for e in read_scenes(run).get(split, [])
+    }
+
+
+def used_scene_hashes(run_dirs: list[Path] | tuple[Path, ...]) -> set[str]:
+    """SHA-256 of every scene the runs trained or validated on (copies and links have the same)."""
+    return {
+        e["sha256"]
+        for run in run_dirs
+        for split in ("train", "val")
+        for e in read_scenes(run).get(split, [])
+        if e.get("sha256")
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Checkpoints and models
 
 
 def checkpoint_path(run_dir: str | Path, name: str = "last") -> Path:
@@ -58,31 +155,16 @@ def config_from_text(text: str) -> DictConfig:
     return OmegaConf.create(text)
 
 
-def validate_model_config(model_cfg: DictConfig) -> None:
-    """Refuse unknown attention types and placements with the valid names, before building."""
-    from sarcomp.models import PLACEMENTS
-    from sarcomp.models.attention import attention_names
-
-    attention = model_cfg.get("attention") or {}
-    kind, placement = attention.get("type", "none"), attention.get("placement", "none")
-    if kind not in attention_names():
-        raise SarcompError(
-            f"model.attention.type: unknown attention {kind!r}; valid: {', '.join(attention_names())}"
-        )
-    if placement not in PLACEMENTS:
-        raise SarcompError(
-            f"model.attention.placement: unknown placement {placement!r}; valid: {', '.join(PLACEMENTS)}"
-        )
-
-
 def build_model(model_cfg: DictConfig) -> torch.nn.Module:
-    """Instantiate the codec from its ``model`` config node (a bad config is a one-line error)."""
-    validate_model_config(model_cfg)
+    """Instantiate the codec from its ``model`` config node (a bad config, e.g. an unknown attention
+    name, is a one-line error naming what is valid)."""
     try:
         return instantiate(model_cfg, _convert_="all")
     except InstantiationException as exc:
         cause = exc.__cause__ or exc
         detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        if re.match(r"^[\w.]+: ", detail):  # the model names the setting: model.<setting>: ...
+            raise SarcompError(f"model.{detail}") from None
         raise SarcompError(
             f"model: cannot build {model_cfg.get('_target_', 'the model')} ({detail})"
         ) from None
@@ -118,6 +200,14 @@ def load_model_state(model: torch.nn.Module, state: dict[str, torch.Tensor], sou
         raise SarcompError(f"{source}: checkpoint from another model configuration ({detail})") from None
 
 
+def run_config(run_dir: str | Path, checkpoint: str = "best") -> DictConfig:
+    """The config a run was trained with (from its checkpoint: ``best``, else ``last``)."""
+    path = checkpoint_path(run_dir, checkpoint)
+    return config_from_text(
+        load_checkpoint(path if path.is_file() else checkpoint_path(run_dir, "last"))["config"]
+    )
+
+
 def load_run(
     run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu"
 ) -> tuple[DictConfig, torch.nn.Module, dict[str, Any]]:
@@ -134,8 +224,3 @@ def load_run(
     load_model_state(model, state["model"], path)
     model.update(force=True)
     return cfg, model.to(device).eval(), state
-
-
-def read_scenes(run_dir: str | Path) -> dict[str, list[dict]]:
-    path = Path(run_dir) / SCENES_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}

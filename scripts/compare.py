@@ -2,7 +2,7 @@
 
 Writes <file.md> (the experiment-plan table, BD-rates, RD points, SAR fidelity), <file.json>
 beside it, <file>_rd_<metric>.png plots, and the report as TensorBoard text. See
-sarcomp/evaluation/compare.py for the statistics.
+sarcomp/analysis/ for how results are collected, the statistics and the report.
 """
 
 import argparse
@@ -44,12 +44,12 @@ def main(argv=None) -> int:
         "--codecs",
         nargs="*",
         default=None,
-        help="classic codecs for on-the-fly evaluation (default: all installed)",
+        help="classic codecs for on-the-fly evaluation (default: configs/eval.yaml's classic.codecs)",
     )
     parser.add_argument(
         "--tensorboard",
         default=None,
-        help="event folder for the report text (default <first folder>/compare)",
+        help="event folder for the report text (default: tensorboard/ beside --out)",
     )
     parser.add_argument(
         "--exclude",
@@ -67,9 +67,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
-    from sarcomp.evaluation.compare import CLASSIC_DEFAULTS, compare, plan_table, verdict
+    from sarcomp.analysis.compare import compare
+    from sarcomp.analysis.render import plan_table, verdict
+    from sarcomp.config import classic_defaults
 
-    classic = dict(CLASSIC_DEFAULTS)
+    classic = classic_defaults()
     if args.codecs is not None:
         classic["codecs"] = args.codecs
     tag = "_" + args.tag.lstrip("_") if args.tag else ""
@@ -89,6 +91,8 @@ def main(argv=None) -> int:
         args.exclude,
         args.exclude_reason,
     )
+    for warning in report["warnings"]:
+        print(f"warning: {warning}")
     print(plan_table(report))
     print()
     print(verdict(report))

@@ -19,8 +19,9 @@ register_resolvers()
 
 @hydra.main(config_path="../configs", config_name="eval", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    from sarcomp.evaluation.evaluate import evaluate_folder, load_results
-    from sarcomp.evaluation.report import format_table, summary_rows
+    from sarcomp.analysis.render import format_table, summary_rows
+    from sarcomp.evaluation.evaluate import evaluate_folder
+    from sarcomp.runs import load_results
     from sarcomp.training.checks import check_data_config
 
     if cfg.get("data") is not None:

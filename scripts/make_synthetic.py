@@ -1,7 +1,10 @@
 """Generate the embedded synthetic SAR data set: python scripts/make_synthetic.py [--root data/synthetic]
 
 Defaults (scene size, looks, seed, scenes per split) are those of
-:class:`sarcomp.data.synthetic.SyntheticConfig`; existing files are kept unless ``--overwrite``.
+:class:`sarcomp.data.synthetic.SyntheticConfig`. Existing files are kept unless ``--overwrite``, but
+only when they hold what the generator writes for these settings: a file that differs stops the
+command with a message (regenerate it with ``--overwrite``). ``<root>/SHA256SUMS`` lists the SHA-256
+of every scene (``sha256sum -c SHA256SUMS`` checks them; run folders and metrics record the same hashes).
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sarcomp.data.synthetic import SyntheticConfig, generate_dataset
+from sarcomp.cli import run_cli
+from sarcomp.data.identity import file_sha256
+from sarcomp.data.synthetic import SyntheticConfig, generate_dataset, scene_path
+from sarcomp.fileio import atomic_write_text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,8 +39,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {path}  size={meta['size']} looks={meta['looks']} seed={meta['seed']}", flush=True)
 
     t0 = time.perf_counter()
-    written = generate_dataset(a.root, cfg.counts, cfg.size, cfg.looks, cfg.seed, a.overwrite, report)
+    written = run_cli(
+        generate_dataset, a.root, cfg.counts, cfg.size, cfg.looks, cfg.seed, a.overwrite, report
+    )
     total = sum(cfg.counts.values())
+    root = Path(a.root)
+    files = [scene_path(root, split, i) for split, n in cfg.counts.items() for i in range(n)]
+    sums = "".join(f"{file_sha256(f)}  {f.relative_to(root).as_posix()}\n" for f in files)
+    if files:
+        atomic_write_text(root / "SHA256SUMS", sums)
     print(
         f"synthetic data in {a.root}: {len(written)} written, {total - len(written)} kept "
         f"({total} scenes, {time.perf_counter() - t0:.1f} s)"

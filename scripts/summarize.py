@@ -5,22 +5,23 @@ python scripts/summarize.py [--tile 256] [--markdown]
 
 import argparse
 
+from sarcomp.analysis.render import format_table
 from sarcomp.config import register_resolvers
-from sarcomp.evaluation.report import format_table
 from sarcomp.models.complexity import count_macs, count_parameters
 from sarcomp.runs import build_model
 
+# Rows: the four plan experiments (labelled by their plan_id), the other placements, other types.
 PLAN = [
-    ("V0", ["experiment=baseline"]),
-    ("V1", ["experiment=cbam_bottleneck"]),
-    ("V2", ["experiment=cbam_everywhere"]),
-    ("V3", ["experiment=selfattn_bottleneck"]),
+    (None, ["experiment=baseline"]),
+    (None, ["experiment=cbam_bottleneck"]),
+    (None, ["experiment=cbam_everywhere"]),
+    (None, ["experiment=selfattn_bottleneck"]),
     *[
         (f"CBAM@{p}", ["experiment=cbam_bottleneck", f"model.attention.placement={p}"])
         for p in ("encoder", "decoder")
     ],
     ("SA@everywhere", ["experiment=selfattn_bottleneck", "model.attention.placement=everywhere"]),
-    *[(name, [f"experiment={name}"]) for name in ("se_bottleneck", "eca_bottleneck", "spatial_bottleneck")],
+    *[(None, [f"experiment={name}"]) for name in ("se_bottleneck", "eca_bottleneck", "spatial_bottleneck")],
 ]
 COLUMNS = (
     ("variant", "variant", "s"),
@@ -51,7 +52,7 @@ def main() -> None:
             model = build_model(cfg.model)
             rows.append(
                 {
-                    "variant": variant,
+                    "variant": variant or cfg.plan_id or cfg.experiment_name,
                     "attention": cfg.model.attention.type,
                     "placement": cfg.model.attention.placement,
                     "params": count_parameters(model),

@@ -6,27 +6,13 @@ import warnings
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, open_dict
 
-from sarcomp.config import CONFIG_DIR, register_resolvers
+from sarcomp.config import register_resolvers
 from sarcomp.data.synthetic import generate_dataset
+from tests.helpers import SHARED_SAR, compose_train, smoke_overrides
 
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
 register_resolvers()
-
-REPO = Path(__file__).resolve().parent.parent
-SHARED_SAR = REPO.parent / "shared" / "sar"
-
-
-def compose_train(overrides: list[str], run_dir: Path | None = None) -> DictConfig:
-    """Compose configs/train.yaml as Hydra would, with paths pointing into a temp folder."""
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
-    if run_dir is not None:
-        with open_dict(cfg):
-            cfg.paths.output_dir = str(run_dir)
-    return cfg
 
 
 @pytest.fixture(scope="session")
@@ -35,10 +21,6 @@ def tiny_data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synthetic")
     generate_dataset(root, counts={"train": 3, "val": 1, "test": 2}, size=96, seed=0)
     return root
-
-
-def smoke_overrides(data_root: Path, *extra: str) -> list[str]:
-    return ["debug=smoke", f"data.root={data_root}", *extra]
 
 
 @pytest.fixture(scope="session")

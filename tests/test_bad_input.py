@@ -22,8 +22,7 @@ from sarcomp.data.tiles import GridTiles, RandomTiles, Scene
 from sarcomp.errors import RasterError, SarcompError
 from sarcomp.runs import checkpoint_path
 from sarcomp.training.trainer import Trainer, train
-from tests.conftest import REPO, compose_train, smoke_overrides
-from tests.test_data import write_tif
+from tests.helpers import REPO, compose_train, smoke_overrides, write_tif
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
@@ -213,6 +212,7 @@ def test_truncated_file_in_a_dataloader_worker(tiny_data, tmp_path):
 
 
 # ---------------------------------------------------------------- the command line
+@pytest.mark.slow  # a subprocess: a fresh interpreter and Hydra
 def test_command_line_errors_are_one_line_with_exit_2(tiny_data, tmp_path):
     unknown = subprocess.run(
         [sys.executable, "train.py", "experiment=nope"],

@@ -12,8 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sarcomp.evaluation.compare import RunResult, build_report, delta, plan_table, render_markdown, stat
-from tests.conftest import REPO
+from sarcomp.analysis.collect import RunResult
+from sarcomp.analysis.render import plan_table, render_markdown
+from sarcomp.analysis.report import build_report
+from sarcomp.analysis.stats import delta, stat
+from sarcomp.errors import SarcompError
+from tests.helpers import REPO
 
 LMBDAS = (0.0035, 0.0067, 0.013, 0.025)
 BASE_BPP = {0.0035: 0.2, 0.0067: 0.35, 0.013: 0.6, 0.025: 1.0}
@@ -43,6 +47,7 @@ def fake_run(name, attention, lmbda, seed, bpp, psnr, ssim, ms=10.0, scenes=SCEN
     payload = {
         "name": name,
         "codec": "learned",
+        "plan": {"baseline": "V0", "cbam_bottleneck": "V1"}.get(name),
         "attention": attention,
         "placement": "none" if attention == "none" else "bottleneck",
         "lmbda": lmbda,
@@ -163,12 +168,13 @@ def test_compare_cli_on_a_smoke_sweep(smoke_run, tmp_path, monkeypatch):
     assert {Path(p).name for p in report["outputs"]["plots"]} >= {"smoke_rd_psnr.png", "smoke_rd_ssim.png"}
     assert not (tmp_path / "results" / "smoke_rd_ms_ssim.png").exists()  # 96 px: MS-SSIM N/A, no plot
     assert all(Path(p).stat().st_size > 1000 for p in report["outputs"]["plots"])
-    assert list((sweep / "compare").glob("events.out.tfevents.*"))
+    assert list((tmp_path / "results" / "tensorboard").glob("events.out.tfevents.*"))  # beside the report
+    assert not (sweep / "compare").exists()  # nothing written into the compared folders but eval/
     assert (sweep / "eval" / "classic.json").is_file()
 
 
 def test_bd_rate_and_bd_psnr_are_na_separately():
-    from sarcomp.evaluation.compare import bd
+    from sarcomp.analysis.stats import bd
 
     rates = [0.2, 0.4, 0.8, 1.6]
     anchor = (rates, [30.0, 32.0, 34.0, 36.0])
@@ -193,3 +199,60 @@ def test_exclude_on_request_is_named():
     report = build_report(plan(), [], exclude=["b.*"])
     assert report["images"] == [SCENES[0]] and report["excluded_on_request"] == [SCENES[1]]
     assert any("excluded on request" in n for n in report["notes"])
+
+
+def test_bd_is_na_when_a_curve_is_not_monotone_or_too_narrow():
+    from sarcomp.analysis.stats import bd
+
+    rates = [0.2, 0.4, 0.8, 1.6]
+    good = (rates, [30.0, 32.0, 34.0, 36.0])
+    dipping = (rates, [30.0, 33.0, 32.0, 36.0])
+    assert "anchor curve is not monotone" in bd(dipping, good)["na"]  # the anchor is checked too
+    assert "test curve is not monotone" in bd(good, dipping)["na"]
+    narrow = ([1.0, 1.1, 1.2, 1.3], [30.0, 30.5, 31.0, 31.5])
+    assert "less than ×1.5 in rate" in bd(good, narrow)["na"]
+    assert "bd_rate" in bd(good, (rates, [29.0, 31.0, 33.0, 35.0]))
+
+
+def test_bd_table_leads_with_the_fit_free_delta_at_equal_rate():
+    report = build_report(plan(), [])
+    cbam = report["variants"][1]
+    assert cbam["dpsnr_vs_jpeg2000"]["n"] == len(LMBDAS)
+    header = next(line for line in render_markdown(report).splitlines() if "BD-rate vs baseline" in line)
+    assert header.index("ΔPSNR vs JPEG 2000 at equal rate") < header.index("BD-rate vs baseline")
+
+
+def test_runs_differing_only_in_budget_are_both_kept_labelled_and_warned():
+    short = fake_run("baseline", "none", 0.013, 1, 0.5, 20.0, 0.5)
+    long = fake_run("baseline", "none", 0.013, 1, 0.4, 21.0, 0.6)
+    short.payload["step"], long.payload["step"] = 4, 60
+    long.run_dir = Path("/runs/long")
+    report = build_report([short, long], [])
+    assert sorted(v["variant"] for v in report["variants"]) == ["baseline [4 steps]", "baseline [60 steps]"]
+    assert any("differ in steps: 4, 60" in w for w in report["warnings"])
+
+
+def test_identical_runs_are_refused_not_dropped():
+    a = fake_run("baseline", "none", 0.013, 1, 0.5, 20.0, 0.5)
+    b = fake_run("baseline", "none", 0.013, 1, 0.5, 20.0, 0.5)
+    b.run_dir = Path("/runs/copy")
+    with pytest.raises(SarcompError, match="/runs/copy.*same experiment"):
+        build_report([a, b], [])
+
+
+def test_timings_from_other_machines_or_times_are_warned():
+    a = fake_run("baseline", "none", 0.013, 1, 0.5, 20.0, 0.5)
+    b = fake_run("cbam_bottleneck", "cbam", 0.013, 1, 0.5, 20.0, 0.5)
+    a.payload.update(hardware={"cpu": "x86", "threads": 2}, evaluated_at="2026-01-01T00:00:00+00:00")
+    b.payload.update(hardware={"cpu": "x86", "threads": 8}, evaluated_at="2026-01-02T00:00:00+00:00")
+    warnings = build_report([a, b], [])["warnings"]
+    assert any("different machines" in w for w in warnings) and any("different times" in w for w in warnings)
+
+
+def test_ratio_axes_are_logarithmic():
+    from sarcomp.analysis.plots import rd_figure
+
+    report = build_report(plan(), [])
+    assert rd_figure(report, "enl_ratio", "ENL ratio").axes[0].get_yscale() == "log"
+    assert rd_figure(report, "ratio_var", "ratio var").axes[0].get_yscale() == "log"
+    assert rd_figure(report, "psnr", "PSNR").axes[0].get_yscale() == "linear"

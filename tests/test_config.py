@@ -7,17 +7,13 @@ import torch
 
 from sarcomp.config import experiment_names
 from sarcomp.runs import build_model
-from tests.conftest import compose_train
-
-V_PLAN = {"baseline", "cbam_bottleneck", "cbam_everywhere", "selfattn_bottleneck"}
+from tests.helpers import compose_train
 
 
-def test_experiment_plan_present():
-    names = set(experiment_names())
-    assert (
-        V_PLAN | {"se_bottleneck", "eca_bottleneck", "spatial_bottleneck", "cbam_encoder", "cbam_decoder"}
-        <= names
-    )
+def test_each_plan_id_is_stated_once_by_one_experiment_file():
+    plan = {name: compose_train([f"experiment={name}"]).plan_id for name in experiment_names()}
+    assert sorted(v for v in plan.values() if v) == ["V0", "V1", "V2", "V3"]
+    assert plan["baseline"] == "V0"  # the baseline leads the plan
 
 
 @pytest.mark.parametrize("name", experiment_names())
@@ -38,3 +34,36 @@ def test_defaults_match_the_design():
     cfg = compose_train([])
     assert list(cfg.model.channels) == [64, 128, 256] and cfg.data.tile_size == 256
     assert cfg.model.attention.type == "none" and cfg.data.representation.units == "intensity"
+
+
+def test_a_mistyped_trainer_key_fails_at_composition():
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException, match="max_step"):
+        compose_train(["trainer.max_step=3"])
+    with pytest.raises(ConfigCompositionException, match="max_steps"):
+        compose_train(["trainer.max_steps=many"])
+
+
+def test_a_mistyped_eval_key_fails_at_composition():
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import ConfigCompositionException
+
+    from sarcomp.config import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        assert compose(config_name="eval", overrides=["run_dir=x"]).classic.bits == 16
+        with pytest.raises(ConfigCompositionException, match="codec"):
+            compose(config_name="eval", overrides=["run_dir=x", "classic.codec=[jpeg]"])
+
+
+def test_one_device_rule_for_every_entry_point():
+    from sarcomp.devices import pick_device
+    from sarcomp.errors import SarcompError
+
+    assert pick_device("cpu").type == "cpu" and pick_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(SarcompError, match="trainer.device: unknown device 'gpu'; valid: auto, cpu, cuda"):
+        pick_device("gpu", "trainer.device")
+    if not torch.cuda.is_available():
+        with pytest.raises(SarcompError, match="no CUDA device"):
+            pick_device("cuda:0")

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import rasterio
 import torch
-from rasterio.transform import from_origin
 
 from sarcomp.data.loaders import scene_paths
 from sarcomp.data.rasters import BandSpec, open_raster, read_window
 from sarcomp.data.representation import Representation, Scaling
 from sarcomp.data.tiles import GridTiles, RandomTiles, Scene, grid_windows
 from sarcomp.errors import RasterError
-
-
-def write_tif(path: Path, data: np.ndarray, nodata: float | None = None) -> Path:
-    data = data if data.ndim == 3 else data[None]
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        height=data.shape[1],
-        width=data.shape[2],
-        count=data.shape[0],
-        dtype=data.dtype,
-        nodata=nodata,
-        crs="EPSG:32633",
-        transform=from_origin(500000, 5000000, 10, 10),
-    ) as ds:
-        ds.write(data)
-    return path
+from tests.helpers import write_tif
 
 
 # ---------------------------------------------------------------- representation round trips
@@ -178,6 +157,8 @@ EXPECTED_UNITS = {
 def test_shared_sar_files_load(shared_sar):
     rep = Representation(units="auto", db_range=None, percentiles=(1.0, 99.0))
     for path in sorted(shared_sar.glob("*.tif")) + sorted(shared_sar.glob("*.png")):
+        if path.name.startswith("sentinel1_slc_"):  # I/Q in two bands: auto refuses it (test_bandspecs)
+            continue
         scene = Scene.load(path, BandSpec(), rep)
         if path.name in EXPECTED_UNITS:
             assert scene.representation.units == EXPECTED_UNITS[path.name], path.name

@@ -11,9 +11,10 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from sarcomp.runs import checkpoint_path
-from tests.conftest import REPO, smoke_overrides
+from tests.helpers import REPO, smoke_overrides
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter and Hydra
 def test_torchrun_two_cpu_ranks(tiny_data, tmp_path):
     run_dir = tmp_path / "run"
     cmd = [

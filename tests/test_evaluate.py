@@ -13,18 +13,12 @@ import numpy as np
 import pytest
 
 from sarcomp.data.representation import Representation, Scaling
+from sarcomp.data.tiles import SceneImage
 from sarcomp.errors import SarcompError
-from sarcomp.evaluation.evaluate import (
-    SAR_KEYS,
-    SceneImage,
-    evaluate_folder,
-    evaluate_run,
-    find_runs,
-    linear_intensity,
-    load_results,
-    scene_metrics,
-)
-from tests.conftest import REPO
+from sarcomp.evaluation.evaluate import evaluate_folder, evaluate_run
+from sarcomp.metrics.scene import SAR_KEYS, scene_metrics
+from sarcomp.runs import find_runs, load_results
+from tests.helpers import REPO
 
 
 def test_evaluate_run_writes_json(smoke_run):
@@ -68,7 +62,7 @@ def _scene(units: str, lo: float = -30.0, hi: float = 10.0):
 
 
 @pytest.mark.parametrize("units", ["intensity", "amplitude", "db"])
-def test_linear_intensity_inverts_the_representation(units):
+def test_to_intensity_inverts_the_representation(units):
     rng = np.random.default_rng(0)
     intensity = 10 ** rng.uniform(-2.5, 0.5, size=(8, 8))
     physical = {"intensity": intensity, "amplitude": np.sqrt(intensity), "db": 10 * np.log10(intensity)}[
@@ -76,7 +70,8 @@ def test_linear_intensity_inverts_the_representation(units):
     ]
     scene = _scene(units)
     unit = scene.representation.to_unit(physical, scene.scaling)
-    assert linear_intensity(scene, unit) == pytest.approx(intensity, rel=1e-4)
+    rep = scene.representation
+    assert rep.to_intensity(rep.from_unit(unit, scene.scaling)) == pytest.approx(intensity, rel=1e-4)
 
 
 def test_scene_metrics_known_answers():
@@ -111,7 +106,7 @@ def test_sweep_folder_with_classic_codecs(smoke_run, tmp_path):
     assert len(learned) == 1 and sweep / "eval" / "classic.json" in paths
     swept = load_results(sweep / "eval" / "classic.json")
     assert {p["name"] for p in swept} == {"JPEG", "JPEG2000 16-bit"} and len(swept) == len(results) == 20
-    keys = set(learned[0]["images"][0]) - {"tiles", "encode_ms_tile", "decode_ms_tile"}
+    keys = set(learned[0]["images"][0]) - {"tiles", "coded_pixels", "encode_ms_tile", "decode_ms_tile"}
     for payload in swept:  # same schema and same scenes as the learned codec
         assert keys <= set(payload["images"][0]) | {"param"} and payload["headers_counted"]
         assert [r["path"] for r in payload["images"]] == [r["path"] for r in learned[0]["images"]]
@@ -123,6 +118,7 @@ def test_sweep_folder_with_classic_codecs(smoke_run, tmp_path):
     assert jpeg_bpp == sorted(jpeg_bpp)  # quality grid ascends, so does the rate
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter and Hydra
 def test_evaluate_script_on_shared_sar(smoke_run, shared_sar, tmp_path):
     out = tmp_path / "sar.json"
     cmd = [
@@ -132,6 +128,7 @@ def test_evaluate_script_on_shared_sar(smoke_run, shared_sar, tmp_path):
         f"out={out}",
         "data=geotiff",
         f"data.root={shared_sar}",
+        "data.band_specs=configs/bands/shared_sar.yaml",
         "data.tile_size=64",
         "classic.codecs=[jpeg]",
         "classic.sweep=false",
@@ -141,6 +138,11 @@ def test_evaluate_script_on_shared_sar(smoke_run, shared_sar, tmp_path):
     rows = json.loads(out.read_text())["images"]
     assert len(rows) == len(list(shared_sar.glob("*.tif")) + list(shared_sar.glob("*.png")))
     assert "PSNR" in result.stdout and all(math.isfinite(r["psnr"]) for r in rows)
+    units = {r["image"]: r["units"] for r in rows}
+    assert (
+        units["sentinel1_grd_cargo_chip_5258_y11247.tif"] == "amplitude"
+    )  # per configs/bands/shared_sar.yaml
+    assert units["sentinel1_slc_cargo_chip_29087_y5288.tif"] == "intensity"  # I/Q in two bands, included
     display = [r for r in rows if r["units"] == "display8"]
     assert display and all(math.isnan(r["enl_ratio"]) for r in display)
     assert all(math.isfinite(r["epi"]) for r in rows if r["units"] != "display8")

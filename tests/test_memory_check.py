@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def load_script():
@@ -42,7 +42,11 @@ def test_estimate_counts_parameters_and_scales_with_the_batch():
 
 
 def test_unknown_experiment_is_refused(capsys):
-    assert memory_check.main(["experiment=nope"]) == 2
+    from sarcomp.cli import run_cli
+
+    with pytest.raises(SystemExit) as info:
+        run_cli(memory_check.main, ["experiment=nope"])
+    assert info.value.code == 2
     assert "unknown experiment; valid: baseline" in capsys.readouterr().err
 
 

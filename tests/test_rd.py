@@ -1,11 +1,11 @@
-"""Tests for sarcomp.evaluation.rd (Bjøntegaard deltas)."""
+"""Tests for sarcomp.analysis.rd (Bjøntegaard deltas)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sarcomp.evaluation.rd import bd_psnr, bd_rate
+from sarcomp.analysis.rd import bd_psnr, bd_rate
 
 RATES = np.array([0.25, 0.5, 1.0, 2.0, 4.0])
 PSNRS = np.array([28.1, 31.0, 34.2, 37.0, 39.5])

@@ -18,8 +18,9 @@ bash, each expected to exit 0, under these rules:
   value, ``glob(*)`` becomes ``glob(baseline)``, and ``+hparams_search=rd_sweep`` gets
   ``model.lmbda=0.013`` when the line sets no λ (the config's own λ list would add four jobs).
 - **Placeholders**: ``<run folder>`` and ``<run or sweep>`` are the last run folder made,
-  ``<sweep folder>`` and ``<run or sweep folders...>`` the last sweep folder, ``[--tag sar]`` is
-  dropped; other ``<...>`` appear only in dry-run lines.
+  ``<sweep folder>`` and ``<run or sweep folders...>`` the last sweep folder, optional
+  ``[--option ...]`` parts are dropped, ``sarcomp compress scene.tif`` codes one of the other
+  scenes; other ``<...>`` appear only in dry-run lines.
 - **Dry runs** where a real run needs more than this machine: ``torchrun ... train.py ARGS`` is
   ``python train.py ARGS --cfg job`` (the config composes; DDP itself: tests/test_ddp.py);
   ``make`` targets other than ``eval`` are ``make -n`` (demo, test and tensorboard run for
@@ -28,7 +29,7 @@ bash, each expected to exit 0, under these rules:
   ``slurm`` extra) are skipped.
 - A command identical to one already run in the scenario is run once (the README repeats the
   resume example).
-- ``python script.py ARGS`` runs in a forked copy of the test process (same argv after bash's
+- ``python script.py ARGS`` (and ``sarcomp ARGS``, the console script) runs in a forked copy of the test process (same argv after bash's
   expansion, folder and environment; torch is imported once, not per command, which is most of
   a command's time on a busy CPU); ``make`` lines run as real subprocesses.
 """
@@ -47,9 +48,9 @@ from pathlib import Path
 
 import pytest
 
-import sarcomp.evaluation.compare  # noqa: F401  (imported once here, not in every command)
+import sarcomp.analysis.compare  # noqa: F401  (imported once here, not in every command)
 import sarcomp.training.trainer  # noqa: F401
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 DOCS = {"README.md": REPO / "README.md", "experiments": REPO / "experiments" / "README.md"}
 BUDGET = {"trainer.max_steps": "2", "trainer.val_every": "2"}
@@ -112,7 +113,10 @@ class Project:
         if any(s in line for s in SKIP):
             return None
         line = line.replace("/path/to/scenes", str(self.root / "scenes"))
-        line = line.replace("../shared/sar", str(self.root / "sar")).replace("[--tag sar]", "")
+        line = line.replace("../shared/sar", str(self.root / "sar"))
+        line = re.sub(r"\s\[--[^\]]*\]", "", line)  # optional parts: [--tag sar], [--band 1]
+        if line.startswith("sarcomp "):
+            line = line.replace("scene.tif", str(next((self.root / "sar").glob("*.tif"))))
         line = line.replace("<run or sweep folders...>", self.last_sweep).replace(
             "<sweep folder>", self.last_sweep
         )
@@ -156,7 +160,7 @@ class Project:
         self.done.add(prepared)
         before = self._folders()
         for part in prepared.split(" ; "):
-            if part.startswith("python "):
+            if part.startswith(("python ", "sarcomp ")):
                 code, output = self.fork_python(part)
             else:
                 result = subprocess.run(
@@ -176,10 +180,11 @@ class Project:
                 self.last_sweep = str(folder.relative_to(self.root))
 
     def fork_python(self, line: str) -> tuple[int, str]:
-        """``python script.py ARGS`` as the shell would run it (bash expands the words), in a
-        forked copy of this process, which has torch and sarcomp imported already."""
+        """``python script.py ARGS`` or ``sarcomp ARGS`` as the shell would run it (bash expands
+        the words), in a forked copy of this process, which has torch and sarcomp imported."""
+        program, _, args = line.partition(" ")
         words = subprocess.run(
-            ["bash", "-c", f'printf "%s\\0" {line[len("python ") :]}'],
+            ["bash", "-c", f'printf "%s\\0" {args}'],
             env=self.env,
             capture_output=True,
             text=True,
@@ -193,10 +198,16 @@ class Project:
                 os.environ.clear()
                 os.environ.update(self.env)
                 sys.stdout = sys.stderr = open(log, "w", buffering=1)  # noqa: SIM115
-                sys.argv = words
-                sys.path[0] = str(Path(words[0]).resolve().parent)
-                runpy.run_path(words[0], run_name="__main__")
-                code = 0
+                if program == "sarcomp":  # the console script (pyproject.toml's [project.scripts])
+                    from sarcomp.codec.commands import main
+
+                    sys.argv = ["sarcomp", *words]
+                    code = main() or 0
+                else:
+                    sys.argv = words
+                    sys.path[0] = str(Path(words[0]).resolve().parent)
+                    runpy.run_path(words[0], run_name="__main__")
+                    code = 0
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
             except BaseException:

@@ -17,7 +17,7 @@ from sarcomp.errors import SarcompError
 from sarcomp.fileio import remove_stale_temporaries
 from sarcomp.runs import checkpoint_path, load_checkpoint, save_checkpoint
 from sarcomp.training.trainer import Trainer, train
-from tests.conftest import REPO, compose_train, smoke_overrides
+from tests.helpers import REPO, compose_train, smoke_overrides
 
 # 3 steps per epoch (12 samples / batch 4), so resumes land mid-epoch as well as on boundaries.
 STEPS = 30
@@ -78,6 +78,7 @@ def wait_for_step(proc: subprocess.Popen, log_dir: Path, above: int, timeout: fl
     raise AssertionError("no checkpoint appeared in time")
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter and Hydra
 def test_kill_term_and_resume_match_an_uninterrupted_run(tiny_data, tmp_path, one_thread):
     # The reference: the same run, never interrupted (in this process).
     straight = tmp_path / "straight"
@@ -160,7 +161,7 @@ def test_nonfinite_steps_are_skipped_counted_and_stop_the_run(tiny_data, tmp_pat
         tmp_path,
     )
     trainer = Trainer(cfg, tmp_path)
-    loss_fn = trainer.loss_fn
+    loss_fn = trainer.step.loss_fn
     bad_steps = {3, 7, 8, 9, 10, 11, 12}  # the step being computed is progress.step + 1
 
     def poisoned(out, x, mask):
@@ -169,7 +170,7 @@ def test_nonfinite_steps_are_skipped_counted_and_stop_the_run(tiny_data, tmp_pat
             parts["loss"] = parts["loss"] * float("nan")
         return parts
 
-    trainer.loss_fn = poisoned
+    trainer.step.loss_fn = poisoned
     with pytest.raises(SarcompError, match="non-finite for 3 steps in a row at step 9") as err:
         trainer.fit()
     assert "\n" not in str(err.value) and "last good checkpoint kept" in str(err.value)

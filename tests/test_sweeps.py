@@ -5,9 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from sarcomp.config import experiment_names
 from sarcomp.runs import checkpoint_path
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def run_sweep(tmp_path, *overrides: str) -> subprocess.CompletedProcess:
@@ -26,6 +28,7 @@ def run_sweep(tmp_path, *overrides: str) -> subprocess.CompletedProcess:
     return result
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter and Hydra
 def test_placement_sweep_names_runs_by_override(tiny_data, tmp_path):
     run_sweep(
         tmp_path,
@@ -41,6 +44,7 @@ def test_placement_sweep_names_runs_by_override(tiny_data, tmp_path):
         assert checkpoint_path(tmp_path / name).is_file(), sorted(p.name for p in tmp_path.iterdir())
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter and Hydra
 def test_every_experiment_sweep(tiny_data, tmp_path):
     run_sweep(tmp_path, "experiment=glob(*)", f"data.root={tiny_data}")
     runs = [p for p in tmp_path.iterdir() if p.is_dir() and (p / "checkpoints").is_dir()]

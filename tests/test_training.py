@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from sarcomp.errors import SarcompError
 from sarcomp.runs import checkpoint_path, load_checkpoint
 from sarcomp.training.trainer import Trainer, train
-from tests.conftest import REPO, compose_train, smoke_overrides
+from tests.helpers import REPO, compose_train, smoke_overrides
 
 
 def scalars(run_dir, tag):
@@ -70,6 +70,7 @@ def test_tensorboard_has_losses_images_config_and_hparams(smoke_run):
     assert any(p.name.startswith("events") for p in (smoke_run / "tensorboard").iterdir())
 
 
+@pytest.mark.slow  # a subprocess: a fresh interpreter and Hydra
 def test_train_py_cli_smoke(tiny_data, tmp_path):
     cmd = [sys.executable, "train.py", *smoke_overrides(tiny_data), f"hydra.run.dir={tmp_path}"]
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -78,3 +79,17 @@ def test_train_py_cli_smoke(tiny_data, tmp_path):
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and again.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "already has checkpoints" in again.stderr
+
+
+@pytest.mark.parametrize("experiment", ["baseline", "cbam_everywhere", "selfattn_bottleneck"])
+def test_parameter_groups_are_disjoint_and_cover_the_model(experiment):
+    from sarcomp.runs import build_model
+    from sarcomp.training.optim import parameter_groups
+
+    model = build_model(compose_train([f"experiment={experiment}", "debug=smoke"]).model)
+    groups = parameter_groups(model)
+    ids = [id(p) for g in (groups.network, groups.density, groups.aux) for p in g]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert all(names[id(p)].endswith("quantiles") for p in groups.aux) and groups.aux
+    assert all(names[id(p)].startswith("entropy_bottleneck.") for p in groups.density) and groups.density

@@ -1,7 +1,8 @@
 """From the ``data`` config to scenes, datasets and DataLoaders.
 
 Splits are by scene, never by tile: ``<root>/{train,val,test}/`` when those folders exist.
-A flat folder is split by sorted file name (every 5th scene to val, the rest to train) for
+A flat folder is split by sorted file name (every 5th scene to val, the rest to train; with
+fewer than 5 files the last one to val: a validation scene is never a training scene) for
 training, and is used whole as the test split for evaluation. The scene lists of a run are
 recorded in its folder (``scenes.json``) so evaluation can refuse training scenes.
 """
@@ -13,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Sampler
 
+from sarcomp.data.bandspecs import file_settings, load_band_specs, spec_file
 from sarcomp.data.rasters import BandSpec, list_rasters
 from sarcomp.data.representation import Representation
-from sarcomp.data.tiles import GridTiles, RandomTiles, Scene, load_scenes
+from sarcomp.data.tiles import GridTiles, Scene
 from sarcomp.errors import SarcompError
 
 SPLITS = ("train", "val", "test")
@@ -56,22 +58,36 @@ def scene_paths(root: str | Path, split: str) -> list[Path]:
     files = list_rasters(root)
     if split == "test":
         return files
+    if len(files) < 2:
+        raise SarcompError(
+            f"{root}: a flat data folder needs at least 2 scenes (one is held out for validation, "
+            f"never trained on); it has {len(files)}"
+        )
     in_val = [i % VAL_EVERY == VAL_EVERY - 1 for i in range(len(files))]
-    return [f for f, v in zip(files, in_val) if v == (split == "val")] or files[:1]
+    if not any(in_val):  # fewer than VAL_EVERY files: the last one validates, the others train
+        in_val[-1] = True
+    return [f for f, v in zip(files, in_val) if v == (split == "val")]
 
 
 def load_split(cfg: Mapping[str, Any], split: str) -> list[Scene]:
-    return load_scenes(scene_paths(cfg["root"], split), band_spec(cfg), representation(cfg))
+    """The scenes of one split, each with its band-spec entry applied (sarcomp.data.bandspecs)."""
+    source = spec_file(cfg)
+    specs = load_band_specs(source) if source is not None else None
+    spec, rep = band_spec(cfg), representation(cfg)
+    return [Scene.load(p, *file_settings(p, specs, spec, rep)) for p in scene_paths(cfg["root"], split)]
 
 
-def train_loader(cfg: Mapping[str, Any], scenes: list[Scene], seed: int, **loader_kw) -> DataLoader:
-    dataset = RandomTiles(scenes, cfg["tile_size"], cfg["train_samples"], seed=seed)
+def train_loader(
+    cfg: Mapping[str, Any], dataset: Dataset, sampler: Sampler[int], seed: int, device: torch.device
+) -> DataLoader:
+    """Batches of random training tiles in ``sampler``'s order (the trainer's sharded, resumable
+    order), workers seeded from ``seed``."""
     return DataLoader(
         dataset,
         batch_size=cfg["batch_size"],
-        shuffle=False,
+        sampler=sampler,
         drop_last=True,
-        **{**_loader_options(cfg), **loader_kw},
+        **_loader_options(cfg, seed, device),
     )
 
 
@@ -98,11 +114,13 @@ def loader_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
-def _loader_options(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    workers = int(cfg["num_workers"])
+def _loader_options(
+    cfg: Mapping[str, Any], seed: int = 0, device: torch.device | None = None
+) -> dict[str, Any]:
+    on_cuda = device.type == "cuda" if device is not None else torch.cuda.is_available()
     return {
-        "num_workers": workers,
-        "pin_memory": bool(cfg["pin_memory"]) and torch.cuda.is_available(),
+        "num_workers": int(cfg["num_workers"]),
+        "pin_memory": bool(cfg["pin_memory"]) and on_cuda,
         "persistent_workers": False,
-        "generator": loader_generator(0),
+        "generator": loader_generator(seed),
     }

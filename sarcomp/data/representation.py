@@ -112,6 +112,19 @@ class Representation:
         level = scaling.lo + np.asarray(unit, dtype=np.float64) * (scaling.hi - scaling.lo)
         return self.from_level(level)
 
+    def to_intensity(self, physical: np.ndarray) -> np.ndarray | None:
+        """Physical values as linear intensity (amplitude squared, dB -> 10^(dB/10));
+        ``None`` for ``display8``, which has no linear radiometry."""
+        self._require_concrete()
+        physical = np.asarray(physical, dtype=np.float64)
+        if self.units == "intensity":
+            return physical
+        if self.units == "amplitude":
+            return physical**2
+        if self.units == "db":
+            return 10.0 ** (physical / 10.0)
+        return None
+
     def _require_concrete(self) -> None:
         if self.units == "auto":
             raise ValueError("units=auto must be resolved per file with Representation.resolve()")

@@ -17,7 +17,8 @@ Each scene is a square, single-band float32 GeoTIFF of *linear intensity*
    distinct origin per scene; the number of looks is stored in the tag ``LOOKS``.
 
 :func:`generate_dataset` writes ``<root>/{train,val,test}/scene_XXXX.tif`` and is
-idempotent (existing files are kept unless ``overwrite``).  Every scene has its
+idempotent (existing files are kept unless ``overwrite``, and checked against a fresh
+generation: a file that differs is an error, not silently kept).  Every scene has its
 own seed derived from ``(seed, split, index)``, so splits never share scenes.
 
 Command line: ``scripts/make_synthetic.py`` (``make data``).
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage, special
 
+from sarcomp.errors import SarcompError
 from sarcomp.fileio import atomic_write
 
 __all__ = [
@@ -42,6 +44,8 @@ __all__ = [
     "generate_dataset",
     "generate_reflectivity",
     "generate_scene",
+    "scene_looks",
+    "scene_path",
     "scene_seed",
     "write_scene",
 ]
@@ -582,10 +586,14 @@ def generate_dataset(
     """Write ``<root>/<split>/scene_XXXX.tif`` for each split in ``counts``.
 
     ``counts`` and the other defaults are :class:`SyntheticConfig`'s.
-    Existing files are kept unless ``overwrite``; returns the paths written by
-    this call (empty when everything was already there).  Each scene draws
-    its number of looks from ``looks`` with its own seed; ``progress`` is
-    called with ``(path, meta)`` after each write.
+    Existing files are kept unless ``overwrite``, but only if they hold what
+    the generator writes for this seed (pixels and LOOKS/SEED tags, compared
+    with a fresh generation): otherwise SarcompError lists them (regenerate
+    with ``overwrite``).  Returns the paths written by this call (empty when
+    everything was already there).  A training scene draws its number of
+    looks from ``looks`` with its own seed; val/test scenes cycle through
+    ``looks`` by index, so those splits hold every number of looks.
+    ``progress`` is called with ``(path, meta)`` after each write.
     """
     root = Path(root)
     counts = SyntheticConfig().counts if counts is None else counts
@@ -593,18 +601,61 @@ def generate_dataset(
     if not looks:
         raise ValueError("looks must not be empty")
     written: list[Path] = []
+    differing: list[str] = []
     for split, n in counts.items():
         offset = _SPLIT_OFFSETS.get(split, 3_000 + zlib.crc32(split.encode()) % 97 * 1_000)
         for i in range(int(n)):
-            path = root / split / f"scene_{i:04d}.tif"
-            if path.exists() and not overwrite:
-                continue
+            path = scene_path(root, split, i)
             s = scene_seed(seed, split, i)
-            n_looks = looks[int(np.random.default_rng([s, 1]).integers(len(looks)))]
-            intensity, meta = generate_scene(size, n_looks, s)
+            intensity, meta = generate_scene(size, scene_looks(looks, split, i, s), s)
             meta["split"] = split
+            if path.exists() and not overwrite:
+                reason = _differs(path, intensity, meta)
+                if reason:
+                    differing.append(f"{path} ({reason})")
+                continue
             write_scene(path, intensity, meta, offset + i)
             written.append(path)
             if progress is not None:
                 progress(path, meta)
+    if differing:
+        more = f" and {len(differing) - 3} more" if len(differing) > 3 else ""
+        raise SarcompError(
+            f"{root}: {len(differing)} existing file(s) differ from what the generator writes for "
+            f"seed={seed}, size={size}, looks={list(looks)}: {'; '.join(differing[:3])}{more}; "
+            "regenerate them with --overwrite (generate_dataset(..., overwrite=True)) or use another root"
+        )
     return written
+
+
+def scene_path(root: str | Path, split: str, index: int) -> Path:
+    """Where :func:`generate_dataset` writes scene ``index`` of ``split``."""
+    return Path(root) / split / f"scene_{index:04d}.tif"
+
+
+def scene_looks(looks: Sequence[int], split: str, index: int, seed: int) -> int:
+    """Looks of one scene: val/test cycle through ``looks`` by index (both 1- and 4-look scenes
+    are evaluated); training scenes draw one with the scene's own seed."""
+    if split in ("val", "test"):
+        return int(looks[index % len(looks)])
+    return int(looks[int(np.random.default_rng([seed, 1]).integers(len(looks)))])
+
+
+def _differs(path: Path, intensity: np.ndarray, meta: dict) -> str | None:
+    """Why the file at ``path`` is not the scene just generated (None when it is)."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as ds:
+            tags = ds.tags()
+            if ds.count != 1 or (ds.height, ds.width) != intensity.shape:
+                return f"{ds.count}x{ds.height}x{ds.width} instead of 1x{intensity.shape[0]}x{intensity.shape[1]}"
+            data = ds.read(1)
+    except rasterio.errors.RasterioError as exc:
+        return f"unreadable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    for key in ("seed", "looks"):
+        if tags.get(key.upper()) != str(meta[key]):
+            return f"{key.upper()} tag {tags.get(key.upper())} instead of {meta[key]}"
+    if not np.array_equal(data, intensity):
+        return "pixel values differ"
+    return None

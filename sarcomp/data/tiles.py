@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ import torch
 from rasterio.windows import Window
 from torch.utils.data import Dataset
 
+from sarcomp.data.guess import resolve_units
+from sarcomp.data.identity import file_sha256
 from sarcomp.data.rasters import BandSpec, RasterInfo, open_raster, raster_info, read_window
 from sarcomp.data.representation import Representation, Scaling
 from sarcomp.errors import RasterError
@@ -66,8 +69,13 @@ class Scene:
                 valid.size,
                 100 * invalid,
             )
-        resolved = representation.resolve(info.dtype, values[valid])
+        resolved = resolve_units(Path(path), info, spec, representation, values[valid])
         return cls(Path(path), info, spec, resolved, resolved.scaling(values, valid), invalid)
+
+    @cached_property
+    def sha256(self) -> str:
+        """SHA-256 of the file's bytes: the scene's identity (leakage guard, pooled comparisons)."""
+        return file_sha256(self.path)
 
     def read_unit(self, ds, row: int, col: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         """A window as ([0, 1] float32, valid mask); masked pixels set to 0."""
@@ -80,16 +88,15 @@ class Scene:
         """What a run folder and a metrics JSON store about this scene."""
         return {
             "path": str(self.path.resolve()),
+            "sha256": self.sha256,
             "height": self.info.height,
             "width": self.info.width,
             "units": self.representation.units,
+            "bands": list(self.spec.bands),
+            "iq": self.spec.iq,
             "scaling": self.scaling.as_dict(),
             "invalid_fraction": self.invalid_fraction,
         }
-
-
-def load_scenes(paths: Sequence[Path], spec: BandSpec, representation: Representation) -> list[Scene]:
-    return [Scene.load(p, spec, representation) for p in paths]
 
 
 class _SceneReaders:
@@ -230,3 +237,33 @@ class GridTiles(Dataset):
             "h": h,
             "w": w,
         }
+
+
+def place_tile(canvas: np.ndarray, item: dict, tile: np.ndarray) -> None:
+    """Write a [T, T] tile of a :class:`GridTiles` item into its scene-sized ``canvas``, cutting off
+    the padding past the scene's edge."""
+    r, c, h, w = item["row"], item["col"], item["h"], item["w"]
+    canvas[r : r + h, c : c + w] = tile[:h, :w]
+
+
+@dataclass
+class SceneImage:
+    """A scene as one stitched [0, 1] image (masked pixels 0) and its validity mask."""
+
+    scene: Scene
+    ref: np.ndarray
+    valid: np.ndarray
+
+    @property
+    def key(self) -> str:
+        return str(self.scene.path.resolve())
+
+
+def stitch_scene(scene: Scene, tile_size: int) -> SceneImage:
+    """Read a scene through the tile grid a tiled codec sees, and stitch it back."""
+    h, w = scene.info.height, scene.info.width
+    ref, valid = np.zeros((h, w), np.float32), np.zeros((h, w), bool)
+    for item in GridTiles([scene], tile_size):
+        place_tile(ref, item, item["x"][0].numpy())
+        place_tile(valid, item, item["mask"][0].numpy())
+    return SceneImage(scene, ref, valid)

@@ -52,11 +52,19 @@ def enl(intensity: np.ndarray, mask: np.ndarray | None = None) -> float:
     return _enl_of_values(image[valid])
 
 
-def _smoothed(image: np.ndarray, valid: np.ndarray, size: int = 3) -> np.ndarray:
-    """Masked mean filter (normalised convolution): invalid pixels do not contribute."""
-    weights = ndimage.uniform_filter(valid.astype(np.float64), size=size, mode="reflect")
-    sums = ndimage.uniform_filter(np.where(valid, image, 0.0), size=size, mode="reflect")
-    return np.divide(sums, weights, out=np.zeros_like(sums), where=weights > 0)
+#: Side of the blocks of the selection/estimation checkerboard (see find_homogeneous_windows).
+SPLIT_BLOCK = 4
+#: Variance floor relative to the squared mean: per-window ENL is at most 1 / ENL_FLOOR**2 (1e6),
+#: so a near-constant reconstructed window gives a large but finite ratio, never inf.
+ENL_FLOOR = 1e-3
+_ENL_MIN = 1e-6  # lower clip (a window of zeros has mean 0)
+
+
+def selection_pixels(shape: tuple[int, int]) -> np.ndarray:
+    """True on the pixels used to *choose* homogeneous windows: the even squares of a
+    checkerboard of SPLIT_BLOCK x SPLIT_BLOCK blocks. ENL is estimated on the odd squares."""
+    rows, cols = np.indices(shape)
+    return (rows // SPLIT_BLOCK + cols // SPLIT_BLOCK) % 2 == 0
 
 
 def find_homogeneous_windows(
@@ -68,34 +76,52 @@ def find_homogeneous_windows(
     """Find the ``count`` most homogeneous non-overlapping ``window``x``window`` regions.
 
     The image is cut into a grid of non-overlapping windows; windows touching an
-    invalid pixel or with non-positive mean are discarded. The rest are ranked by
-    the coefficient of variation (std/mean) of a 3x3 mean-filtered copy of the
-    image, which damps speckle so texture dominates the ranking. Returned most
-    homogeneous first; fewer than ``count`` if the image has fewer candidates.
+    invalid pixel or with non-positive mean are discarded. The rest are ranked by the
+    coefficient of variation (std/mean) of the means of the SPLIT_BLOCK x SPLIT_BLOCK blocks
+    on the *selection* squares of a checkerboard (:func:`selection_pixels`): block means damp
+    speckle so texture dominates the ranking, and because the ENL is then estimated on the
+    other squares only (:func:`enl_ratio`), a window is not chosen for its own low sample
+    variance, which would bias the reference ENL upward (with 4 px blocks the squares are
+    nearly independent even for correlated speckle). ``window`` must be a multiple of
+    2 x SPLIT_BLOCK. Returned most homogeneous first; fewer than ``count`` if the image has fewer
+    candidates.
     """
-    if window < 2 or count < 1:
-        raise ValueError("window must be >= 2 and count >= 1")
+    if window < 2 * SPLIT_BLOCK or window % (2 * SPLIT_BLOCK) or count < 1:
+        raise ValueError(f"window must be a multiple of {2 * SPLIT_BLOCK} and count >= 1")
     image = _as_float(intensity, "intensity")
     valid = _valid_mask(mask, image)
     rows, cols = image.shape[0] // window, image.shape[1] // window
     if rows == 0 or cols == 0:
         raise ValueError(f"image {image.shape} is smaller than the window {window}")
 
-    def blocks(array: np.ndarray) -> np.ndarray:
-        cropped = array[: rows * window, : cols * window]
-        return cropped.reshape(rows, window, cols, window).swapaxes(1, 2).reshape(rows, cols, -1)
+    def blocks(array: np.ndarray, size: int) -> np.ndarray:
+        r, c = array.shape[0] // size, array.shape[1] // size
+        cropped = array[: r * size, : c * size]
+        return cropped.reshape(r, size, c, size).swapaxes(1, 2).reshape(r, c, -1)
 
-    smooth = blocks(_smoothed(image, valid))
-    mean = smooth.mean(axis=-1)
-    usable = blocks(valid).all(axis=-1) & (mean > 0)
+    n = window // SPLIT_BLOCK  # blocks per window side; windows start on even blocks
+    selection = (np.add.outer(np.arange(n), np.arange(n)) % 2 == 0).ravel()
+    block_means = blocks(np.where(valid, image, 0.0), SPLIT_BLOCK).mean(axis=-1)
+    means = blocks(block_means, n)[..., selection]  # [rows, cols, selection blocks]
+    mean = means.mean(axis=-1)
+    usable = blocks(valid, window).all(axis=-1) & (mean > 0)
     if not usable.any():
         raise ValueError("no fully valid window with positive mean intensity")
-    cv = np.where(usable, smooth.std(axis=-1) / np.where(usable, mean, 1.0), np.inf)
+    cv = np.where(usable, means.std(axis=-1) / np.where(usable, mean, 1.0), np.inf)
     order = np.argsort(cv, axis=None, kind="stable")[: min(count, int(usable.sum()))]
     return [
         (slice(r * window, (r + 1) * window), slice(c * window, (c + 1) * window))
         for r, c in zip(*np.unravel_index(order, cv.shape))
     ]
+
+
+def _floored_enl(values: np.ndarray) -> float:
+    """mean^2 / max(variance, (ENL_FLOOR * mean)^2), clipped to [1e-6, 1 / ENL_FLOOR^2]."""
+    if values.size < 2:
+        raise ValueError("ENL needs at least two valid pixels")
+    mean = float(values.mean())
+    variance = max(float(values.var()), (ENL_FLOOR * mean) ** 2)
+    return float(np.clip(mean**2 / variance, _ENL_MIN, ENL_FLOOR**-2)) if variance > 0 else _ENL_MIN
 
 
 def enl_ratio(
@@ -104,22 +130,28 @@ def enl_ratio(
     windows: list[Window] | None = None,
     mask: np.ndarray | None = None,
 ) -> float:
-    """Mean ENL of the reconstruction / mean ENL of the reference over homogeneous windows.
+    """ENL of the reconstruction relative to the reference over homogeneous windows:
+    exp(median over windows of log(ENL_rec / ENL_ref)), with per-window ENL floored
+    (:func:`_floored_enl`), so one near-constant window can neither give inf nor dominate.
 
-    Windows are detected on the reference with :func:`find_homogeneous_windows`
-    when not given. A value above 1 means the reconstruction is smoother (less
-    speckle, or speckle removed by compression) in flat areas.
+    Windows are detected on the reference with :func:`find_homogeneous_windows` when not given,
+    and the ENL is then estimated on the pixels *not* used to choose them (the odd squares of
+    :func:`selection_pixels`); given windows use all their valid pixels. A value above 1 means
+    the reconstruction is smoother (less speckle, or speckle removed by compression) in flat areas.
     """
     ref = _as_float(reference, "reference")
     rec = _as_float(reconstruction, "reconstruction")
     valid = _valid_mask(mask, ref, rec)
+    estimate = valid
     if windows is None:
         windows = find_homogeneous_windows(ref, mask=valid)
+        estimate = valid & ~selection_pixels(ref.shape)
     if not windows:
         raise ValueError("windows must not be empty")
-    ref_enl = [_enl_of_values(ref[w][valid[w]]) for w in windows]
-    rec_enl = [_enl_of_values(rec[w][valid[w]]) for w in windows]
-    return float(np.mean(rec_enl) / np.mean(ref_enl))
+    log_ratios = [
+        np.log(_floored_enl(rec[w][estimate[w]]) / _floored_enl(ref[w][estimate[w]])) for w in windows
+    ]
+    return float(np.exp(np.median(log_ratios)))
 
 
 def ratio_image_stats(

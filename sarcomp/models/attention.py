@@ -56,14 +56,19 @@ def attention_names() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
+def check_attention_name(name: str) -> None:
+    """Raise ``ValueError`` listing the valid names if ``name`` is not registered."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown attention {name!r}; valid: {', '.join(attention_names())}")
+
+
 def build_attention(name: str, channels: int, **kwargs) -> nn.Module:
     """Build the attention module registered as ``name`` for ``channels`` input channels.
 
     ``kwargs`` go to the module's constructor. Raises ``ValueError`` for an unknown name
     (the message lists the valid ones) or a non-positive channel count.
     """
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown attention {name!r}; valid: {', '.join(attention_names())}")
+    check_attention_name(name)
     if channels < 1:
         raise ValueError(f"attention {name!r} needs channels >= 1, got {channels}")
     return _REGISTRY[name](channels, **kwargs)

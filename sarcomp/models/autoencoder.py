@@ -24,7 +24,7 @@ from compressai.entropy_models import EntropyBottleneck
 from compressai.models import CompressionModel
 from torch import Tensor, nn
 
-from sarcomp.models.attention import build_attention
+from sarcomp.models.attention import build_attention, check_attention_name
 from sarcomp.models.blocks import down_block, up_block
 
 PLACEMENTS: tuple[str, ...] = ("none", "bottleneck", "encoder", "decoder", "everywhere")
@@ -53,10 +53,18 @@ class SARCodec(CompressionModel):
         kind = attention.get("type", "none")
         placement = attention.get("placement", "none")
         kwargs = dict(attention.get("kwargs") or {})
+        try:
+            check_attention_name(kind)  # the one check of the names, before anything is built
+        except ValueError as exc:
+            raise ValueError(f"attention.type: {exc}") from None
         if placement not in PLACEMENTS:
-            raise ValueError(f"unknown attention placement {placement!r}; valid: {', '.join(PLACEMENTS)}")
+            raise ValueError(
+                f"attention.placement: unknown placement {placement!r}; valid: {', '.join(PLACEMENTS)}"
+            )
         if distortion not in DISTORTIONS:
-            raise ValueError(f"unknown distortion {distortion!r}; valid: {', '.join(DISTORTIONS)}")
+            raise ValueError(
+                f"distortion: unknown distortion {distortion!r}; valid: {', '.join(DISTORTIONS)}"
+            )
         if kind == "none":
             placement = "none"
         at = {

@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from sarcomp.config import env_rank
 from sarcomp.errors import SarcompError
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class DistContext:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:
             return cls()
-        return cls(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+        return cls(env_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
 
     def join(self, device: torch.device) -> None:
         """Join the process group: NCCL for CUDA devices, gloo for CPU."""

@@ -7,8 +7,6 @@ Masked pixels (nodata, padding) never enter D; R counts every coded latent.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from pytorch_msssim import ms_ssim
 from torch import Tensor, nn
@@ -45,7 +43,3 @@ class RateDistortionLoss(nn.Module):
             parts.append(MSSSIM_SCALE * (1 - ms_ssim(x.float(), filled, data_range=1.0)))
         distortion = sum(parts) / len(parts)
         return {"loss": self.lmbda * distortion + bpp, "bpp": bpp, "mse": err, "distortion": distortion}
-
-
-def psnr_from_mse(value: float) -> float:
-    return 10 * math.log10(1.0 / max(value, 1e-12))

@@ -22,7 +22,6 @@ import random
 import shutil
 import signal
 import sys
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,37 +29,36 @@ from typing import Any
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from sarcomp.data.loaders import grid_loader, load_split, loader_generator
+from sarcomp.data.identity import check_disjoint, check_same_data
+from sarcomp.data.loaders import grid_loader, load_split, train_loader
 from sarcomp.data.tiles import RandomTiles
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import remove_stale_temporaries, write_json
 from sarcomp.metrics import psnr, ssim
+from sarcomp.models.complexity import count_parameters
 from sarcomp.runs import (
-    SCENES_FILE,
-    build_model,
     checkpoint_path,
     config_to_text,
     load_checkpoint,
     load_model_state,
     model_config_changes,
+    read_scenes,
     save_checkpoint,
-    validate_model_config,
+    scenes_path,
+    tensorboard_dir,
 )
 from sarcomp.training.checks import check_train_config
 from sarcomp.training.console import StepTimer, log_end, log_start
 from sarcomp.training.distributed import DistContext, ShardSampler
-from sarcomp.training.loss import RateDistortionLoss
+from sarcomp.training.step import TrainStep
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "32", "bf16", "16")
 LR_SCHEDULES = ("cosine", "constant")
 
 
@@ -80,19 +78,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """``auto``: bf16 where the GPU supports it, else fp16, and fp32 on CPU."""
-    if precision not in PRECISIONS:
-        raise SarcompError(
-            f"trainer.precision: unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}"
-        )
-    if device.type != "cuda" or precision == "32":
-        return None
-    if precision == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"bf16": torch.bfloat16, "16": torch.float16}[precision]
 
 
 def rng_state() -> dict[str, Any]:
@@ -122,17 +107,19 @@ class Trainer:
     def __init__(self, cfg: DictConfig, run_dir: str | Path):
         self.cfg, self.t = cfg, cfg.trainer
         self.run_dir = Path(run_dir)
-        validate_model_config(cfg.model)  # unknown names fail before any data is read
         self._check_trainer_config()
         self.ctx = DistContext.from_env()
         self.device = pick_device(self.t.device, "trainer.device", self.ctx.local_rank)
         self.ctx.join(self.device)
         seed_everything(int(cfg.seed) + self.ctx.rank)
-        self.amp_dtype = autocast_dtype(str(self.t.precision), self.device)
         resume_state = self._resume_state()  # refuses a used folder, checks the model config
+        self._setup_model()  # a bad model config (e.g. unknown attention) fails before data is read
 
         self.train_scenes = load_split(cfg.data, "train")
         self.val_scenes = load_split(cfg.data, "val")
+        check_disjoint(self.train_scenes, self.val_scenes)
+        if resume_state is not None:  # the same data, by content hash, or no resume
+            check_same_data(read_scenes(self.run_dir), self._scene_records(), str(scenes_path(self.run_dir)))
         self.dataset = RandomTiles(
             self.train_scenes, cfg.data.tile_size, cfg.data.train_samples, seed=int(cfg.seed)
         )
@@ -152,7 +139,6 @@ class Trainer:
                 f" x {self.ctx.world_size} rank(s)"
             )
 
-        self._setup_model()
         self.progress = Progress()
         self.resumed = resume_state is not None
         if resume_state is not None:
@@ -161,21 +147,6 @@ class Trainer:
         self._stop_signal: int | None = None
         self._stop_agreed = False
         self._previous_handlers: dict[int, Any] = {}
-
-    @classmethod
-    def for_measurement(cls, cfg: DictConfig, device: torch.device) -> Trainer:
-        """Model, optimisers and the training step alone, no data or run folder
-        (``scripts/memory_check.py`` feeds it batches of the configured shape)."""
-        self = cls.__new__(cls)
-        self.cfg, self.t = cfg, cfg.trainer
-        self.run_dir = Path(os.devnull)
-        validate_model_config(cfg.model)
-        self.ctx, self.device = DistContext(), device
-        self.amp_dtype = autocast_dtype(str(self.t.precision), device)
-        self._setup_model()
-        self.progress, self.writer, self.resumed = Progress(), None, False
-        self._stop_signal, self._stop_agreed = None, False
-        return self
 
     def _check_trainer_config(self) -> None:
         t = self.t
@@ -195,42 +166,8 @@ class Trainer:
                 raise SarcompError(f"trainer.{key}={t[key]}: must be at least 1")
 
     def _setup_model(self) -> None:
-        self.model = build_model(self.cfg.model).to(self.device)
-        if self.t.channels_last and self.device.type == "cuda":
-            self.model.to(memory_format=torch.channels_last)
-        if self.t.compile:
-            self.model.g_a.compile()
-            self.model.g_s.compile()
-        named = list(self.model.named_parameters())
-        self.main_params = [p for n, p in named if not n.endswith("quantiles")]
-        # The factorised density's own parameters learn at lr x entropy_lr_scale: at the network's
-        # lr the density contracts from its wide initialisation over thousands of steps and the
-        # rate stays high meanwhile (see configs/trainer/default.yaml).
-        density = [p for n, p in named if n.startswith("entropy_bottleneck.") and not n.endswith("quantiles")]
-        network = [p for n, p in named if not n.startswith("entropy_bottleneck.")]
-        self.optimizer = torch.optim.Adam(
-            [{"params": network}, {"params": density, "lr": self.t.lr * self.t.entropy_lr_scale}],
-            lr=self.t.lr,
-        )
-        self.aux_optimizer = torch.optim.Adam(
-            [p for n, p in named if n.endswith("quantiles")], lr=self.t.aux_lr
-        )
-        self.scheduler = (
-            torch.optim.lr_scheduler.CosineAnnealingLR(
-                self.optimizer, T_max=self.t.max_steps, eta_min=self.t.lr * self.t.min_lr_ratio
-            )
-            if self.t.lr_schedule == "cosine"
-            else None
-        )
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
-        self.loss_fn = RateDistortionLoss(self.model.lmbda, self.model.distortion)
-        # The entropy model's quantiles take no part in the R-D loss (only in the auxiliary
-        # loss, stepped outside DDP), hence find_unused_parameters.
-        self.net = (
-            DistributedDataParallel(self.model, find_unused_parameters=True)
-            if self.ctx.enabled
-            else self.model
-        )
+        self.step = TrainStep(self.cfg.model, self.t, self.device, self.ctx)
+        self.model, self.net = self.step.model, self.step.net
 
     # ------------------------------------------------------------------ state
     def _state(self) -> dict[str, Any]:
@@ -238,10 +175,7 @@ class Trainer:
         p = self.progress
         return {
             "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "aux_optimizer": self.aux_optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler else {},
-            "scaler": self.scaler.state_dict(),
+            **self.step.state_dict(),
             "step": p.step,
             "best": p.best,
             "best_step": p.best_step,
@@ -260,6 +194,12 @@ class Trainer:
                 self.writer.flush()  # curves up to this step survive a kill; later ones are purged
             save_checkpoint(checkpoint_path(self.run_dir, name), state)
         self.ctx.barrier()  # no rank runs ahead (or exits) before the file is in place
+
+    def _scene_records(self) -> dict[str, list[dict]]:
+        return {
+            "train": [s.record() for s in self.train_scenes],
+            "val": [s.record() for s in self.val_scenes],
+        }
 
     def _resume_requested(self) -> bool:
         if self.t.resume:
@@ -297,15 +237,7 @@ class Trainer:
     def _load_state(self, last: Path, state: dict[str, Any]) -> None:
         load_model_state(self.model, state["model"], last)
         try:
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.aux_optimizer.load_state_dict(state["aux_optimizer"])
-            if self.scheduler:
-                if not state["scheduler"]:
-                    raise ValueError("it was saved without a learning-rate schedule")
-                self.scheduler.load_state_dict(state["scheduler"])
-                # a longer (or shorter) run than the saved one anneals over its own length
-                self.scheduler.T_max = int(self.t.max_steps)
-            self.scaler.load_state_dict(state["scaler"])
+            self.step.load_state_dict(state)
         except (ValueError, KeyError, RuntimeError) as exc:
             raise SarcompError(
                 f"{last}: optimiser state does not match this run ({str(exc).splitlines()[0][:200]})"
@@ -344,19 +276,13 @@ class Trainer:
         try:
             if self.ctx.is_main:
                 self.writer = SummaryWriter(
-                    self.run_dir / "tensorboard", purge_step=self.progress.step + 1 if self.resumed else None
+                    tensorboard_dir(self.run_dir), purge_step=self.progress.step + 1 if self.resumed else None
                 )
-                write_json(
-                    self.run_dir / SCENES_FILE,
-                    {
-                        "train": [s.record() for s in self.train_scenes],
-                        "val": [s.record() for s in self.val_scenes],
-                    },
-                )
+                write_json(scenes_path(self.run_dir), self._scene_records())
                 if not self.resumed:
                     self.writer.add_text("config", _as_markdown_code(config_to_text(self.cfg)), 0)
                 log_start(
-                    self.cfg, self.run_dir, self.model, self.device, self.amp_dtype, self.ctx.world_size,
+                    self.cfg, self.run_dir, self.model, self.device, self.step.amp_dtype, self.ctx.world_size,
                     self.progress.step,
                 )  # fmt: skip
             self.timer = StepTimer(self.progress.step, int(self.t.max_steps), self.device.type == "cpu")
@@ -393,7 +319,7 @@ class Trainer:
         val: dict[str, float] = {}
         while self.progress.step < self.t.max_steps:
             for batches in self._epoch_batches():
-                metrics = self._train_step(batches)
+                metrics = self.train_step(batches)
                 step = self.progress.step
                 bar.update(1)
                 if self.ctx.is_main:
@@ -423,16 +349,8 @@ class Trainer:
         self.dataset.epoch = epoch
         per_step = self.cfg.data.batch_size * self.t.accumulate
         sampler = ShardSampler(len(self.dataset), self.ctx.rank, self.ctx.world_size, in_epoch * per_step)
-        workers = int(self.cfg.data.num_workers)
-        loader = DataLoader(
-            self.dataset,
-            batch_size=self.cfg.data.batch_size,
-            sampler=sampler,
-            drop_last=True,
-            num_workers=workers,
-            pin_memory=bool(self.cfg.data.pin_memory) and self.device.type == "cuda",
-            generator=loader_generator(int(self.cfg.seed) + 7919 * epoch + self.ctx.rank),
-        )
+        seed = int(self.cfg.seed) + 7919 * epoch + self.ctx.rank
+        loader = train_loader(self.cfg.data, self.dataset, sampler, seed, self.device)
         it = iter(loader)
         for _ in range(self.steps_per_epoch - in_epoch):
             try:
@@ -449,69 +367,27 @@ class Trainer:
                 self._exit_on_signal(self.progress.step)
             yield batches
 
-    def _autocast(self):
-        if self.amp_dtype is None:
-            return nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
-
-    def _to_device(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        x = batch["x"].to(self.device, non_blocking=True)
-        if self.t.channels_last and self.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, batch["mask"].to(self.device, non_blocking=True)
-
-    def _train_step(self, batches: list[dict]) -> dict[str, float] | None:
+    def train_step(self, batches: list[dict]) -> dict[str, float] | None:
         """One optimiser step; returns its metrics, or None if it was skipped as non-finite.
 
-        Every rank runs every backward pass (DDP's gradient all-reduce is collective), and the
-        ranks agree on skipping and on stopping before anything else collective happens.
+        The ranks agree on skipping and on stopping before anything else collective happens.
         """
-        self.net.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        keys = ("loss", "bpp", "mse")
-        sums = torch.zeros(len(keys), device=self.device)  # summed on the device: one sync per step
-        for i, batch in enumerate(batches):
-            x, mask = self._to_device(batch)
-            last = i == len(batches) - 1
-            with self.net.no_sync() if self.ctx.enabled and not last else nullcontext():
-                with self._autocast():
-                    out = self.net(x)
-                parts = self.loss_fn(out, x, mask)
-                self.scaler.scale(parts["loss"] / len(batches)).backward()
-            sums += torch.stack([parts[k].detach().float() for k in keys]) / len(batches)
-        totals = dict(zip(keys, sums.tolist()))
-        finite = math.isfinite(totals["loss"])  # NaN/inf in any micro-batch survives the sum
+        totals = self.step.accumulate(batches)
+        finite = math.isfinite(totals["loss"])  # NaN/inf in any micro-batch survives the mean
         self.progress.step += 1
         nonfinite, stop = self.ctx.any([not finite, self._stop_signal is not None], self.device)
         self._stop_agreed = stop
-        if nonfinite:
+        applied = None if nonfinite else self.step.apply()
+        if applied is None:
             return self._skip_nonfinite()
-        self.scaler.unscale_(self.optimizer)
-        norm = torch.nn.utils.clip_grad_norm_(self.main_params, self.t.grad_clip or math.inf)
-        if not self.scaler.is_enabled() and not torch.isfinite(norm):
-            return self._skip_nonfinite()  # finite loss, non-finite gradients (same on every rank)
         self.progress.nonfinite_streak = 0
-        self.scaler.step(self.optimizer)  # with fp16, skips steps whose gradients overflowed
-        self.scaler.update()
-        if self.scheduler:
-            self.scheduler.step()
-        self.aux_optimizer.zero_grad(set_to_none=True)
-        aux = self.model.aux_loss()
-        aux.backward()
-        self.aux_optimizer.step()
-        totals["aux"] = float(aux.detach())
-        totals["psnr"] = 10 * math.log10(1 / max(totals["mse"], 1e-12))
-        totals["lr"] = self.optimizer.param_groups[0]["lr"]
-        totals["grad_norm"] = float(norm)
-        return totals
+        return totals | applied | {"psnr": 10 * math.log10(1 / max(totals["mse"], 1e-12))}
 
     def _skip_nonfinite(self) -> None:
         p = self.progress
         p.nonfinite_total += 1
         p.nonfinite_streak += 1
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler.is_enabled():  # fp16: a smaller scale may keep the loss finite
-            self.scaler.update(self.scaler.get_scale() * self.scaler.get_backoff_factor())
+        self.step.discard()
         log.warning("non-finite loss at step %d: step skipped (%d so far)", p.step, p.nonfinite_total)
         if self.writer:
             self.writer.add_scalar("train/nonfinite_steps", p.nonfinite_total, p.step)
@@ -533,10 +409,10 @@ class Trainer:
         sums = {"loss": 0.0, "bpp": 0.0, "psnr": 0.0, "ssim": 0.0}
         count, first = 0, None
         for batch in self.val_loader:
-            x, mask = self._to_device(batch)
-            with self._autocast():
+            x, mask = self.step.to_device(batch)
+            with self.step.autocast():
                 out = self.model(x)
-            parts = self.loss_fn(out, x, mask)
+            parts = self.step.loss_fn(out, x, mask)
             n = x.shape[0]
             x_hat = out["x_hat"].float().clamp(0, 1)
             sums["loss"] += float(parts["loss"]) * n
@@ -601,7 +477,7 @@ class Trainer:
             "tile_size": int(self.cfg.data.tile_size),
             "seed": int(self.cfg.seed),
         }
-        params = sum(p.numel() for p in self.model.parameters())
+        params = count_parameters(self.model)
         metrics = {f"hparam/val_{k}": v for k, v in val.items()} | {"hparam/params": float(params)}
         self.writer.add_hparams(hparams, metrics, run_name=".", global_step=self.progress.step)
 
@@ -612,8 +488,8 @@ class Trainer:
         if self.writer:
             self.writer.close()
             self.writer = None
-        shutil.rmtree(self.run_dir / "tensorboard", ignore_errors=True)
-        (self.run_dir / SCENES_FILE).unlink(missing_ok=True)
+        shutil.rmtree(tensorboard_dir(self.run_dir), ignore_errors=True)
+        (scenes_path(self.run_dir)).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ signals
     def _install_signal_handlers(self) -> None:

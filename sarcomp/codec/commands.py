@@ -1,0 +1,140 @@
+"""The ``sarcomp`` command: compress a SAR raster to ``.sarc``, decompress it to GeoTIFF, inspect a file.
+
+    sarcomp compress <in.tif> <out.sarc> --model <run folder | checkpoint | shipped name> [--band N] [--tile 256]
+    sarcomp decompress <in.sarc> <out.tif> [--model ...]
+    sarcomp info <in.sarc>
+
+Argument plumbing only: the work is in :mod:`sarcomp.codec.scene` and :mod:`sarcomp.codec.container`;
+errors are one line on stderr and exit status 2 (:func:`sarcomp.cli.run_cli`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sarcomp", description="Learned compression of SAR scenes (.sarc files)."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("compress", help="raster -> .sarc")
+    c.add_argument("src", help="input raster (GeoTIFF or any GDAL format)")
+    c.add_argument("dst", help="output .sarc file")
+    c.add_argument("--model", required=True, help="run folder, checkpoint file or shipped model name")
+    c.add_argument("--band", type=int, default=1, help="1-based band to compress (default 1)")
+    c.add_argument(
+        "--units",
+        default="auto",
+        choices=("auto", "intensity", "amplitude", "db", "display8"),
+        help="what the raster holds (default auto: uint8 -> display8, negative values -> db, else intensity)",
+    )
+    c.add_argument(
+        "--band-specs",
+        default=None,
+        help="band-spec YAML (e.g. configs/bands/shared_sar.yaml): its entry for the file sets bands "
+        "(two-band I/Q too) and units",
+    )
+    c.add_argument("--tile", type=int, default=256, help="tile size, a multiple of 16 (default 256)")
+    c.add_argument(
+        "--overlap", type=int, default=0, help="tile overlap in px, blended on decoding (default 0)"
+    )
+    c.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    d = sub.add_parser("decompress", help=".sarc -> GeoTIFF in the source's physical units")
+    d.add_argument("src", help="input .sarc file")
+    d.add_argument("dst", help="output GeoTIFF")
+    d.add_argument("--model", default=None, help="needed only if the model recorded in the file has moved")
+    d.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    i = sub.add_parser("info", help="print a .sarc file's header, bpp and compression ratios")
+    i.add_argument("src", help=".sarc file")
+    return p
+
+
+def info_lines(path: str | Path) -> list[str]:
+    """Header fields, bpp and compression ratios of a ``.sarc`` file, as ``key: value`` lines."""
+    from sarcomp.codec.scene import open_sarc
+
+    path = Path(path)
+    fh, header, _ = open_sarc(path)
+    fh.close()
+    g, geo, size = header.grid, header.geo, path.stat().st_size
+    pixels = g.height * g.width
+    geo_bytes = len(header.pack()) - len(header.decoder_bytes())
+    lines = [
+        f"file: {path} ({size} bytes)",
+        f"size: {g.height} x {g.width} px ({pixels} pixels)",
+        f"tiles: {g.n_tiles} ({len(g.rows)} x {len(g.cols)}) of {g.tile} px, overlap {g.overlap}, "
+        f"padded to a multiple of {g.pad}; coded area {g.coded_pixels() / pixels:.3f}x the scene",
+        f"model: {header.model}" + (f" (lmbda {header.lmbda:g})" if header.lmbda is not None else ""),
+        f"string groups per tile: {header.groups}",
+        f"units: {header.units}, scaling [{header.lo:g}, {header.hi:g}]",
+        f"nodata mask: {'yes (' + str(len(header.mask)) + ' bytes)' if header.mask is not None else 'none'}",
+        f"header: {len(header.decoder_bytes())} bytes for decoding, {geo_bytes} bytes georeferencing",
+        f"bpp: {8 * size / pixels:.4f} (file), {8 * (size - geo_bytes) / pixels:.4f} (without georeferencing)",
+        f"ratio vs float32: {4 * pixels / size:.1f}:1",
+    ]
+    if geo is not None:
+        crs = f"EPSG:{geo.crs_epsg}" if geo.crs_epsg else ("WKT" if geo.crs_wkt else "none")
+        lines += [
+            f"crs: {crs}",
+            f"transform: {', '.join(f'{v:g}' for v in geo.transform) if geo.transform else 'none'}",
+            f"nodata value: {'none' if geo.nodata is None else geo.nodata}",
+            f"band description: {geo.description or '-'}",
+            f"source: {geo.source or '-'}"
+            + (
+                f" ({geo.source_bytes} bytes, ratio {geo.source_bytes / size:.1f}:1)"
+                if geo.source_bytes
+                else ""
+            ),
+        ]
+        if geo.model_hint:
+            lines.append(f"model recorded at: {geo.model_hint}")
+    return lines
+
+
+def _run(args: argparse.Namespace) -> None:
+    from sarcomp.codec.scene import compress_file, decompress_file
+
+    if args.command == "info":
+        print("\n".join(info_lines(args.src)))
+        return
+    if args.command == "compress":
+        out = compress_file(
+            args.src,
+            args.dst,
+            args.model,
+            band=args.band,
+            tile=args.tile,
+            overlap=args.overlap,
+            device=args.device,
+            progress=not args.quiet,
+            units=args.units,
+            band_specs=args.band_specs,
+        )
+        print(
+            f"{args.dst}: {out['bytes']} bytes, {out['bpp']:.4f} bpp ({out['billed_bpp']:.4f} without "
+            f"georeferencing), {out['pixels'] / max(out['seconds'], 1e-9) / 1e6:.2f} MPixel/s"
+        )
+        return
+    out = decompress_file(args.src, args.dst, model=args.model, device=args.device, progress=not args.quiet)
+    rate = out["pixels"] / max(out["seconds"], 1e-9) / 1e6
+    print(f"{args.dst}: {out['pixels']} pixels from {out['bpp']:.4f} bpp, {rate:.2f} MPixel/s")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from sarcomp.cli import run_cli
+
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
+    run_cli(_run, args)
+
+
+if __name__ == "__main__":
+    main()

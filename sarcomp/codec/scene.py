@@ -1,0 +1,642 @@
+"""Whole scenes through a learned codec: tiling padded only to the stride, blending, ``.sarc`` files.
+
+**Tiling** (:class:`~sarcomp.codec.container.Grid`): tiles of ``tile`` px start every
+``tile - overlap`` px; the last tile on each axis ends at the scene edge and is padded, by
+replicating its edge, only up to the next multiple of the model's stride (16). A 200×300 scene
+with 256-px tiles codes 208×(256 + 48) px, never a full tile of padding.
+
+**Overlap**: with ``overlap > 0`` neighbouring tiles share ``overlap`` px; the decoder blends them
+with linear ramps whose weights sum to one, so tile seams do not show.
+
+**Streaming**: the encoder reads one band of tile rows at a time through rasterio windows and
+spools the tile strings to a temporary file; the decoder decodes one band of tiles, writes its
+finished rows to the GeoTIFF and keeps only the overlap. Memory is bounded by a band of
+``tile × width`` pixels, so a 20 000 × 20 000 scene never sits in memory whole.
+
+The same two functions (:func:`encode_scene`, :func:`decode_scene`) serve files
+(:func:`compress_file`, :func:`decompress_file`) and evaluation (:func:`code_scene`), so the bytes
+evaluation bills are those of the ``.sarc`` file that ``sarcomp compress`` writes (without its
+georeferencing block), and the pixels it scores are those ``sarcomp decompress`` writes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import rasterio
+import torch
+from rasterio.errors import NotGeoreferencedWarning
+from tqdm import tqdm
+
+from sarcomp.codec.container import (
+    ID_NAME,
+    Geo,
+    Grid,
+    Header,
+    MaskWriter,
+    ModelId,
+    float32,
+    iter_strings,
+    mask_rows,
+    read_header,
+    write_container,
+)
+from sarcomp.data.representation import Representation, Scaling
+from sarcomp.data.tiles import Scene
+from sarcomp.devices import pick_device
+from sarcomp.errors import BitstreamError, SarcompError
+from sarcomp.fileio import atomic_write
+from sarcomp.models.autoencoder import STRIDE
+
+SPOOL_BYTES = 64 << 20  # tile strings stay in memory up to this size, then go to a temp file
+GDAL_CACHE_MB = 128  # GDAL's block cache (default: 5 % of RAM) would dominate the peak memory
+UNIT_LABELS = {
+    "intensity": "linear intensity",
+    "amplitude": "linear amplitude",
+    "db": "dB",
+    "display8": "8-bit display",
+}
+BandSink = Callable[[int, np.ndarray, np.ndarray], None]  # (first row, unit [n, W], valid [n, W])
+
+
+def pad_multiple(model: torch.nn.Module) -> int:
+    """What tile sides must be a multiple of for this model (its ``stride``, else 16)."""
+    return int(getattr(model, "stride", STRIDE))
+
+
+def stored_scaling(scene: Scene) -> Scene:
+    """The scene with its clip range rounded to float32, as the header stores it, so the encoder
+    normalises with exactly the numbers the decoder de-normalises with."""
+    s = scene.scaling
+    return replace(scene, scaling=Scaling(float32(s.lo), float32(s.hi)))
+
+
+def _ramp(index: int, count: int, length: int, overlap: int) -> np.ndarray:
+    """Blending weights along one axis of a tile: up over the first ``overlap`` px (but for the
+    first tile), down over the last ``overlap`` px (but for the last tile); neighbours sum to 1."""
+    w = np.ones(length, np.float32)
+    if overlap:
+        up = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+        if index > 0:
+            w[:overlap] = up
+        if index < count - 1:
+            w[length - overlap :] = 1.0 - up
+    return w
+
+
+def _timed(device: torch.device, fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[Any, float]:
+    """``fn(*args, **kw)`` and its wall time in ms (CUDA-synchronised)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    out = fn(*args, **kw)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return out, (time.perf_counter() - start) * 1e3
+
+
+def _latent_stride(h: int, w: int, shape: tuple[int, int]) -> int:
+    """The power of two s with shape == ceil((h, w) / s), i.e. how the model's ``shape`` follows
+    from a tile's size (16 for sarcomp's codecs)."""
+    for k in range(8):
+        s = 1 << k
+        if (-(-h // s), -(-w // s)) == tuple(shape):
+            return s
+    raise SarcompError(f"model returned latent shape {shape} for a {h}x{w} tile: not a power-of-two stride")
+
+
+def _lmbda_kw(lmbda: float | None) -> dict[str, float]:
+    return {} if lmbda is None else {"lmbda": lmbda}
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding and decoding one scene
+
+
+@torch.no_grad()
+def encode_scene(
+    model: torch.nn.Module,
+    scene: Scene,
+    ds: Any,
+    grid: Grid,
+    identity: ModelId,
+    device: torch.device,
+    spool: BinaryIO,
+    *,
+    lmbda: float | None = None,
+    progress: bool = False,
+    on_band: BandSink | None = None,
+    times: list[float] | None = None,
+) -> Header:
+    """Code every tile of ``scene`` (read from the open raster ``ds``) into ``spool``; return the header.
+
+    ``scene`` must carry the float32 scaling (:func:`stored_scaling`). ``on_band`` sees each band
+    of new rows as read ([0, 1] values, validity); ``times`` collects per-tile encode ms.
+    """
+    rows, cols, width = grid.rows, grid.cols, grid.width
+    lmbda = None if lmbda is None else float32(lmbda)  # as stored: the decoder must use the same λ
+    lengths: list[int] = []
+    mask = MaskWriter()
+    stride, groups = 0, 0
+    bar = tqdm(total=grid.n_tiles, desc="compress", unit="tile", disable=not progress, file=sys.stderr)
+    for ri, r in enumerate(rows):
+        h = grid.extent(r, grid.height)
+        unit, valid = scene.read_unit(ds, r, 0, h, width)
+        new = rows[ri + 1] - r if ri + 1 < len(rows) else h
+        mask.add(valid[:new])
+        if on_band is not None:
+            on_band(r, unit[:new], valid[:new])
+        for c in cols:
+            w = grid.extent(c, width)
+            ch, cw = grid.coded(h), grid.coded(w)
+            tile = np.pad(unit[:, c : c + w], ((0, ch - h), (0, cw - w)), mode="edge")
+            x = torch.from_numpy(np.ascontiguousarray(tile))[None, None].to(device)
+            coded, ms = _timed(device, model.compress, x, **_lmbda_kw(lmbda))
+            if times is not None:
+                times.append(ms)
+            shape = tuple(int(v) for v in coded["shape"])
+            if not stride:
+                stride, groups = _latent_stride(ch, cw, shape), len(coded["strings"])
+            elif (-(-ch // stride), -(-cw // stride)) != shape or len(coded["strings"]) != groups:
+                raise SarcompError(
+                    f"model returned latent shape {shape} for a {ch}x{cw} tile, expected stride {stride}"
+                )
+            for strings in coded["strings"]:
+                spool.write(strings[0])
+                lengths.append(len(strings[0]))
+            bar.update()
+    bar.close()
+    rep = scene.representation
+    return Header(
+        grid,
+        rep.units,
+        scene.scaling.lo,
+        scene.scaling.hi,
+        identity,
+        groups,
+        stride,
+        lengths,
+        mask.finish(),
+        lmbda=lmbda,
+    )
+
+
+@torch.no_grad()
+def decode_scene(
+    model: torch.nn.Module,
+    header: Header,
+    strings: Iterator[list[bytes]],
+    device: torch.device,
+    sink: BandSink,
+    *,
+    name: str = "<bytes>",
+    progress: bool = False,
+    times: list[float] | None = None,
+) -> None:
+    """Decode every tile, blend overlaps, and hand each band of finished rows to ``sink``
+    as ([0, 1] float32 values, validity), top to bottom."""
+    grid = header.grid
+    rows, cols, width = grid.rows, grid.cols, grid.width
+    masks = mask_rows(header, name)
+    carry: np.ndarray | None = None
+    bar = tqdm(total=grid.n_tiles, desc="decompress", unit="tile", disable=not progress, file=sys.stderr)
+    for ri, r in enumerate(rows):
+        h = grid.extent(r, grid.height)
+        band = np.zeros((h, width), np.float32)
+        if carry is not None:
+            band[: len(carry)] += carry
+        wr = _ramp(ri, len(rows), h, grid.overlap)
+        for ci, c in enumerate(cols):
+            w = grid.extent(c, width)
+            ch, cw = grid.coded(h), grid.coded(w)
+            groups = [[s] for s in next(strings)]
+            try:
+                out, ms = _timed(
+                    device, model.decompress, groups, header.tile_shape(ch, cw), **_lmbda_kw(header.lmbda)
+                )
+            except (RuntimeError, ValueError, IndexError) as exc:
+                raise BitstreamError(
+                    f"{name}: tile string does not decode ({str(exc).splitlines()[0]})"
+                ) from None
+            if times is not None:
+                times.append(ms)
+            x_hat = out["x_hat"][0, 0, :h, :w].float().cpu().numpy()
+            band[:, c : c + w] += x_hat * (wr[:, None] * _ramp(ci, len(cols), w, grid.overlap)[None, :])
+            bar.update()
+        done = rows[ri + 1] - r if ri + 1 < len(rows) else h
+        valid = np.stack([next(masks) for _ in range(done)])
+        sink(r, band[:done], valid)
+        carry = band[done:]
+    bar.close()
+
+
+# --------------------------------------------------------------------------------------------
+# In memory: what evaluation uses
+
+
+@dataclass
+class SceneCode:
+    """One scene coded through a ``.sarc`` container in memory (see :func:`code_scene`)."""
+
+    scene: Scene
+    container: bytes  # the file sarcomp compress writes, without its georeferencing block
+    ref: np.ndarray  # [0, 1] input, masked pixels 0
+    rec: np.ndarray  # [0, 1] decoded, masked pixels 0
+    valid: np.ndarray
+    tiles: int
+    coded_pixels: int
+    encode_ms: list[float] = field(default_factory=list)
+    decode_ms: list[float] = field(default_factory=list)
+
+
+def code_scene(
+    model: torch.nn.Module,
+    scene: Scene,
+    identity: ModelId,
+    tile: int,
+    overlap: int = 0,
+    device: torch.device | str = "cpu",
+    lmbda: float | None = None,
+) -> SceneCode:
+    """Compress ``scene`` into a container in memory, decode that container, return both images.
+
+    The container is byte for byte what :func:`compress_file` writes for the same scene and model,
+    less the georeferencing block (which evaluation does not bill).
+    """
+    from sarcomp.data.rasters import open_raster
+
+    device = torch.device(device)
+    scene = stored_scaling(scene)
+    h, w = scene.info.height, scene.info.width
+    grid = scene_grid(h, w, tile, overlap, model)
+    ref, valid = np.zeros((h, w), np.float32), np.zeros((h, w), bool)
+
+    def keep(row: int, unit: np.ndarray, ok: np.ndarray) -> None:
+        ref[row : row + len(unit)], valid[row : row + len(unit)] = unit, ok
+
+    enc_ms: list[float] = []
+    spool = io.BytesIO()
+    with open_raster(scene.path) as ds:
+        header = encode_scene(
+            model, scene, ds, grid, identity, device, spool, lmbda=lmbda, on_band=keep, times=enc_ms
+        )
+    buf = io.BytesIO()
+    write_container(buf, header, [spool.getvalue()])
+    container = buf.getvalue()
+    rec = np.zeros((h, w), np.float32)
+
+    def put(row: int, unit: np.ndarray, ok: np.ndarray) -> None:
+        rec[row : row + len(unit)] = np.where(ok, unit, 0.0)
+
+    dec_ms: list[float] = []
+    parsed, offset = read_header(buf, len(container), str(scene.path))
+    decode_scene(model, parsed, iter_strings(buf, parsed, offset), device, put, times=dec_ms)
+    return SceneCode(scene, container, ref, rec, valid, grid.n_tiles, grid.coded_pixels(), enc_ms, dec_ms)
+
+
+def scene_grid(height: int, width: int, tile: int, overlap: int, model: torch.nn.Module) -> Grid:
+    """The tile grid for a scene and model; bad tile or overlap values are one-line errors."""
+    try:
+        return Grid(height, width, int(tile), int(overlap), pad_multiple(model))
+    except ValueError as exc:
+        raise SarcompError(f"tile {tile}, overlap {overlap}: {exc}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+
+
+def _geo(ds: Any, band: int, src: Path, model_source: str) -> Geo:
+    crs = ds.crs
+    epsg = crs.to_epsg() if crs else None
+    return Geo(
+        crs_epsg=epsg,
+        crs_wkt=crs.to_wkt() if crs and epsg is None else None,
+        transform=tuple(float(v) for v in tuple(ds.transform)[:6]),
+        nodata=None if ds.nodata is None else float(ds.nodata),
+        description=ds.descriptions[band - 1] or "",
+        source=src.name,
+        source_bytes=src.stat().st_size,
+        model_hint=model_source if Path(model_source).exists() else "",
+    )
+
+
+def compress_file(
+    src: str | Path,
+    dst: str | Path,
+    model_ref: str | Path,
+    *,
+    band: int = 1,
+    tile: int = 256,
+    overlap: int = 0,
+    device: str = "auto",
+    progress: bool = True,
+    units: str = "auto",
+    band_specs: str | Path | None = None,
+) -> dict[str, Any]:
+    """Compress band ``band`` of the raster ``src`` into the ``.sarc`` file ``dst`` (atomically).
+
+    ``units`` is what the raster holds (intensity, amplitude, db, display8, or ``auto`` per file:
+    see :mod:`sarcomp.data.representation`); the clip range (fixed dB range or per-scene
+    percentiles) is the model's training representation's. ``band_specs`` is a band-spec file
+    (:mod:`sarcomp.data.bandspecs`): its entry for ``src``, if any, sets bands (two-band I/Q too)
+    and units instead of ``band`` and ``units``.
+
+    Returns ``bytes`` (file size), ``billed_bytes`` (without the georeferencing block), ``bpp``
+    (file bytes per scene pixel), ``billed_bpp``, ``pixels``, ``tiles`` and ``seconds``.
+    """
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+        raise SarcompError(f"{dst}: output would overwrite the input")
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        return _compress(src, dst, model_ref, band, tile, overlap, device, progress, units, band_specs)
+
+
+def _compress(
+    src: Path,
+    dst: Path,
+    model_ref: str | Path,
+    band: int,
+    tile: int,
+    overlap: int,
+    device: str,
+    progress: bool,
+    units: str,
+    band_specs: str | Path | None,
+) -> dict[str, Any]:
+    from sarcomp.codec.modelref import resolve_model
+    from sarcomp.data.bandspecs import file_settings, load_band_specs
+    from sarcomp.data.loaders import representation
+    from sarcomp.data.rasters import BandSpec, open_raster
+
+    dev = pick_device(device, "--device")
+    loaded = resolve_model(model_ref, dev)
+    data = loaded.cfg.get("data") or {}
+    try:
+        spec = BandSpec(bands=(int(band),), complex_to=str(data.get("complex_to", "intensity")))
+    except ValueError as exc:
+        raise SarcompError(f"--band: {exc}") from None
+    rep = representation(data) if "representation" in data else Representation()
+    try:
+        rep = replace(rep, units=units)
+    except ValueError as exc:
+        raise SarcompError(f"--units: {exc}") from None
+    if band_specs is not None:
+        spec, rep = file_settings(src, load_band_specs(band_specs), spec, rep)
+    scene = stored_scaling(Scene.load(src, spec, rep))
+    grid = scene_grid(scene.info.height, scene.info.width, tile, overlap, loaded.model)
+    lmbda = float(loaded.model.lmbda) if getattr(loaded.model, "lmbdas", ()) else None
+    start = time.perf_counter()
+    with open_raster(src) as ds, tempfile.SpooledTemporaryFile(SPOOL_BYTES) as spool:
+        header = encode_scene(
+            loaded.model, scene, ds, grid, loaded.identity, dev, spool, lmbda=lmbda, progress=progress
+        )
+        header.geo = _geo(ds, spec.bands[0], src, loaded.source)
+
+        def write(tmp: Path) -> None:
+            spool.seek(0)
+            with open(tmp, "wb") as fh:
+                write_container(fh, header, iter(lambda: spool.read(1 << 20), b""))
+
+        atomic_write(dst, write)
+    seconds = time.perf_counter() - start
+    size = dst.stat().st_size
+    billed = size - (len(header.pack()) - len(header.decoder_bytes()))
+    pixels = grid.height * grid.width
+    return {
+        "path": str(dst),
+        "bytes": size,
+        "billed_bytes": billed,
+        "bpp": 8 * size / pixels,
+        "billed_bpp": 8 * billed / pixels,
+        "pixels": pixels,
+        "tiles": grid.n_tiles,
+        "seconds": seconds,
+        "model_id": str(loaded.identity),
+    }
+
+
+def open_sarc(path: str | Path) -> tuple[BinaryIO, Header, int]:
+    """Open a ``.sarc`` file and parse (and checksum) its header; the caller closes the handle."""
+    path = Path(path)
+    if not path.is_file():
+        raise SarcompError(f"{path}: file not found")
+    fh = open(path, "rb")  # noqa: SIM115 - returned to the caller
+    try:
+        header, offset = read_header(fh, path.stat().st_size, str(path))
+    except BaseException:
+        fh.close()
+        raise
+    return fh, header, offset
+
+
+def _decoder_model(header: Header, model_ref: str | Path | None, device: torch.device, name: str):
+    from sarcomp.codec.modelref import resolve_model
+
+    ref = model_ref or (header.model.value.decode() if header.model.kind == ID_NAME else None)
+    hint = header.geo.model_hint if header.geo else ""
+    if not ref and not (hint and Path(hint).exists()):
+        where = f" (recorded as {hint}, now absent)" if hint else ""
+        raise SarcompError(
+            f"{name}: made with model {header.model}{where}; pass --model <run folder or checkpoint>"
+        )
+    ref = ref or hint
+    loaded = resolve_model(ref, device)
+    if loaded.identity != header.model:
+        raise BitstreamError(
+            f"{name}: made with model {header.model}, but --model {ref} is {loaded.identity}; "
+            "decode it with the model that made it"
+        )
+    return loaded
+
+
+def decompress_file(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    model: str | Path | None = None,
+    device: str = "auto",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Decode the ``.sarc`` file ``src`` into the GeoTIFF ``dst`` (atomically): physical units of the
+    source (intensity, amplitude or dB; display8 as uint8), its CRS, transform and nodata mask.
+
+    ``model`` is needed only when the file was not made by a shipped model and the run folder or
+    checkpoint recorded in it has moved. Returns ``bytes``, ``bpp``, ``pixels``, ``seconds``.
+    """
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise SarcompError(f"{dst}: output would overwrite the input")
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        return _decompress(src, dst, model, device, progress)
+
+
+def _decompress(
+    src: Path, dst: Path, model: str | Path | None, device: str, progress: bool
+) -> dict[str, Any]:
+    from rasterio.crs import CRS
+    from rasterio.transform import Affine
+    from rasterio.windows import Window
+
+    dev = pick_device(device, "--device")
+    fh, header, offset = open_sarc(src)
+    with fh:
+        loaded = _decoder_model(header, model, dev, str(src))
+        grid, geo = header.grid, header.geo or Geo()
+        rep, scaling = Representation(units=header.units), Scaling(header.lo, header.hi)
+        display8 = header.units == "display8"
+        nodata = geo.nodata
+        if nodata is None and header.mask is not None:
+            nodata = 0.0 if display8 else float("nan")
+        profile = {
+            "driver": "GTiff",
+            "dtype": "uint8" if display8 else "float32",
+            "width": grid.width,
+            "height": grid.height,
+            "count": 1,
+            "nodata": nodata,
+            "crs": CRS.from_epsg(geo.crs_epsg)
+            if geo.crs_epsg
+            else (CRS.from_wkt(geo.crs_wkt) if geo.crs_wkt else None),
+            "transform": Affine(*geo.transform) if geo.transform else None,
+            "compress": "deflate",
+            "BIGTIFF": "IF_SAFER",
+        }
+        if grid.width >= 256 and grid.height >= 256:
+            profile.update(tiled=True, blockxsize=256, blockysize=256)
+        start = time.perf_counter()
+
+        def sink_to(out: Any) -> BandSink:
+            def sink(row: int, unit: np.ndarray, valid: np.ndarray) -> None:
+                physical = rep.from_unit(unit, scaling)
+                physical = np.rint(np.clip(physical, 0, 255)) if display8 else physical
+                physical = np.where(valid, physical, nodata if nodata is not None else 0)
+                window = Window(0, row, grid.width, len(unit))
+                out.write(physical.astype(profile["dtype"])[None], window=window)
+
+            return sink
+
+        def write(tmp: Path) -> None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)  # the source had none either
+                with rasterio.open(tmp, "w", **profile) as out:
+                    strings = iter_strings(fh, header, offset)
+                    decode_scene(
+                        loaded.model, header, strings, dev, sink_to(out), name=str(src), progress=progress
+                    )
+                    if geo.description:
+                        out.set_band_description(1, geo.description)
+                    out.units = (UNIT_LABELS[header.units],)
+                    out.update_tags(sarcomp_units=header.units, sarcomp_source=geo.source)
+
+        atomic_write(dst, write, suffix=".tmp.tif")
+    seconds = time.perf_counter() - start
+    size, pixels = src.stat().st_size, grid.height * grid.width
+    return {"path": str(dst), "bytes": size, "bpp": 8 * size / pixels, "pixels": pixels, "seconds": seconds}
+
+
+# --------------------------------------------------------------------------------------------
+# Whole-scene throughput and memory (for benchmarks)
+
+
+def write_synthetic_scene(path: str | Path, size: int, seed: int = 0, strip: int = 512) -> Path:
+    """A ``size`` × ``size`` float32 intensity GeoTIFF (smooth texture × 1-look speckle), written in
+    strips so that it never sits in memory whole."""
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    path = Path(path)
+    rng = np.random.default_rng(seed)
+    profile = {
+        "driver": "GTiff",
+        "dtype": "float32",
+        "width": size,
+        "height": size,
+        "count": 1,
+        "crs": "EPSG:32633",
+        "transform": from_origin(500000.0, 4600000.0, 10.0, 10.0),
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "BIGTIFF": "IF_SAFER",
+    }
+    cols = np.arange(size, dtype=np.float32)
+    with rasterio.open(path, "w", **profile) as ds:
+        for r in range(0, size, strip):
+            n = min(strip, size - r)
+            rr = (r + np.arange(n, dtype=np.float32))[:, None]
+            texture = 0.1 * (1.5 + np.sin(rr / 37.0) * np.cos(cols[None, :] / 53.0))
+            speckle = rng.gamma(1.0, 1.0, (n, size)).astype(np.float32)
+            ds.write((texture * speckle)[None], window=Window(0, r, size, n))
+    return path
+
+
+_CHILD = """
+import json, resource, sys, time
+from sarcomp.codec.scene import compress_file, decompress_file
+args = json.loads(sys.argv[1])
+fn = compress_file if args.pop("direction") == "compress" else decompress_file
+out = fn(*args.pop("paths"), progress=False, **args)
+out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+"""
+
+
+def _run_child(args: dict[str, Any]) -> dict[str, Any]:
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps(args)], capture_output=True, text=True, env=env, check=False
+    )
+    if proc.returncode:
+        raise SarcompError(f"{args['direction']} failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure_whole_scene(
+    size: int, model_ref: str | Path, tile: int, workdir: str | Path, device: str = "auto"
+) -> dict[str, Any]:
+    """Write a synthetic ``size``² GeoTIFF, compress and decompress it in child processes; return
+    MPixel/s (coding time, model loading excluded) and peak RSS (the child's ru_maxrss) per
+    direction, and the file's bpp."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    tif, sarc, out = (
+        workdir / f"scene_{size}.tif",
+        workdir / f"scene_{size}.sarc",
+        workdir / f"decoded_{size}.tif",
+    )
+    write_synthetic_scene(tif, size)
+    model_ref = str(Path(model_ref).resolve()) if Path(model_ref).exists() else str(model_ref)
+    enc = _run_child(
+        {"direction": "compress", "paths": [str(tif), str(sarc), model_ref], "tile": tile, "device": device}
+    )
+    dec = _run_child(
+        {"direction": "decompress", "paths": [str(sarc), str(out)], "model": model_ref, "device": device}
+    )
+    pixels = size * size
+    return {
+        "size": size,
+        "tile": tile,
+        "model": model_ref,
+        "bpp": enc["bpp"],
+        "billed_bpp": enc["billed_bpp"],
+        "compress_mpix_s": pixels / enc["seconds"] / 1e6,
+        "decompress_mpix_s": pixels / dec["seconds"] / 1e6,
+        "compress_peak_rss_mb": enc["peak_rss_mb"],
+        "decompress_peak_rss_mb": dec["peak_rss_mb"],
+        "compress_s": enc["seconds"],
+        "decompress_s": dec["seconds"],
+    }

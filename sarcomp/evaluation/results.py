@@ -1,0 +1,76 @@
+"""The metrics JSON schema, shared by learned and classic codecs.
+
+A *payload* is ``{"name", "codec", ..., "images": [rows], "mean": {key: mean, key_n: count},
+"hardware"}``; a row is one scene (:func:`scene_record` + its metrics). A learned run's
+``metrics*.json`` is one payload; classic results are ``{"results": [payloads]}`` files (paths in
+:mod:`sarcomp.runs`). ``tests/golden/metrics_schema.json`` pins the keys.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import torch
+
+from sarcomp.data.tiles import SceneImage
+from sarcomp.metrics.scene import SAR_KEYS
+
+METRIC_KEYS = ("bpp", "psnr", "rmse_db", "ssim", "ms_ssim", *SAR_KEYS, "encode_ms", "decode_ms")
+LEARNED_KEYS = (*METRIC_KEYS, "encode_ms_tile", "decode_ms_tile")
+
+
+def scene_record(image: SceneImage) -> dict[str, Any]:
+    scene = image.scene
+    return {
+        "image": scene.path.name,
+        "path": image.key,
+        "sha256": scene.sha256,
+        "height": scene.info.height,
+        "width": scene.info.width,
+        "valid_fraction": float(image.valid.mean()),
+        "scaling": scene.scaling.as_dict(),
+        "units": scene.representation.units,
+    }
+
+
+def mean_row(rows: Sequence[dict[str, Any]], keys: Sequence[str] = LEARNED_KEYS) -> dict[str, Any]:
+    """Means over rows, skipping N/A (NaN, missing) values; ``<key>_n`` says how many were defined."""
+    out: dict[str, Any] = {}
+    for key in keys:
+        values = [r[key] for r in rows if r.get(key) is not None and not math.isnan(r[key])]
+        if not values and not any(key in r for r in rows):
+            continue
+        out[key] = float(np.mean(values)) if values else math.nan
+        out[f"{key}_n"] = len(values)
+    return out
+
+
+def hardware() -> dict[str, Any]:
+    import os
+    import platform
+
+    info = {
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def results_payload(name: str, rows: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """The metrics JSON schema shared by learned and classic codecs."""
+    return {
+        "name": name,
+        **extra,
+        "images": rows,
+        "mean": mean_row(rows),
+        "hardware": hardware(),
+        "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

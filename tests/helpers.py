@@ -1,0 +1,48 @@
+"""Helpers shared by the test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+from rasterio.transform import from_origin
+
+from sarcomp.config import CONFIG_DIR
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_SAR = REPO.parent / "shared" / "sar"
+
+
+def compose_train(overrides: list[str], run_dir: Path | None = None) -> DictConfig:
+    """Compose configs/train.yaml as Hydra would, with paths pointing into a temp folder."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    if run_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(run_dir)
+    return cfg
+
+
+def smoke_overrides(data_root: Path, *extra: str) -> list[str]:
+    return ["debug=smoke", f"data.root={data_root}", *extra]
+
+
+def write_tif(path: Path, data: np.ndarray, nodata: float | None = None) -> Path:
+    data = data if data.ndim == 3 else data[None]
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=data.shape[1],
+        width=data.shape[2],
+        count=data.shape[0],
+        dtype=data.dtype,
+        nodata=nodata,
+        crs="EPSG:32633",
+        transform=from_origin(500000, 5000000, 10, 10),
+    ) as ds:
+        ds.write(data)
+    return path

@@ -68,7 +68,7 @@ def test_train_py_names_the_run_folder_like_run_name_of(tiny_data, tmp_path):
     result = run([sys.executable, TRAIN, *overrides, f"data.root={tiny_data}"], tmp_path, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     runs = tmp_path / "outputs" / "train" / "runs"
-    assert [p.name for p in runs.iterdir()] == [run_name_of(overrides)]
+    assert [p.name for p in runs.iterdir()] == [run_name_of(overrides, data_root=tiny_data)]
     again = run(
         [sys.executable, TRAIN, *overrides, f"data.root={tiny_data}", "trainer.resume=true"],
         tmp_path,

@@ -8,7 +8,7 @@ RUN    ?=
 DATA   ?= data/synthetic
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data demo train eval compare test lint format tensorboard summarize memory-check clean
+.PHONY: help venv data demo train eval compare test lint format tensorboard summarize memory-check bench clean
 
 help: ## Show this help
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ summarize: $(STAMP) ## Parameters and MACs of V0-V3 and the placement sweep
 
 memory-check: $(STAMP) ## Peak CUDA memory of every experiment against 8 GB (a labelled estimate on CPU)
 	$(PY) scripts/memory_check.py
+
+bench: $(STAMP) ## Benchmarks and the speed targets -> experiments/benchmarks/ (QUICK=1: tiny sizes)
+	OMP_NUM_THREADS=1 $(PY) scripts/benchmark.py $(if $(QUICK),--quick --out outputs/bench-quick)
 
 tensorboard: $(STAMP) ## Serve TensorBoard over outputs/ (or LOGDIR=<run or sweep folder>)
 	$(VENV)/bin/tensorboard --logdir $(or $(LOGDIR),outputs)

@@ -279,6 +279,26 @@ def test_self_attention_matches_softmax_formula(heads: int) -> None:
     torch.testing.assert_close(seen[0], attn)
 
 
+@pytest.mark.parametrize("heads", [1, 2])
+def test_self_attention_query_blocks_match_the_formula(heads: int) -> None:
+    """9x13 = 117 positions in blocks of 7 (the last one short): output and gradients as the formula."""
+    module = make(
+        "self_attention", num_heads=heads, query_chunk=7
+    ).double()  # float64: the maths, not rounding
+    x = torch.randn(2, 16, 9, 13, dtype=torch.float64, requires_grad=True)
+    want, _ = explicit_block(module, x, lambda q, k, v: explicit_global(q, k, v, heads))
+    got = module(x)
+    torch.testing.assert_close(got, want)
+    params = [x, *module.parameters()]
+    for g_got, g_want in zip(torch.autograd.grad(got.sum(), params), torch.autograd.grad(want.sum(), params)):
+        torch.testing.assert_close(g_got, g_want)
+
+
+def test_self_attention_query_chunk_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="query_chunk"):
+        build_attention("self_attention", 16, query_chunk=0)
+
+
 def test_default_qk_width() -> None:
     assert build_attention("self_attention", 192).q.out_channels == 24
     assert build_attention("self_attention", 16).q.out_channels == 8
@@ -358,3 +378,49 @@ def test_self_attention_switches_to_local_above_max_tokens(caplog: pytest.LogCap
     module(big)
     switches = [r for r in caplog.records if "max_tokens" in r.getMessage()]
     assert len(switches) == 1
+
+
+# ------------------------------------------------------------ CBAM's fused path vs its formula
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(2, 16, 9, 13), (3, 64, 16, 16), (1, 8, 1, 1)])
+def test_cbam_fused_path_equals_the_formula(dtype: torch.dtype, shape: tuple[int, ...]) -> None:
+    """CBAM.forward (sarcomp.models.cbam_ops) against spatial(channel(x)), the formula through
+    autograd's generic ops: same output, same gradients for the input and every parameter."""
+    module = randomize(build_attention("cbam", shape[1], kernel_size=3)).to(dtype)
+    x = torch.randn(shape, dtype=dtype, requires_grad=True)
+    weight = torch.randn(shape, dtype=dtype)  # a non-uniform upstream gradient
+    params = [x, *module.parameters()]
+    new = module(x)
+    old = module.spatial(module.channel(x))
+    torch.testing.assert_close(new, old)  # the spatial conv runs channels_last: last bits may differ
+    for g_new, g_old in zip(
+        torch.autograd.grad((new * weight).sum(), params), torch.autograd.grad((old * weight).sum(), params)
+    ):
+        # float64 checks the maths tightly; float32 sums in another order (bmm, oneDNN conv)
+        tol = {} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-4}
+        torch.testing.assert_close(g_new, g_old, **tol)
+
+
+def test_cbam_residual_uses_the_fused_path_with_the_same_gradients() -> None:
+    module = randomize(build_attention("cbam_residual", 16)).double()
+    x = torch.randn(2, 16, 8, 8, dtype=torch.float64, requires_grad=True)
+    (gx,) = torch.autograd.grad(module(x).square().sum(), x)
+    c = module.cbam
+    old = x + c.spatial(c.channel(module.conv2(module.act(module.conv1(x)))))
+    (gx_old,) = torch.autograd.grad(old.square().sum(), x)
+    torch.testing.assert_close(gx, gx_old)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cbam_fused_path_under_autocast_and_channels_last_on_cuda() -> None:
+    module = randomize(build_attention("cbam", 32)).cuda()
+    x = torch.randn(2, 32, 16, 16, device="cuda").contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        new, old = module(x), module.spatial(module.channel(x))
+    torch.testing.assert_close(new.float(), old.float(), rtol=2e-2, atol=2e-2)
+    (g_new,) = torch.autograd.grad(new.float().sum(), x)
+    (g_old,) = torch.autograd.grad(old.float().sum(), x)
+    torch.testing.assert_close(g_new, g_old, rtol=5e-2, atol=5e-2)

@@ -589,7 +589,11 @@ from sarcomp.codec.scene import compress_file, decompress_file
 args = json.loads(sys.argv[1])
 fn = compress_file if args.pop("direction") == "compress" else decompress_file
 out = fn(*args.pop("paths"), progress=False, **args)
-out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+try:  # VmHWM is this process's own peak; ru_maxrss also counts the parent's RSS at spawn
+    with open("/proc/self/status") as fh:
+        out["peak_rss_mb"] = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:")) / 1024
+except (OSError, StopIteration):
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))
 """
 
@@ -609,7 +613,7 @@ def measure_whole_scene(
     size: int, model_ref: str | Path, tile: int, workdir: str | Path, device: str = "auto"
 ) -> dict[str, Any]:
     """Write a synthetic ``size``² GeoTIFF, compress and decompress it in child processes; return
-    MPixel/s (coding time, model loading excluded) and peak RSS (the child's ru_maxrss) per
+    MPixel/s (coding time, model loading excluded) and peak RSS (the child's own VmHWM) per
     direction, and the file's bpp."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)

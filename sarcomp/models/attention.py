@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sarcomp.models.cbam_ops import ChannelPool, DoubleGate, GatedSpatialPool
+
 logger = logging.getLogger(__name__)
 
 _REGISTRY: dict[str, type[nn.Module]] = {}
@@ -195,7 +197,18 @@ class CBAM(nn.Module):
         return self.spatial.gate
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.spatial(self.channel(x))
+        """``spatial(channel(x))``, the same values and gradients computed with fewer full-size
+        temporaries (see :mod:`sarcomp.models.cbam_ops`); the gates still pass through
+        ``channel.gate`` and ``spatial.gate``, so hooks see them."""
+        ch, sp = self.channel, self.spatial
+        mean, peak = ChannelPool.apply(x)
+        logits = ch.fc2(ch.act(ch.fc1(mean))) + ch.fc2(ch.act(ch.fc1(peak)))
+        gc = ch.gate(logits[:, :, None, None]).flatten(1)
+        pooled, y = GatedSpatialPool.apply(x, gc)
+        # channels_last lets the CPU use oneDNN for the 2-channel k x k conv (4x faster than the
+        # generic path); same convolution
+        gs = sp.gate(sp.conv(pooled.contiguous(memory_format=torch.channels_last)))
+        return DoubleGate.apply(x, gc, gs, y)
 
 
 @register_attention("cbam_residual")
@@ -231,14 +244,29 @@ def _split_heads(t: Tensor, heads: int) -> Tensor:
     return t.reshape(b, heads, c // heads, h, w)
 
 
-def _global_attention(q: Tensor, k: Tensor, v: Tensor, heads: int) -> Tensor:
-    """Softmax attention over all ``H·W`` positions; ``[B, c, H, W]`` in, ``[B, C, H, W]`` out."""
+def _global_attention(q: Tensor, k: Tensor, v: Tensor, heads: int, query_chunk: int | None = None) -> Tensor:
+    """Softmax attention over all ``H·W`` positions; ``[B, c, H, W]`` in, ``[B, C, H, W]`` out.
+
+    With ``query_chunk``, queries are attended in blocks of that many positions: each query's
+    softmax is its own, so the result is the same, and the scores held at once are
+    ``query_chunk × H·W`` instead of ``(H·W)²`` (memory linear in positions, without autograd;
+    in training autograd still keeps every block's probabilities).
+    """
     b, c, h, w = v.shape
 
     def tokens(t: Tensor) -> Tensor:  # [B, heads, H·W, d]
         return _split_heads(t, heads).flatten(3).transpose(2, 3)
 
-    out = F.scaled_dot_product_attention(tokens(q), tokens(k), tokens(v))
+    tq, tk, tv = tokens(q), tokens(k), tokens(v)
+    n = tq.shape[2]
+    if query_chunk is None or n <= query_chunk:
+        out = F.scaled_dot_product_attention(tq, tk, tv)
+    else:
+        blocks = [
+            F.scaled_dot_product_attention(tq[:, :, i : i + query_chunk], tk, tv)
+            for i in range(0, n, query_chunk)
+        ]
+        out = torch.cat(blocks, dim=2)
     return out.transpose(2, 3).reshape(b, c, h, w)
 
 
@@ -344,7 +372,9 @@ class SelfAttention(_ResidualAttention):
     kwargs: ``num_heads=1``, ``qk_reduction=8``, ``qk_channels=None`` (see the base class),
     ``max_tokens=4096`` (64×64) and ``window_size=8``: above ``max_tokens`` positions the
     block switches to local attention in ``window_size`` windows (as ``local_attention``),
-    logged once per module; ``max_tokens=None`` never switches.
+    logged once per module; ``max_tokens=None`` never switches. ``query_chunk=256``: global
+    attention takes the queries in blocks of that many positions (same result, memory linear in
+    positions at inference; ``None``: all at once).
     """
 
     def __init__(
@@ -355,15 +385,18 @@ class SelfAttention(_ResidualAttention):
         qk_channels: int | None = None,
         max_tokens: int | None = 4096,
         window_size: int = 8,
+        query_chunk: int | None = 256,
     ):
         super().__init__(channels, num_heads, qk_reduction, qk_channels)
-        self.max_tokens, self.window_size = max_tokens, window_size
+        if query_chunk is not None and query_chunk < 1:
+            raise ValueError(f"query_chunk must be positive or None, got {query_chunk}")
+        self.max_tokens, self.window_size, self.query_chunk = max_tokens, window_size, query_chunk
         self._switch_logged = False
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         tokens = v.shape[-2] * v.shape[-1]
         if self.max_tokens is None or tokens <= self.max_tokens:
-            return _global_attention(q, k, v, self.num_heads)
+            return _global_attention(q, k, v, self.num_heads, self.query_chunk)
         if not self._switch_logged:
             logger.info(
                 "self_attention: %d positions > max_tokens=%d, using local %dx%d windows",

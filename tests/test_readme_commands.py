@@ -22,6 +22,8 @@ bash, each expected to exit 0, under these rules:
   ``[--option ...]`` parts are dropped, ``sarcomp compress scene.tif`` codes one of the other
   scenes, ``/tmp/`` is the scratch project's ``tmp/``; other ``<...>`` appear only in dry-run
   lines. A double-quoted argument spanning lines (``python -c "..."``) is one command.
+- **Benchmark**: ``scripts/benchmark.py`` without ``--quick`` gets ``--quick`` (the same path at
+  tiny sizes) and an output folder in the project; the full one runs for many minutes.
 - **Dry runs** where a real run needs more than this machine: ``torchrun ... train.py ARGS`` is
   ``python train.py ARGS --cfg job`` (the config composes; DDP itself: tests/test_ddp.py);
   ``make`` targets other than ``eval`` are ``make -n`` (demo, test and tensorboard run for
@@ -141,6 +143,8 @@ class Project:
             line = re.sub(r"<[^>]*>", "X", line)
         elif " train.py" in line:
             line = self.budget(line)
+        elif "scripts/benchmark.py" in line and "--quick" not in line:
+            line += " --quick --out tmp/bench-full"
         return line
 
     def budget(self, line: str) -> str:
@@ -168,8 +172,10 @@ class Project:
         self.done.add(prepared)
         before = self._folders()
         for part in prepared.split(" ; "):
-            if part.startswith(("python ", "sarcomp ")):
-                code, output = self.fork_python(part)
+            prefix = re.match(r"(?:\w+=\S+\s+)*", part).group(0)  # OMP_NUM_THREADS=1 python ...
+            if part[len(prefix) :].startswith(("python ", "sarcomp ")):
+                extra = dict(word.split("=", 1) for word in prefix.split())
+                code, output = self.fork_python(part[len(prefix) :], extra)
             else:
                 result = subprocess.run(
                     ["bash", "-c", part],
@@ -187,7 +193,7 @@ class Project:
             elif folder.parent.name == "multiruns":
                 self.last_sweep = str(folder.relative_to(self.root))
 
-    def fork_python(self, line: str) -> tuple[int, str]:
+    def fork_python(self, line: str, extra_env: dict[str, str] | None = None) -> tuple[int, str]:
         """``python script.py ARGS`` or ``sarcomp ARGS`` as the shell would run it (bash expands
         the words), in a forked copy of this process, which has torch and sarcomp imported."""
         program, _, args = line.partition(" ")
@@ -205,7 +211,7 @@ class Project:
             try:
                 os.chdir(self.root)
                 os.environ.clear()
-                os.environ.update(self.env)
+                os.environ.update({**self.env, **(extra_env or {})})
                 sys.stdout = sys.stderr = open(log, "w", buffering=1)  # noqa: SIM115
                 if program == "sarcomp":  # the console script (pyproject.toml's [project.scripts])
                     from sarcomp.codec.commands import main

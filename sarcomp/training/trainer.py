@@ -31,6 +31,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from sarcomp.data.identity import check_disjoint, check_same_data
 from sarcomp.data.loaders import grid_loader, load_split, train_loader
@@ -52,6 +53,8 @@ from sarcomp.runs import (
     scenes_path,
     tensorboard_dir,
 )
+from sarcomp.training.checks import check_train_config
+from sarcomp.training.console import StepTimer, log_end, log_start
 from sarcomp.training.distributed import DistContext, ShardSampler
 from sarcomp.training.step import TrainStep
 
@@ -66,6 +69,7 @@ class Progress:
 
     step: int = 0
     best: float = math.inf
+    best_step: int = 0
     nonfinite_total: int = 0
     nonfinite_streak: int = 0
     val: dict[str, float] = field(default_factory=dict)
@@ -175,6 +179,7 @@ class Trainer:
             **self.step.state_dict(),
             "step": p.step,
             "best": p.best,
+            "best_step": p.best_step,
             "nonfinite_total": p.nonfinite_total,
             "val": dict(p.val),
             "world_size": self.ctx.world_size,
@@ -253,6 +258,7 @@ class Trainer:
         self.progress = Progress(
             step=int(state["step"]),
             best=float(state["best"]),
+            best_step=int(state.get("best_step", 0)),
             nonfinite_total=int(state["nonfinite_total"]),
             val=dict(state.get("val", {})),
         )
@@ -263,6 +269,7 @@ class Trainer:
         """Train to ``trainer.max_steps``; returns the final validation metrics."""
         if self.resumed and self.progress.step >= self.t.max_steps and self.progress.val:
             log.info("run already finished at step %d", self.progress.step)
+            log_end(self.run_dir, self.progress.best_step, self.progress.best, self.progress.step)
             self.ctx.close()
             return dict(self.progress.val)
         self._install_signal_handlers()
@@ -275,6 +282,11 @@ class Trainer:
                 write_json(scenes_path(self.run_dir), self._scene_records())
                 if not self.resumed:
                     self.writer.add_text("config", _as_markdown_code(config_to_text(self.cfg)), 0)
+                log_start(
+                    self.cfg, self.run_dir, self.model, self.device, self.step.amp_dtype, self.ctx.world_size,
+                    self.progress.step,
+                )  # fmt: skip
+            self.timer = StepTimer(self.progress.step, int(self.t.max_steps), self.device.type == "cpu")
             bar = tqdm(
                 total=self.t.max_steps,
                 initial=self.progress.step,
@@ -284,11 +296,14 @@ class Trainer:
                 dynamic_ncols=True,
                 file=sys.stdout,
             )
-            val = self._loop(bar)
-            self.model.update(force=True)
-            self.save("last")
-            self._check_ranks_agree()
-            self._log_hparams(val)
+            with logging_redirect_tqdm():  # log lines above the bar, not glued onto it
+                val = self._loop(bar)
+                self.model.update(force=True)
+                self.save("last")
+                self._check_ranks_agree()
+                self._log_hparams(val)
+                if self.ctx.is_main:
+                    log_end(self.run_dir, self.progress.best_step, self.progress.best, self.progress.step)
             return val
         except SarcompError:
             self._remove_partial_outputs()
@@ -308,6 +323,8 @@ class Trainer:
                 metrics = self.train_step(batches)
                 step = self.progress.step
                 bar.update(1)
+                if self.ctx.is_main:
+                    self.timer.step(step)
                 if metrics is not None:
                     bar.set_postfix(
                         loss=f"{metrics['loss']:.3f}",
@@ -416,10 +433,16 @@ class Trainer:
                 self.writer.add_images("val/reconstruction", first[1], step)
                 if self.t.explain_at_val:
                     log_validation_figures(self.writer, self.model, first[0].to(self.device), step)
-        log.info("step %d val: %s", step, ", ".join(f"{k}={v:.4f}" for k, v in val.items()))
+        improved = val["loss"] < self.progress.best  # same on every rank: the sums are all-reduced
+        log.info(
+            "step %d val: %s%s",
+            step,
+            ", ".join(f"{k}={v:.4f}" for k, v in val.items()),
+            " (best so far: checkpoints/best.pt)" if improved else "",
+        )
         self.progress.val = val
-        if val["loss"] < self.progress.best:  # same on every rank: the sums are all-reduced
-            self.progress.best = val["loss"]
+        if improved:
+            self.progress.best, self.progress.best_step = val["loss"], step
             self.save("best")
         self.save("last")
         return val
@@ -448,6 +471,8 @@ class Trainer:
             "placement": str(m.attention.placement),
             "lmbda": float(m.lmbda),
             "distortion": str(m.distortion),
+            "channels": "-".join(str(int(c)) for c in m.channels),
+            "width_max": int(max(m.channels)),
             "latent_channels": int(m.latent_channels),
             "lr": float(self.t.lr),
             "max_steps": int(self.t.max_steps),
@@ -517,4 +542,5 @@ def _as_markdown_code(text: str) -> str:
 def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     """Train one run described by a composed ``train.yaml`` config into ``run_dir``."""
     OmegaConf.resolve(cfg)
+    check_train_config(cfg)
     return Trainer(cfg, run_dir).fit()

@@ -35,7 +35,7 @@ train: data ## Train one experiment: make train EXP=cbam_bottleneck
 
 eval: $(STAMP) ## Evaluate a run folder on its test split: make eval RUN=outputs/train/runs/...
 	@test -n "$(RUN)" || { echo "usage: make eval RUN=<run folder>"; exit 2; }
-	$(PY) scripts/evaluate.py run_dir=$(RUN)
+	$(PY) scripts/evaluate.py "$(RUN)"
 
 compare: $(STAMP) ## Experiment-plan table, BD-rates and RD plots: make compare RUNS="<run or sweep folders>" OUT=table.md
 	@test -n "$(RUNS)" || { echo "usage: make compare RUNS=\"<run or sweep folders>\" [OUT=<file.md>]"; exit 2; }

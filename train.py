@@ -13,7 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from sarcomp.cli import run_cli
-from sarcomp.config import register_resolvers
+from sarcomp.config import quote_path_overrides, register_resolvers
 from sarcomp.training.launch import check_experiment_overrides, quiet_other_ranks, remove_bookkeeping_only
 
 register_resolvers()
@@ -25,10 +25,12 @@ def main(cfg: DictConfig) -> float:
 
     quiet_other_ranks()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    metrics = run_cli(train, cfg, run_dir, on_error=lambda: remove_bookkeeping_only(run_dir))
+    log_dir = Path(cfg.paths.log_dir)
+    metrics = run_cli(train, cfg, run_dir, on_error=lambda: remove_bookkeeping_only(run_dir, log_dir))
     return metrics.get("loss", float("nan"))
 
 
 if __name__ == "__main__":
     run_cli(check_experiment_overrides, sys.argv[1:])
+    sys.argv[1:] = quote_path_overrides(sys.argv[1:])
     main()

@@ -8,6 +8,8 @@ at composition with Hydra's own message. The schemas hold no defaults: values li
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,19 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PACKAGE_ROOT / "configs"
 RANK_VARIABLES = ("RANK", "SLURM_PROCID", "SUBMITIT_LOCAL_GLOBALID")
+# Run folder names: Hydra joins the overrides as key-value__key-value (configs/hydra/default.yaml);
+# anything else a shell or Hydra's override parser would trip on becomes "-".
+_UNSAFE = re.compile(r"-*[^A-Za-z0-9._+\-]+-*")
+# Overrides whose values may be paths: quoted for Hydra's parser when they hold = , [ ] etc.
+PATH_KEYS = ("run_dir", "out", "data.root")
+_HYDRA_SPECIAL = re.compile(r"[=,\s()\[\]{}'\"\\:*?]")
+# Hydra options followed by a value (not a run folder): python scripts/evaluate.py --cfg job
+_VALUE_OPTIONS = frozenset(
+    "--cfg -c --package -p --info -i --config-name -cn --config-path -cp --config-dir -cd".split()
+)
 
 
 def env_rank() -> int:
@@ -25,6 +38,54 @@ def env_rank() -> int:
         if os.environ.get(key, "").isdigit():
             return int(os.environ[key])
     return 0
+
+
+def project_root() -> Path:
+    """Where data/ and outputs/ live: ``$SARCOMP_ROOT``, else the checkout holding this package
+    (so commands work from any folder)."""
+    return Path(os.environ.get("SARCOMP_ROOT") or PACKAGE_ROOT).resolve()
+
+
+def run_name(override_dirname: str | None) -> str:
+    """A run folder's name from Hydra's ``job.override_dirname`` (``debug-smoke__experiment-x``):
+    no ``=``, ``,``, brackets or quotes, so a pasted path survives shells and Hydra's parser;
+    ``default`` when nothing was overridden. The one place run folders are named."""
+    items = [_UNSAFE.sub("-", item).strip("-") for item in (override_dirname or "").split("__")]
+    return "__".join(i for i in items if i) or "default"
+
+
+def run_name_of(
+    overrides: Sequence[str],
+    data_root: str | Path | None = None,
+    exclude: Sequence[str] = ("trainer.resume", "data.root"),
+) -> str:
+    """The run folder name Hydra gives ``python train.py <overrides>`` on the data folder
+    ``data_root`` (same rule as configs/hydra/default.yaml, for scripts and tests)."""
+    kept = sorted(o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in exclude)
+    return run_name("__".join(o.replace("=", "-") for o in kept)) + data_root_suffix(data_root)
+
+
+def quote_path_overrides(argv: Sequence[str], positional_key: str | None = None) -> list[str]:
+    """Command-line arguments made safe for Hydra's override parser.
+
+    ``key=<path>`` for the keys in :data:`PATH_KEYS` is quoted when the path holds characters
+    Hydra would parse (``=``, ``,``, brackets, spaces), and with ``positional_key`` a bare
+    argument that is no option and no override (``scripts/evaluate.py outputs/train/runs/x``)
+    becomes ``<positional_key>=<path>``.
+    """
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        key, sep, value = arg.partition("=")
+        takes_value = i > 0 and argv[i - 1] in _VALUE_OPTIONS
+        if positional_key and not arg.startswith("-") and not takes_value and (not sep or Path(arg).exists()):
+            key, sep, value = positional_key, "=", arg
+        if sep and key in PATH_KEYS and _HYDRA_SPECIAL.search(value) and value[:1] not in "'\"":
+            escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+            arg = f"{key}='{escaped}'"
+        elif sep:
+            arg = f"{key}={value}"
+        out.append(arg)
+    return out
 
 
 @dataclass
@@ -47,6 +108,7 @@ class TrainerSchema:
     val_every: int = MISSING
     val_max_tiles: int | None = MISSING
     checkpoint_every: int = MISSING
+    explain_at_val: bool = MISSING
     max_nonfinite_streak: int = MISSING
     resume: bool = MISSING
 
@@ -73,6 +135,7 @@ class EvalSchema:
     out: str | None = MISSING
     checkpoint: str = MISSING
     device: str = MISSING
+    save_recon: bool = MISSING
     classic: ClassicSchema = field(default_factory=ClassicSchema)
     data: Any = None
     model: Any = None
@@ -82,7 +145,8 @@ class EvalSchema:
 def register_resolvers() -> None:
     """Resolvers the configs use, and the schemas (``trainer/schema``, ``eval_schema``).
 
-    ``${or_default:value,fallback}``: the fallback when value is empty (run folder names);
+    ``${run_name:override_dirname}``: a run folder's name (:func:`run_name`);
+    ``${project_root:}``: the project folder (:func:`project_root`);
     ``${rank_zero:value}``: the value on rank 0, null on other ranks (only rank 0 writes .hydra/);
     ``${data_root_suffix:root}``: ``_data-<8 hex>`` naming the resolved data folder (empty when unset), so two
     data folders never share a run folder.
@@ -90,12 +154,15 @@ def register_resolvers() -> None:
     store = ConfigStore.instance()
     store.store(group="trainer", name="schema", node=TrainerSchema)
     store.store(name="eval_schema", node=EvalSchema)
-    if not OmegaConf.has_resolver("data_root_suffix"):
-        OmegaConf.register_new_resolver("data_root_suffix", data_root_suffix)
-    if not OmegaConf.has_resolver("or_default"):
-        OmegaConf.register_new_resolver("or_default", lambda value, fallback: value or fallback)
-    if not OmegaConf.has_resolver("rank_zero"):
-        OmegaConf.register_new_resolver("rank_zero", lambda value: value if env_rank() == 0 else None)
+    resolvers = {
+        "run_name": run_name,
+        "project_root": lambda: str(project_root()),
+        "rank_zero": lambda value: value if env_rank() == 0 else None,
+        "data_root_suffix": data_root_suffix,
+    }
+    for name, fn in resolvers.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
 
 
 def data_root_suffix(root: str | Path | None) -> str:

@@ -62,6 +62,11 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--exclude-reason", default="", help="why --exclude, written beside each excluded scene"
     )
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="add the localisation probe (GAP + CAM on original vs decoded tiles; minutes on CPU)",
+    )
     parser.add_argument("--title", default=None)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
@@ -90,6 +95,7 @@ def main(argv=None) -> int:
         args.device,
         args.exclude,
         args.exclude_reason,
+        args.probe,
     )
     for warning in report["warnings"]:
         print(f"warning: {warning}")

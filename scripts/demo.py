@@ -1,6 +1,7 @@
 """`make demo`: train the baseline and CBAM-at-bottleneck codecs with one budget, evaluate, compare.
 
-Each run goes to outputs/train/runs/<overrides>_data-<tag of data/synthetic>; running the demo again resumes or reuses them.
+Each run goes to outputs/train/runs/<overrides>_data-<tag of data/synthetic> (sarcomp.config.run_name_of);
+running the demo again resumes or reuses them.
 """
 
 import subprocess
@@ -9,12 +10,12 @@ import time
 from pathlib import Path
 
 from sarcomp.analysis.render import format_table, summary_rows
-from sarcomp.config import data_root_suffix
+from sarcomp.config import project_root, run_name_of
 from sarcomp.evaluation.evaluate import evaluate_run
 
 EXPERIMENTS = ("baseline", "cbam_bottleneck")
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "data" / "synthetic"  # configs/data/synthetic.yaml's root, train.py run from ROOT
+DATA = project_root() / "data" / "synthetic"  # configs/data/synthetic.yaml's root
 
 
 def main() -> int:
@@ -26,9 +27,9 @@ def main() -> int:
         print("$", " ".join(cmd[1:]), flush=True)
         if subprocess.call(cmd, cwd=ROOT) != 0:
             return 1
-        run_dir = ROOT / "outputs" / "train" / "runs" / (",".join(sorted(overrides)) + data_root_suffix(DATA))
+        run_dir = project_root() / "outputs" / "train" / "runs" / run_name_of(overrides, data_root=DATA)
         payload, path = evaluate_run(run_dir)
-        print(f"evaluated {run_dir.relative_to(ROOT)} -> {path.relative_to(ROOT)}", flush=True)
+        print(f"evaluated {run_dir} -> {path}", flush=True)
         payloads.append(payload)
     print()
     print(format_table(summary_rows(payloads)))

@@ -1,10 +1,18 @@
-"""Evaluate a run (or every run of a sweep folder) and the classic codecs; print the table."""
+"""Evaluate a run (or every run of a sweep folder) and the classic codecs; print the tables.
+
+    python scripts/evaluate.py <run or sweep folder> [key=value ...]
+    python scripts/evaluate.py run_dir=<run or sweep folder> [key=value ...]
+
+A folder path is taken as it is, also when it holds "=" or "," (sarcomp.config.quote_path_overrides).
+"""
+
+import sys
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from sarcomp.cli import run_cli
-from sarcomp.config import register_resolvers
+from sarcomp.config import quote_path_overrides, register_resolvers
 
 register_resolvers()
 
@@ -13,7 +21,11 @@ register_resolvers()
 def main(cfg: DictConfig) -> None:
     from sarcomp.analysis.render import format_table, summary_rows
     from sarcomp.evaluation.evaluate import evaluate_folder
+    from sarcomp.runs import load_results
+    from sarcomp.training.checks import check_data_config
 
+    if cfg.get("data") is not None:
+        run_cli(check_data_config, cfg.data)
     classic = OmegaConf.to_container(cfg.classic, resolve=True) if cfg.get("classic") else None
     if cfg.get("model") and cfg.model.get("pretrained"):
         from sarcomp.evaluation.pretrained import evaluate_pretrained
@@ -40,10 +52,15 @@ def main(cfg: DictConfig) -> None:
             cfg.checkpoint,
             cfg.device,
             classic,
+            bool(cfg.save_recon),
             cfg.lmbda,
         )
     print(format_table(summary_rows(learned + sweep)))
-    print("per-image rows and means:")
+    matched = [p for path in paths if "matched" in path.name for p in load_results(path)]
+    if matched:
+        print("\nclassic codecs at each run's per-scene rates (rate-matched):")
+        print(format_table(summary_rows(matched)))
+    print("outputs (per-image rows and means; reconstructions with save_recon=true):")
     for path in paths:
         print(f"  {path}")
 
@@ -55,4 +72,5 @@ def _missing_run_dir() -> None:
 
 
 if __name__ == "__main__":
+    sys.argv[1:] = quote_path_overrides(sys.argv[1:], positional_key="run_dir")
     main()

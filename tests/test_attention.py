@@ -46,7 +46,7 @@ def capture_gate(module: nn.Module) -> list[Tensor]:
 
 def test_names_cover_the_design() -> None:
     assert ATTENTION_NAMES == attention_names() == tuple(sorted(ATTENTION_NAMES))
-    assert set(ATTENTION_NAMES) == {"none", *GATED, *ATTENTION_FAMILY}
+    assert set(ATTENTION_NAMES) == {"none", *GATED, *ATTENTION_FAMILY, "stn"}
 
 
 def test_unknown_name_lists_valid_names() -> None:

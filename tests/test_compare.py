@@ -256,3 +256,17 @@ def test_ratio_axes_are_logarithmic():
     assert rd_figure(report, "enl_ratio", "ENL ratio").axes[0].get_yscale() == "log"
     assert rd_figure(report, "ratio_var", "ratio var").axes[0].get_yscale() == "log"
     assert rd_figure(report, "psnr", "PSNR").axes[0].get_yscale() == "linear"
+
+
+def test_probe_section_joins_the_report(monkeypatch):
+    """The localisation probe runs on one run per variant at the table λ (the probe itself is tested
+    in test_interpret.py; here only the wiring, with its rows stubbed)."""
+    import sarcomp.interpret.probe as probe
+    from sarcomp.analysis.compare import probe_section
+
+    seen = []
+    monkeypatch.setattr(probe, "probe_rows", lambda runs, cfg: seen.extend(runs) or [{"variant": "original"}])
+    report = build_report(plan(), [])
+    text = probe_section(report)
+    assert "Does localisation survive compression?" in text and report["probe"] == [{"variant": "original"}]
+    assert seen == ["/runs/baseline/0.013/1", "/runs/cbam_bottleneck/0.013/1"]

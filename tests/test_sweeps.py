@@ -38,8 +38,8 @@ def test_placement_sweep_names_runs_by_override(tiny_data, tmp_path):
     )
     for placement in ("bottleneck", "encoder", "decoder", "everywhere"):
         name = (
-            f"debug=smoke,experiment=cbam_bottleneck,model.attention.placement={placement},"
-            "trainer.max_steps=2,trainer.val_every=2"
+            f"debug-smoke__experiment-cbam_bottleneck__model.attention.placement-{placement}__"
+            "trainer.max_steps-2__trainer.val_every-2"
         )
         assert checkpoint_path(tmp_path / name).is_file(), sorted(p.name for p in tmp_path.iterdir())
 
@@ -48,4 +48,4 @@ def test_placement_sweep_names_runs_by_override(tiny_data, tmp_path):
 def test_every_experiment_sweep(tiny_data, tmp_path):
     run_sweep(tmp_path, "experiment=glob(*)", f"data.root={tiny_data}")
     runs = [p for p in tmp_path.iterdir() if p.is_dir() and (p / "checkpoints").is_dir()]
-    assert sorted(r.name.split("experiment=")[1].split(",")[0] for r in runs) == experiment_names()
+    assert sorted(r.name.split("experiment-")[1].split("__")[0] for r in runs) == experiment_names()

@@ -28,6 +28,7 @@ def compare(
     device: str = "auto",
     exclude: Sequence[str] = (),
     exclude_reason: str = "",
+    probe: bool = False,
 ) -> dict[str, Any]:
     """Write ``out`` (.md), the JSON beside it, one RD plot per metric, and the TensorBoard text
     (default ``<out folder>/tensorboard``, beside the report, never inside a compared run)."""
@@ -39,6 +40,8 @@ def compare(
     report = build_report(runs, sweep, tag, lmbda, baseline, bd_method, notes, exclude, exclude_reason)
     plots = plot_rd(report, out.with_suffix(""))
     markdown = render_markdown(report, plots, title)
+    if probe:
+        markdown += "\n" + probe_section(report)
     tb = Path(tensorboard) if tensorboard else out.parent / "tensorboard"
     report["outputs"] = {
         "markdown": str(out),
@@ -50,3 +53,14 @@ def compare(
     write_json(out.with_suffix(".json"), json_safe(report))
     write_tensorboard(tb, markdown, plots, out.stem)
     return report
+
+
+def probe_section(report: dict[str, Any]) -> str:
+    """The localisation probe (:mod:`sarcomp.interpret.probe`) on one run per variant at the table λ
+    (its first seed), against bpp; also stored as ``report["probe"]``. Minutes on a CPU."""
+    from sarcomp.interpret.probe import ProbeConfig, probe_markdown, probe_rows
+
+    runs = [v["table"]["runs"][0] for v in report["variants"] if v["table"] is not None]
+    cfg = ProbeConfig()
+    report["probe"] = probe_rows(runs, cfg)
+    return probe_markdown(report["probe"], cfg) + "\n"

@@ -7,8 +7,10 @@ Nodata values, NaN and inf are masked so they reach neither the loss nor the met
 from __future__ import annotations
 
 import logging
+import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +26,41 @@ try:  # GDAL errors that rasterio sometimes raises without wrapping them
 except ImportError:  # pragma: no cover - private module moved
     _CPLError = RasterioError
 
-# GDAL reports harmless TIFF tag oddities of real SAR products as warnings; keep errors only.
-logging.getLogger("rasterio._env").setLevel(logging.ERROR)
+log = logging.getLogger(__name__)
+
+# GDAL reports harmless TIFF tag oddities of real SAR products as warnings, again on every read;
+# they are caught around each rasterio call (gdal_messages) and logged once per file.
+_GDAL_LOGGER = logging.getLogger("rasterio._env")
+_GDAL_LOGGER.addHandler(logging.NullHandler())
+_GDAL_LOGGER.propagate = False
+_GDAL_REPORTED: set[str] = set()
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def gdal_messages(path: str | Path) -> Iterator[None]:
+    """Run rasterio calls on ``path`` with GDAL's messages routed to Python logging (not printed
+    as "Warning 1: ..."); the first one is logged once per file, the repeats are dropped."""
+    collect = _Collect()
+    _GDAL_LOGGER.addHandler(collect)
+    try:
+        with rasterio.Env():
+            yield
+    finally:
+        _GDAL_LOGGER.removeHandler(collect)
+        if collect.messages and str(path) not in _GDAL_REPORTED:
+            _GDAL_REPORTED.add(str(path))
+            message = re.sub(r"^CPLE_\w+ in (?:[^:]*: )?", "", collect.messages[0])
+            log.info("%s: GDAL says %s (shown once per file)", path, message)
+
 
 RASTER_PATTERNS: tuple[str, ...] = ("*.tif", "*.tiff", "*.png", "*.jp2", "*.img", "*.vrt")
 COMPLEX_MODES: tuple[str, ...] = ("intensity", "amplitude", "error")
@@ -97,7 +132,7 @@ def open_raster(path: str | Path) -> rasterio.DatasetReader:
     if not path.exists():
         raise RasterError(f"{path}: file not found")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), gdal_messages(path):
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             return rasterio.open(path)
     except (RasterioError, _CPLError) as exc:
@@ -135,8 +170,11 @@ def read_window(
         if not 1 <= band <= ds.count:
             raise RasterError(f"{path}: band {band} out of range (file has {ds.count} band(s))")
     try:
-        data = ds.read(list(spec.bands), window=window, out_shape=_band_shape(spec, out_shape))
-        nodata_mask = ds.read_masks(list(spec.bands), window=window, out_shape=_band_shape(spec, out_shape))
+        with gdal_messages(path):
+            data = ds.read(list(spec.bands), window=window, out_shape=_band_shape(spec, out_shape))
+            nodata_mask = ds.read_masks(
+                list(spec.bands), window=window, out_shape=_band_shape(spec, out_shape)
+            )
     except (RasterioError, _CPLError) as exc:
         raise RasterError(f"{path}: read failed, file truncated or corrupt ({_first_line(exc)})") from None
     valid = np.all(nodata_mask > 0, axis=0)

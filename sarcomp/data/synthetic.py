@@ -42,6 +42,7 @@ __all__ = [
     "SyntheticConfig",
     "apply_speckle",
     "generate_dataset",
+    "generate_layers",
     "generate_reflectivity",
     "generate_scene",
     "scene_looks",
@@ -444,6 +445,12 @@ def _generate_layers(rng: np.random.Generator, size: int) -> tuple[np.ndarray, n
 
     refl += np.float32(10.0 ** (NESZ_DB / 10.0))
     return refl.astype(np.float32), cls, ntarget
+
+
+def generate_layers(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Noise-free reflectivity ``R`` (float32, linear), land-cover class map (uint8 codes of
+    :data:`CLASS_NAMES`) and the number of point targets (labels for probes)."""
+    return _generate_layers(rng, size)
 
 
 def generate_reflectivity(rng: np.random.Generator, size: int) -> np.ndarray:

@@ -37,12 +37,18 @@ SWEEP_GRIDS: dict[str, tuple[float, ...]] = {
 }
 
 
+# How to install a classic codec's optional backend (pyproject.toml's extras).
+INSTALL_HINTS = {"jpegxl": " (JPEG XL comes with the codecs extra: pip install -e '.[codecs]')"}
+
+
 def classic_codecs(names: Iterable[str], bits: int = 16) -> list[Codec]:
     """Instances of the named codecs at ``bits`` where supported (else 8); missing backends skipped."""
     available, out = set(available_codecs()), []
     for name in names:
         if name.lower() not in available:
-            log.warning("classic codec %s is not installed; skipped", name)
+            log.warning(
+                "classic codec %s is not installed; skipped%s", name, INSTALL_HINTS.get(name.lower(), "")
+            )
             continue
         supported = CODECS[name.lower()].supported_bits
         out.append(build_codec(name, bits=bits if bits in supported else 8))

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import logging
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from sarcomp.codec.container import ModelId
@@ -40,6 +41,7 @@ from sarcomp.data.tiles import Scene, SceneImage
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
 from sarcomp.evaluation.classic import classic_codecs, classic_matched, evaluate_classic
+from sarcomp.evaluation.recon import recon_folder, save_reconstruction
 from sarcomp.evaluation.results import results_payload, scene_record
 from sarcomp.fileio import write_json
 from sarcomp.metrics.scene import scene_metrics
@@ -73,6 +75,7 @@ def evaluate_scenes(
     tile_size: int,
     device: torch.device,
     identity: ModelId | None = None,
+    on_scene: Callable[[SceneImage, np.ndarray], Any] | None = None,
 ) -> tuple[list[dict[str, Any]], list[SceneImage]]:
     """One row per scene (bytes, bpp, every metric, encode/decode ms; see module docstring),
     and the stitched reference images, so classic codecs can code them without a second read.
@@ -80,7 +83,8 @@ def evaluate_scenes(
     Each scene goes through :func:`sarcomp.codec.scene.code_scene`: the ``.sarc`` container that
     ``sarcomp compress`` writes (less its georeferencing block) is what ``bytes`` counts, and the
     reconstruction is decoded from that container. ``identity`` is the model's (a hash of its
-    weights when not given); only its size matters for the rate.
+    weights when not given); only its size matters for the rate. ``on_scene(image,
+    reconstruction)`` sees each decoded scene (e.g. to save it).
     """
     model = model.to(device).eval()
     identity = identity or ModelId.hashed(model_hash(None, model))
@@ -93,6 +97,8 @@ def evaluate_scenes(
         h, w = scene.info.height, scene.info.width
         image = SceneImage(coded.scene, coded.ref, coded.valid)
         n_bytes = len(coded.container)
+        if on_scene is not None:
+            on_scene(image, coded.rec)
         row = {
             **scene_record(image),
             "tiles": coded.tiles,
@@ -121,7 +127,11 @@ def exclude_training_scenes(
         if s not in kept:
             log.warning("%s: the run trained or validated on this scene; excluded from evaluation", s.path)
     if not kept:
-        raise SarcompError("every evaluation scene was used in training; evaluate on other scenes")
+        raise SarcompError(
+            "every evaluation scene was used in training (a flat data folder has no test split: "
+            "put held-out scenes in <data folder>/test/ and the training ones in train/ and val/, "
+            "or evaluate on other scenes with data=geotiff data.root=<folder>)"
+        )
     return kept
 
 
@@ -141,6 +151,7 @@ def evaluate_run(
     checkpoint: str = "best",
     device: str = "auto",
     classic: Mapping[str, Any] | None = None,
+    save_recon: bool = False,
     lmbda: float | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Rebuild a run's codec, evaluate it on the test split (its own, or ``data_cfg``'s), write JSON.
@@ -148,7 +159,8 @@ def evaluate_run(
     With ``classic`` (keys ``codecs``, ``bits``, ``match_rates``, ``match_codecs``, ``tol``; see
     configs/eval.yaml),
     also code each scene with the classic codecs at this run's per-scene rates and write them to
-    ``matched[_<tag>].json`` beside the metrics file.
+    ``matched[_<tag>].json`` beside the metrics file. ``save_recon`` writes the decoded scenes as
+    GeoTIFF to :func:`~sarcomp.evaluation.recon.recon_folder`.
     """
     run_dir = Path(run_dir)
     dev = pick_device(device)
@@ -159,7 +171,10 @@ def evaluate_run(
         set_operating_point(model, lmbda)
     data, scenes = _test_scenes(cfg, data_cfg, run_dir)
     identity = ModelId.hashed(model_hash(cfg, model))
-    rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev, identity)
+    tag = data_tag(None if data_cfg is None else str(data["root"]))
+    recon = recon_folder(run_dir, tag)
+    save = (lambda im, rec: save_reconstruction(recon, im.scene, rec, im.valid)) if save_recon else None
+    rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev, identity, on_scene=save)
     payload = results_payload(
         str(cfg.get("experiment_name", run_dir.name)),
         rows,
@@ -179,13 +194,12 @@ def evaluate_run(
         checkpoint=checkpoint,
         bytes_counted=BYTES_COUNTED,
     )
-    tag = data_tag(None if data_cfg is None else str(data["root"]))
     path = Path(out) if out else metrics_path(run_dir, tag)
     if lmbda is not None and not out:  # one file per operating point of a variable-rate model
         path = path.with_name(f"{path.stem}_lmbda{lmbda:g}.json")
     write_json(path, payload)
-    match = (classic or {}).get("match_codecs") or (classic or {}).get("codecs")
-    if classic and classic.get("match_rates") and match:
+    match = matched_codecs(classic)
+    if match:
         targets = {r["path"]: r["bpp"] for r in rows}
         results = [
             classic_matched(
@@ -210,11 +224,13 @@ def evaluate_folder(
     checkpoint: str = "best",
     device: str = "auto",
     classic: Mapping[str, Any] | None = None,
+    save_recon: bool = False,
     lmbda: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Path]]:
     """Evaluate one run or every run of a sweep folder; then the classic rate sweep, once.
 
-    Returns (learned payloads, classic sweep payloads, written paths). ``out`` is only allowed
+    Returns (learned payloads, classic sweep payloads, written paths: metrics, ``matched*.json``,
+    reconstruction folders and the sweep's ``classic*.json``). ``out`` is only allowed
     for a single run. The classic sweep (``classic.sweep``) uses the scenes that none of the
     runs trained on and goes to ``<folder>/eval/classic[_<tag>].json``.
     """
@@ -226,15 +242,34 @@ def evaluate_folder(
     for run in runs:
         log.info("evaluating %s", run)
         payload, path = evaluate_run(
-            run, data_cfg, out if len(runs) == 1 else None, checkpoint, device, classic, lmbda
+            run,
+            data_cfg,
+            out if len(runs) == 1 else None,
+            checkpoint,
+            device,
+            classic,
+            save_recon,
+            lmbda,
         )
         learned.append(payload)
         paths.append(path)
+        tag = data_tag(None if data_cfg is None else str(data_cfg["root"]))
+        if matched_codecs(classic):
+            paths.append(matched_path(path, tag))
+        if save_recon:
+            paths.append(recon_folder(run, tag))
     sweep: list[dict[str, Any]] = []
     if classic and classic["sweep"] and classic["codecs"]:
         sweep, path = classic_sweep_for_runs(runs, folder, classic, data_cfg, checkpoint)
         paths.append(path)
     return learned, sweep, paths
+
+
+def matched_codecs(classic: Mapping[str, Any] | None) -> list[str]:
+    """The codecs to code at each run's rates (none when ``classic.match_rates`` is off)."""
+    if not classic or not classic.get("match_rates"):
+        return []
+    return list(classic.get("match_codecs") or classic.get("codecs") or [])
 
 
 def classic_sweep_for_runs(

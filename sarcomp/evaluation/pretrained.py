@@ -47,6 +47,7 @@ def evaluate_pretrained(
     zoo_dir: str | Path | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Evaluate the shipped model ``name`` on ``data_cfg``'s test split; write and return the payload."""
+    from sarcomp.codec.container import ModelId
     from sarcomp.data.loaders import load_split
     from sarcomp.evaluation.classic import classic_codecs, classic_matched
     from sarcomp.evaluation.evaluate import evaluate_scenes, exclude_training_scenes
@@ -68,7 +69,8 @@ def evaluate_pretrained(
     used = item.get("data") or {}
     paths = {e["path"] for split in ("train", "val") for e in used.get(split, [])}
     scenes = exclude_by_hash(exclude_training_scenes(load_split(data_cfg, "test"), paths), used)
-    rows, images = evaluate_scenes(model, scenes, int(data_cfg["tile_size"]), dev)
+    identity = ModelId.named(name)  # what a .sarc file of this model names (and bills)
+    rows, images = evaluate_scenes(model, scenes, int(data_cfg["tile_size"]), dev, identity)
     tag = data_tag(str(data_cfg["root"]))
     suffix = "" if lmbda is None else f"_lmbda{lmbda:g}"
     path = Path(out) if out else Path(log_dir) / "pretrained" / name / "eval" / f"metrics{tag}{suffix}.json"

@@ -12,6 +12,8 @@ forward hook can read the map without touching ``forward``:
 - ``cbam_residual``: the inner CBAM's spatial sigmoid; output at init ``x + 0.25 * f(x)``.
 - attention family: an identity over the attention output ``[B, C, H, W]`` (before the
   output projection); output at init ``x`` exactly.
+- ``stn``: an identity over the affine transform θ ``[B, 2, 3]``; output at init ``x`` (to
+  float tolerance: bilinear resampling on the identity grid).
 
 The attention family is ``self_attention``, ``local_attention``, ``axial_attention`` and
 ``linear_attention``: ``x + gamma * proj(attention(q, k, v))`` with a learnable scalar
@@ -446,6 +448,48 @@ class LinearAttention(_ResidualAttention):
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         return _linear_attention(q, k, v, self.num_heads)
+
+
+# --------------------------------------------------------------------------- spatial transformer
+
+
+@register_attention("stn")
+class SpatialTransformer(nn.Module):
+    """Spatial Transformer Network (Jaderberg et al., 2015): localisation net -> 2×3 affine θ ->
+    ``affine_grid`` -> bilinear ``grid_sample``.
+
+    The localisation net is two stride-2 3×3 convs (``hidden`` wide, ReLU), an adaptive average
+    pool to ``pool × pool`` (it keeps the layout a shift is read from) and a linear layer to the
+    six entries of θ, zero-weighted with an identity bias: the module starts as the identity
+    transform (output = input to float tolerance). ``padding_mode`` is ``grid_sample``'s
+    (``zeros``, ``border`` or ``reflection``, the default: no black borders for a codec to spend
+    bits on, and gradients reach θ even where it points outside the image). ``gate`` is an identity through which θ
+    ``[B, 2, 3]`` passes, for hooks.
+    """
+
+    def __init__(self, channels: int, hidden: int = 16, pool: int = 4, padding_mode: str = "reflection"):
+        super().__init__()
+        if padding_mode not in ("zeros", "border", "reflection"):
+            raise ValueError(f"stn padding_mode must be zeros, border or reflection, got {padding_mode!r}")
+        self.padding_mode = padding_mode
+        self.loc = nn.Sequential(
+            nn.Conv2d(channels, hidden, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(hidden, hidden, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(pool),
+            nn.Flatten(),
+        )
+        self.theta = nn.Linear(hidden * pool * pool, 6)
+        nn.init.zeros_(self.theta.weight)
+        with torch.no_grad():
+            self.theta.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
+        self.gate = nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        theta = self.gate(self.theta(self.loc(x)).view(-1, 2, 3))
+        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode=self.padding_mode, align_corners=False)
 
 
 ATTENTION_NAMES: tuple[str, ...] = attention_names()

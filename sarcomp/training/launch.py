@@ -40,9 +40,10 @@ def quiet_other_ranks() -> None:
     root.setLevel(logging.WARNING)
 
 
-def remove_bookkeeping_only(run_dir: Path) -> None:
+def remove_bookkeeping_only(run_dir: Path, log_dir: Path | None = None) -> None:
     """After an error: a run folder holding only what Hydra wrote before training started
-    (``.hydra/``, ``train.log``) is removed, so a failed command leaves no partial run."""
+    (``.hydra/``, ``train.log``) is removed, so a failed command leaves no partial run, and so
+    are the parents up to ``log_dir`` that it leaves empty (no empty ``outputs/`` behind)."""
     if env_rank() != 0 or not run_dir.is_dir():
         return
     if not {p.name for p in run_dir.iterdir()} <= HYDRA_FILES:
@@ -53,7 +54,13 @@ def remove_bookkeeping_only(run_dir: Path) -> None:
             handler.close()
     shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
     (run_dir / "train.log").unlink(missing_ok=True)
-    try:
-        run_dir.rmdir()
-    except OSError:
-        pass
+    run_dir = run_dir.resolve()
+    folders = [run_dir]
+    if log_dir is not None and log_dir.resolve() in run_dir.parents:
+        top = log_dir.resolve()
+        folders += [p for p in run_dir.parents if p == top or top in p.parents]
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break

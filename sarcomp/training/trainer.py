@@ -32,6 +32,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from sarcomp.data.identity import check_disjoint, check_same_data
 from sarcomp.data.loaders import grid_loader, train_loader
@@ -39,6 +40,7 @@ from sarcomp.data.mix import training_data
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import remove_stale_temporaries, write_json
+from sarcomp.interpret.explain import log_validation_figures
 from sarcomp.metrics import psnr, ssim
 from sarcomp.models.complexity import count_parameters
 from sarcomp.runs import (
@@ -52,6 +54,8 @@ from sarcomp.runs import (
     scenes_path,
     tensorboard_dir,
 )
+from sarcomp.training.checks import check_train_config
+from sarcomp.training.console import StepTimer, log_end, log_start
 from sarcomp.training.distributed import DistContext, ShardSampler
 from sarcomp.training.loss import bits_per_pixel
 from sarcomp.training.step import TrainStep
@@ -67,6 +71,7 @@ class Progress:
 
     step: int = 0
     best: float = math.inf
+    best_step: int = 0
     nonfinite_total: int = 0
     nonfinite_streak: int = 0
     val: dict[str, float] = field(default_factory=dict)
@@ -173,6 +178,7 @@ class Trainer:
             **self.step.state_dict(),
             "step": p.step,
             "best": p.best,
+            "best_step": p.best_step,
             "nonfinite_total": p.nonfinite_total,
             "val": dict(p.val),
             "world_size": self.ctx.world_size,
@@ -251,6 +257,7 @@ class Trainer:
         self.progress = Progress(
             step=int(state["step"]),
             best=float(state["best"]),
+            best_step=int(state.get("best_step", 0)),
             nonfinite_total=int(state["nonfinite_total"]),
             val=dict(state.get("val", {})),
         )
@@ -261,6 +268,7 @@ class Trainer:
         """Train to ``trainer.max_steps``; returns the final validation metrics."""
         if self.resumed and self.progress.step >= self.t.max_steps and self.progress.val:
             log.info("run already finished at step %d", self.progress.step)
+            log_end(self.run_dir, self.progress.best_step, self.progress.best, self.progress.step)
             self.ctx.close()
             return dict(self.progress.val)
         self._install_signal_handlers()
@@ -273,6 +281,11 @@ class Trainer:
                 write_json(scenes_path(self.run_dir), self._scene_records())
                 if not self.resumed:
                     self.writer.add_text("config", _as_markdown_code(config_to_text(self.cfg)), 0)
+                log_start(
+                    self.cfg, self.run_dir, self.model, self.device, self.step.amp_dtype, self.ctx.world_size,
+                    self.progress.step,
+                )  # fmt: skip
+            self.timer = StepTimer(self.progress.step, int(self.t.max_steps), self.device.type == "cpu")
             bar = tqdm(
                 total=self.t.max_steps,
                 initial=self.progress.step,
@@ -282,11 +295,14 @@ class Trainer:
                 dynamic_ncols=True,
                 file=sys.stdout,
             )
-            val = self._loop(bar)
-            self.model.update(force=True)
-            self.save("last")
-            self._check_ranks_agree()
-            self._log_hparams(val)
+            with logging_redirect_tqdm():  # log lines above the bar, not glued onto it
+                val = self._loop(bar)
+                self.model.update(force=True)
+                self.save("last")
+                self._check_ranks_agree()
+                self._log_hparams(val)
+                if self.ctx.is_main:
+                    log_end(self.run_dir, self.progress.best_step, self.progress.best, self.progress.step)
             return val
         except SarcompError:
             self._remove_partial_outputs()
@@ -306,6 +322,8 @@ class Trainer:
                 metrics = self.train_step(batches)
                 step = self.progress.step
                 bar.update(1)
+                if self.ctx.is_main:
+                    self.timer.step(step)
                 if metrics is not None:
                     bar.set_postfix(
                         loss=f"{metrics['loss']:.3f}",
@@ -391,10 +409,11 @@ class Trainer:
         self.model.eval()
         lmbdas = list(getattr(self.model, "lmbdas", ())) or [None]
         per_rate = {lmbda: self._validate_at(lmbda) for lmbda in lmbdas}
-        val = {k: sum(v[k] for v in per_rate.values()) / len(per_rate) for k in per_rate[lmbdas[0]]}
+        metrics = [v for v, _ in per_rate.values()]
+        val = {k: sum(v[k] for v in metrics) / len(metrics) for k in metrics[0]}
         step = self.progress.step
         if self.writer:
-            for lmbda, values in per_rate.items():
+            for lmbda, (values, _) in per_rate.items():
                 for key, value in values.items():
                     self.writer.add_scalar(
                         f"val/{key}" if lmbda is None else f"val_lmbda_{lmbda:g}/{key}", value, step
@@ -402,16 +421,26 @@ class Trainer:
             if lmbdas[0] is not None:
                 for key, value in val.items():
                     self.writer.add_scalar(f"val/{key}", value, step)
-        log.info("step %d val: %s", step, ", ".join(f"{k}={v:.4f}" for k, v in val.items()))
+            first = per_rate[lmbdas[-1]][1]  # the highest rate's tiles for the explanations
+            if first is not None and self.t.explain_at_val:
+                log_validation_figures(self.writer, self.model, first[0].to(self.device), step)
+        improved = val["loss"] < self.progress.best  # same on every rank: the sums are all-reduced
+        log.info(
+            "step %d val: %s%s",
+            step,
+            ", ".join(f"{k}={v:.4f}" for k, v in val.items()),
+            " (best so far: checkpoints/best.pt)" if improved else "",
+        )
         self.progress.val = val
-        if val["loss"] < self.progress.best:  # same on every rank: the sums are all-reduced
-            self.progress.best = val["loss"]
+        if improved:
+            self.progress.best, self.progress.best_step = val["loss"], step
             self.save("best")
         self.save("last")
         return val
 
-    def _validate_at(self, lmbda: float | None) -> dict[str, float]:
-        """Validation metrics at one rate (``None``: the model's own λ); logs the first tiles."""
+    def _validate_at(self, lmbda: float | None) -> tuple[dict[str, float], tuple | None]:
+        """Validation metrics at one rate (``None``: the model's own λ) and the first tiles (input,
+        reconstruction), which it logs as images."""
         rate = {} if lmbda is None else {"lmbda": lmbda}
         latents = ("y",) if getattr(self.model, "entropy", "factorized") == "factorized" else ("y", "z")
         sums = {"loss": 0.0, "bpp": 0.0, **{f"bpp_{k}": 0.0 for k in latents}, "psnr": 0.0, "ssim": 0.0}
@@ -437,7 +466,7 @@ class Trainer:
             if lmbda is None or lmbda == self.model.lmbdas[0]:
                 self.writer.add_images("val/input", first[0], self.progress.step)
             self.writer.add_images(f"val/reconstruction{suffix}", first[1], self.progress.step)
-        return {k: v / max(count, 1) for k, v in zip(sums, totals)}
+        return {k: v / max(count, 1) for k, v in zip(sums, totals)}, first
 
     def _check_ranks_agree(self) -> None:
         """Every rank took the same steps and holds the same weights (DDP keeps them in sync)."""
@@ -464,6 +493,8 @@ class Trainer:
             "entropy": str(m.get("entropy", "factorized")),
             "lmbda": float(m.lmbda),
             "distortion": str(m.distortion),
+            "channels": "-".join(str(int(c)) for c in m.channels),
+            "width_max": int(max(m.channels)),
             "latent_channels": int(m.latent_channels),
             "lr": float(self.t.lr),
             "max_steps": int(self.t.max_steps),
@@ -533,4 +564,5 @@ def _as_markdown_code(text: str) -> str:
 def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     """Train one run described by a composed ``train.yaml`` config into ``run_dir``."""
     OmegaConf.resolve(cfg)
+    check_train_config(cfg)
     return Trainer(cfg, run_dir).fit()

@@ -1,0 +1,60 @@
+"""Config checks that run when a training config is composed, before Hydra makes a run folder.
+
+:class:`CheckConfig` is a Hydra callback (configs/hydra/default.yaml): its ``on_run_start`` sees
+the composed config of a single run before the run folder exists, and a problem ends the command
+with one ``error: ...`` line and exit status 2. ``train()`` runs the same checks again, so sweep
+jobs and direct calls are covered too (their half-made folder is removed by train.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from sarcomp.cli import run_cli
+from sarcomp.errors import SarcompError
+
+
+def model_stride(model_cfg: Mapping[str, Any]) -> int:
+    """Total downsampling of the codec's analysis transform: one stride-2 block per width plus the
+    latent block (``channels: [64, 128, 256]`` -> 16)."""
+    return 2 ** (len(model_cfg.get("channels") or ()) + 1)
+
+
+def check_data_config(data: Mapping[str, Any]) -> None:
+    """``data.root`` is set (``data=geotiff`` has no default folder)."""
+    if data.get("root") in (None, "", "???"):
+        raise SarcompError(
+            "data.root is required with data=geotiff: the folder of your rasters "
+            "(python train.py data=geotiff data.root=/path/to/scenes ...)"
+        )
+
+
+def check_tile_sizes(data: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> None:
+    """``data.tile_size`` and ``data.stride`` are positive multiples of the model's stride."""
+    stride = model_stride(model_cfg)
+    for key in ("tile_size", "stride"):
+        value = data.get(key)
+        if not isinstance(value, int) or value < stride or value % stride:
+            near = max(stride, (int(value) // stride) * stride) if isinstance(value, int) else stride
+            raise SarcompError(
+                f"data.{key}={value}: must be a multiple of {stride}, the model's stride "
+                f"(e.g. {near} or {near + stride})"
+            )
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """Every check of a composed ``train.yaml`` config (one-line :class:`SarcompError`)."""
+    check_data_config(cfg.data)
+    check_tile_sizes(cfg.data, cfg.model)
+
+
+class CheckConfig(Callback):
+    """Hydra callback: check a single run's config before its run folder is made."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.get("task_name") == "train":
+            run_cli(check_train_config, config)

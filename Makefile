@@ -8,7 +8,7 @@ RUN    ?=
 DATA   ?= data/synthetic
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data demo train eval compare test lint format tensorboard summarize memory-check bench clean
+.PHONY: help venv data data-recipe demo train eval compare test lint format tensorboard summarize memory-check bench clean
 
 help: ## Show this help
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ venv: $(STAMP) ## Create .venv and install sarcomp with its test extras
 
 data: $(STAMP) ## Generate the synthetic SAR data set into data/synthetic (if absent)
 	$(PY) scripts/make_synthetic.py --root $(DATA)
+
+data-recipe: ## 256 training scenes for the recipes (configs/experiment/recipe_*.yaml) into data/synthetic_recipe
+	$(PY) scripts/make_synthetic.py --root data/synthetic_recipe --train 256 --val 8 --test 8
 
 demo: data ## Train the quick demo experiments on synthetic data and print the results table
 	$(PY) scripts/demo.py

@@ -127,15 +127,18 @@ class ClassicSchema:
 
 @dataclass
 class EvalSchema:
-    """``configs/eval.yaml``; ``data`` and ``paths`` are the (untyped) config groups."""
+    """``configs/eval.yaml``; ``data``, ``model`` and ``paths`` are the (untyped) config groups."""
 
-    run_dir: str = MISSING
+    run_dir: str | None = MISSING
+    name: str | None = MISSING
+    lmbda: float | None = MISSING
     out: str | None = MISSING
     checkpoint: str = MISSING
     device: str = MISSING
     save_recon: bool = MISSING
     classic: ClassicSchema = field(default_factory=ClassicSchema)
     data: Any = None
+    model: Any = None
     paths: Any = None
 
 

@@ -32,6 +32,8 @@ from sarcomp.errors import SarcompError
 from sarcomp.fileio import atomic_write
 
 CHECKPOINTS = "checkpoints"
+# model keys added after runs were saved, with the value that such runs effectively used
+ADDED_MODEL_DEFAULTS = {"entropy": "factorized", "hyper_channels": None, "lmbdas": None}
 SCENES_FILE = "scenes.json"
 TENSORBOARD = "tensorboard"
 EVAL = "eval"
@@ -174,6 +176,7 @@ def model_config_changes(saved_text: str, model_cfg: DictConfig) -> list[str]:
     """``key: saved -> current`` for each ``model`` setting that differs from a saved config."""
     saved = config_from_text(saved_text).get("model") or {}
     a = _flatten(OmegaConf.to_container(saved, resolve=True) if OmegaConf.is_config(saved) else saved)
+    a = {**ADDED_MODEL_DEFAULTS, **a}  # runs saved before these keys existed had their defaults
     b = _flatten(OmegaConf.to_container(model_cfg, resolve=True))
     return [
         f"model.{k}: {a.get(k, '<unset>')} -> {b.get(k, '<unset>')}"

@@ -27,16 +27,34 @@ def main(cfg: DictConfig) -> None:
     if cfg.get("data") is not None:
         run_cli(check_data_config, cfg.data)
     classic = OmegaConf.to_container(cfg.classic, resolve=True) if cfg.get("classic") else None
-    learned, sweep, paths = run_cli(
-        evaluate_folder,
-        cfg.run_dir,
-        cfg.get("data"),
-        cfg.out,
-        cfg.checkpoint,
-        cfg.device,
-        classic,
-        bool(cfg.save_recon),
-    )
+    if cfg.get("model") and cfg.model.get("pretrained"):
+        from sarcomp.evaluation.pretrained import evaluate_pretrained
+
+        payload, path = run_cli(
+            evaluate_pretrained,
+            cfg.model.pretrained,
+            cfg.get("data"),
+            cfg.out,
+            cfg.paths.log_dir,
+            cfg.device,
+            classic,
+            cfg.lmbda,
+        )
+        learned, sweep, paths = [payload], [], [path]
+    elif not cfg.run_dir:
+        run_cli(_missing_run_dir)
+    else:
+        learned, sweep, paths = run_cli(
+            evaluate_folder,
+            cfg.run_dir,
+            cfg.get("data"),
+            cfg.out,
+            cfg.checkpoint,
+            cfg.device,
+            classic,
+            bool(cfg.save_recon),
+            cfg.lmbda,
+        )
     print(format_table(summary_rows(learned + sweep)))
     matched = [p for path in paths if "matched" in path.name for p in load_results(path)]
     if matched:
@@ -45,6 +63,12 @@ def main(cfg: DictConfig) -> None:
     print("outputs (per-image rows and means; reconstructions with save_recon=true):")
     for path in paths:
         print(f"  {path}")
+
+
+def _missing_run_dir() -> None:
+    from sarcomp.errors import SarcompError
+
+    raise SarcompError("give run_dir=<run or sweep folder>, or model=pretrained name=<shipped model>")
 
 
 if __name__ == "__main__":

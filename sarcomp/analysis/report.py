@@ -72,6 +72,7 @@ class Variant:
 DISTINGUISHING = (
     ("attention", lambda p: str(p.get("attention")), "{}"),
     ("placement", lambda p: str(p.get("placement")), "{}"),
+    ("entropy", lambda p: str(p.get("entropy", "factorized")), "{} prior"),
     ("steps", lambda p: int(p.get("step", -1)), "{} steps"),
     ("widths", lambda p: str(p.get("widths", "?")), "widths {}"),
     ("data", lambda p: str(p.get("data_root")), "data {}"),
@@ -81,8 +82,8 @@ DISTINGUISHING = (
 def group(runs: Sequence[RunResult]) -> tuple[list[Variant], list[str]]:
     """Variants → λ points → seed runs.
 
-    Runs of one experiment name that differ in attention, placement, training steps, widths or
-    training data are separate variants, labelled by what differs; two runs that agree on all of
+    Runs of one experiment name that differ in attention, placement, entropy model, training steps,
+    widths or training data are separate variants, labelled by what differs; two runs that agree on all of
     that and on λ and seed are refused (the comparison would have to drop one)."""
     table: dict[tuple, dict[float, list[RunResult]]] = defaultdict(lambda: defaultdict(list))
     first: dict[tuple, dict[str, Any]] = {}

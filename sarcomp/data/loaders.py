@@ -9,7 +9,8 @@ recorded in its folder (``scenes.json``) so evaluation can refuse training scene
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +49,15 @@ def representation(cfg: Mapping[str, Any]) -> Representation:
         raise SarcompError(f"data.representation: {exc}") from None
 
 
-def scene_paths(root: str | Path, split: str) -> list[Path]:
-    """Raster files of one split (see module docstring)."""
+def scene_paths(root: str | Path, split: str, exclude: Sequence[str] = ()) -> list[Path]:
+    """Raster files of one split (see module docstring); file names matching an ``exclude``
+    glob are left out first (``data.exclude``: scenes held back from training)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     root = Path(root)
     if (root / split).is_dir():
-        return list_rasters(root / split)
-    files = list_rasters(root)
+        return _without(list_rasters(root / split), exclude)
+    files = _without(list_rasters(root), exclude)
     if split == "test":
         return files
     if len(files) < 2:
@@ -70,11 +72,20 @@ def scene_paths(root: str | Path, split: str) -> list[Path]:
 
 
 def load_split(cfg: Mapping[str, Any], split: str) -> list[Scene]:
-    """The scenes of one split, each with its band-spec entry applied (sarcomp.data.bandspecs)."""
+    """The scenes of one split, each with its band-spec entry applied (sarcomp.data.bandspecs);
+    file names matching a ``data.exclude`` glob are held back from every split."""
     source = spec_file(cfg)
     specs = load_band_specs(source) if source is not None else None
     spec, rep = band_spec(cfg), representation(cfg)
-    return [Scene.load(p, *file_settings(p, specs, spec, rep)) for p in scene_paths(cfg["root"], split)]
+    exclude = list(cfg.get("exclude") or ())
+    paths = scene_paths(cfg["root"], split, exclude)
+    if not paths and exclude:
+        raise SarcompError(f"{cfg['root']}: no {split} scenes left after data.exclude={exclude}")
+    return [Scene.load(p, *file_settings(p, specs, spec, rep)) for p in paths]
+
+
+def _without(files: list[Path], exclude: Sequence[str]) -> list[Path]:
+    return [f for f in files if not any(fnmatch(f.name, pattern) for pattern in exclude)]
 
 
 def train_loader(

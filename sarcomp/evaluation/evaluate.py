@@ -152,6 +152,7 @@ def evaluate_run(
     device: str = "auto",
     classic: Mapping[str, Any] | None = None,
     save_recon: bool = False,
+    lmbda: float | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Rebuild a run's codec, evaluate it on the test split (its own, or ``data_cfg``'s), write JSON.
 
@@ -164,6 +165,10 @@ def evaluate_run(
     run_dir = Path(run_dir)
     dev = pick_device(device)
     cfg, model, state = load_run(run_dir, checkpoint, dev)
+    if lmbda is not None:  # a variable-rate model's operating point
+        from sarcomp.evaluation.pretrained import set_operating_point
+
+        set_operating_point(model, lmbda)
     data, scenes = _test_scenes(cfg, data_cfg, run_dir)
     identity = ModelId.hashed(model_hash(cfg, model))
     tag = data_tag(None if data_cfg is None else str(data["root"]))
@@ -178,6 +183,7 @@ def evaluate_run(
         run_dir=str(run_dir),
         attention=model.attention_type,
         placement=model.placement,
+        entropy=getattr(model, "entropy", "factorized"),
         lmbda=model.lmbda,
         seed=int(cfg.seed),
         step=int(state["step"]),
@@ -189,6 +195,8 @@ def evaluate_run(
         bytes_counted=BYTES_COUNTED,
     )
     path = Path(out) if out else metrics_path(run_dir, tag)
+    if lmbda is not None and not out:  # one file per operating point of a variable-rate model
+        path = path.with_name(f"{path.stem}_lmbda{lmbda:g}.json")
     write_json(path, payload)
     match = matched_codecs(classic)
     if match:
@@ -217,6 +225,7 @@ def evaluate_folder(
     device: str = "auto",
     classic: Mapping[str, Any] | None = None,
     save_recon: bool = False,
+    lmbda: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Path]]:
     """Evaluate one run or every run of a sweep folder; then the classic rate sweep, once.
 
@@ -233,7 +242,14 @@ def evaluate_folder(
     for run in runs:
         log.info("evaluating %s", run)
         payload, path = evaluate_run(
-            run, data_cfg, out if len(runs) == 1 else None, checkpoint, device, classic, save_recon
+            run,
+            data_cfg,
+            out if len(runs) == 1 else None,
+            checkpoint,
+            device,
+            classic,
+            save_recon,
+            lmbda,
         )
         learned.append(payload)
         paths.append(path)

@@ -1,7 +1,18 @@
 """The SAR codec: a convolutional autoencoder with attention at configurable placements.
 
-    x [1, H, W] ─ g_a: 4 × (conv s2) ─▶ y [N, H/16, W/16] ─ quantise + EntropyBottleneck ─▶ bytes
+    x [1, H, W] ─ g_a: 4 × (conv s2) ─▶ y [M, H/16, W/16] ─ quantise + entropy model ─▶ bytes
     bytes ─ entropy decode ─▶ ŷ ─ g_s: 4 × (deconv s2), sigmoid ─▶ x̂ [1, H, W]
+
+Entropy models (``entropy``, see :mod:`sarcomp.models.entropy`):
+  - ``factorized``: one learned density per channel of y (``EntropyBottleneck``), the V0 codec;
+  - ``hyperprior``: a side latent z = h_a(|y|) with its own bottleneck; h_s(ẑ) gives the scale
+    of a zero-mean Gaussian per element of y (``GaussianConditional``);
+  - ``meanscale``: as ``hyperprior``, h_a(y), and h_s(ẑ) gives each Gaussian's mean and scale.
+With a hyperprior ``compress`` returns two string lists, ``[y_strings, z_strings]``.
+
+Variable rate (``lmbdas``: the λ values one model is trained for): gain units scale y per
+channel before quantisation and back after (:class:`sarcomp.models.entropy.GainUnits`);
+``forward``/``compress``/``decompress`` take ``lmbda=`` (default: the model's ``lmbda``).
 
 Attention placements (``attention.placement``):
   - ``bottleneck``: on y before quantisation and on ŷ before the first decoder block;
@@ -20,12 +31,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from compressai.entropy_models import EntropyBottleneck
+from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.models import CompressionModel
 from torch import Tensor, nn
 
 from sarcomp.models.attention import build_attention, check_attention_name
 from sarcomp.models.blocks import down_block, up_block
+from sarcomp.models.entropy import (
+    ENTROPY_MODELS,
+    GainUnits,
+    hyper_analysis,
+    hyper_shape,
+    hyper_synthesis,
+    pad_for_hyper,
+)
 
 PLACEMENTS: tuple[str, ...] = ("none", "bottleneck", "encoder", "decoder", "everywhere")
 DISTORTIONS: tuple[str, ...] = ("mse", "ms-ssim", "mix")
@@ -33,10 +52,11 @@ STRIDE = 16  # total downsampling of g_a: tiles must be multiples of this
 
 
 class SARCodec(CompressionModel):
-    """Factorised-prior autoencoder codec for single-channel SAR tiles in [0, 1].
+    """Autoencoder codec for single-channel SAR tiles in [0, 1] (see module docstring).
 
     ``lmbda`` and ``distortion`` are the rate-distortion operating point the codec is trained
-    for; they live here so a saved model carries its own RD label.
+    for; they live here so a saved model carries its own RD label. With ``lmbdas`` (variable
+    rate), ``lmbda`` is the default operating point and may be any value in their range.
     """
 
     def __init__(
@@ -47,6 +67,9 @@ class SARCodec(CompressionModel):
         lmbda: float = 0.01,
         distortion: str = "mse",
         in_channels: int = 1,
+        entropy: str = "factorized",
+        hyper_channels: int | None = None,
+        lmbdas: Sequence[float] | None = None,
     ):
         super().__init__()
         attention = dict(attention or {})
@@ -64,6 +87,10 @@ class SARCodec(CompressionModel):
         if distortion not in DISTORTIONS:
             raise ValueError(
                 f"distortion: unknown distortion {distortion!r}; valid: {', '.join(DISTORTIONS)}"
+            )
+        if entropy not in ENTROPY_MODELS:
+            raise ValueError(
+                f"entropy: unknown entropy model {entropy!r}; valid: {', '.join(ENTROPY_MODELS)}"
             )
         if kind == "none":
             placement = "none"
@@ -93,9 +120,33 @@ class SARCodec(CompressionModel):
 
         self.g_a = nn.Sequential(*encoder)
         self.g_s = nn.Sequential(*decoder)
-        self.entropy_bottleneck = EntropyBottleneck(latent_channels)
+        self.entropy = entropy
+        if entropy == "factorized":
+            self.entropy_bottleneck = EntropyBottleneck(latent_channels)
+        else:
+            hyper = int(hyper_channels or latent_channels)
+            self.h_a = hyper_analysis(entropy, latent_channels, hyper)
+            self.h_s = hyper_synthesis(entropy, latent_channels, hyper)
+            self.entropy_bottleneck = EntropyBottleneck(hyper)
+            self.gaussian_conditional = GaussianConditional(None)  # scale table set by update()
+        self.gain = GainUnits(lmbdas, latent_channels) if lmbdas else None
+        self.lmbdas = self.gain.lmbdas if self.gain else ()
         self.attention_type, self.placement = kind, placement
         self.lmbda, self.distortion = float(lmbda), distortion
+        if self.gain:
+            self.gain.interpolation(self.lmbda)  # the default operating point must be in range
+
+    def set_lmbda(self, lmbda: float) -> None:
+        """Choose the operating point of a variable-rate model (any λ in its trained range)."""
+        if not self.gain:
+            if float(lmbda) != self.lmbda:
+                raise ValueError(
+                    f"a fixed-rate model codes at its trained lmbda={self.lmbda:g} only, not {lmbda:g} "
+                    "(a variable-rate model is one trained with model.lmbdas)"
+                )
+            return
+        self.gain.interpolation(float(lmbda))
+        self.lmbda = float(lmbda)
 
     def attention_modules(self) -> dict[str, nn.Module]:
         """Attention modules by qualified name (for hooks: attention maps, Grad-CAM)."""
@@ -106,24 +157,72 @@ class SARCodec(CompressionModel):
             if name.count(".") == 1 and name.startswith(("g_a.", "g_s.")) and not isinstance(m, blocks)
         }
 
-    def forward(self, x: Tensor) -> dict[str, Any]:
+    def forward(self, x: Tensor, lmbda: float | None = None) -> dict[str, Any]:
         y = self.g_a(x)
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            y_hat, y_likelihoods = self.entropy_bottleneck(y.float())
-        x_hat = self.g_s(y_hat.to(y.dtype))
-        return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods}}
+        dtype = y.dtype
+        with torch.autocast(device_type=x.device.type, enabled=False):  # entropy model in fp32
+            y = self._gain(y.float(), lmbda)
+            if self.entropy == "factorized":
+                y_hat, y_likelihoods = self.entropy_bottleneck(y)
+                likelihoods = {"y": y_likelihoods}
+            else:
+                z_hat, z_likelihoods = self.entropy_bottleneck(self.h_a(self._hyper_input(y)))
+                scales, means = self._gaussian_params(z_hat, y.shape)
+                y_hat, y_likelihoods = self.gaussian_conditional(y, scales, means=means)
+                likelihoods = {"y": y_likelihoods, "z": z_likelihoods}
+            y_hat = self._inverse_gain(y_hat, lmbda)
+        x_hat = self.g_s(y_hat.to(dtype))
+        return {"x_hat": x_hat, "likelihoods": likelihoods}
 
     @torch.no_grad()
-    def compress(self, x: Tensor) -> dict[str, Any]:
+    def compress(self, x: Tensor, lmbda: float | None = None) -> dict[str, Any]:
+        """``{"strings": [y_strings] or [y_strings, z_strings], "shape": y's (H, W)}``."""
         _check_size(x)
-        y = self.g_a(x).float()
-        strings = self.entropy_bottleneck.compress(y)
-        return {"strings": [strings], "shape": tuple(y.shape[-2:])}
+        y = self._gain(self.g_a(x).float(), lmbda)
+        shape = tuple(y.shape[-2:])
+        if self.entropy == "factorized":
+            return {"strings": [self.entropy_bottleneck.compress(y)], "shape": shape}
+        z = self.h_a(self._hyper_input(y))
+        z_strings = self.entropy_bottleneck.compress(z)
+        z_hat = self.entropy_bottleneck.decompress(z_strings, tuple(z.shape[-2:]))
+        scales, means = self._gaussian_params(z_hat, y.shape)
+        indexes = self.gaussian_conditional.build_indexes(scales)
+        y_strings = self.gaussian_conditional.compress(y, indexes, means=means)
+        return {"strings": [y_strings, z_strings], "shape": shape}
 
     @torch.no_grad()
-    def decompress(self, strings: list[list[bytes]], shape: Sequence[int]) -> dict[str, Tensor]:
-        y_hat = self.entropy_bottleneck.decompress(strings[0], tuple(shape))
-        return {"x_hat": self.g_s(y_hat).clamp_(0, 1)}
+    def decompress(
+        self, strings: list[list[bytes]], shape: Sequence[int], lmbda: float | None = None
+    ) -> dict[str, Tensor]:
+        expected = 1 if self.entropy == "factorized" else 2
+        if len(strings) != expected:
+            raise ValueError(f"{self.entropy} codec needs {expected} string list(s), got {len(strings)}")
+        shape = tuple(int(s) for s in shape)
+        if self.entropy == "factorized":
+            y_hat = self.entropy_bottleneck.decompress(strings[0], shape)
+        else:
+            z_hat = self.entropy_bottleneck.decompress(strings[1], hyper_shape(shape))
+            scales, means = self._gaussian_params(z_hat, (len(strings[0]), 0, *shape))
+            indexes = self.gaussian_conditional.build_indexes(scales)
+            y_hat = self.gaussian_conditional.decompress(strings[0], indexes, z_hat.dtype, means)
+        return {"x_hat": self.g_s(self._inverse_gain(y_hat, lmbda)).clamp_(0, 1)}
+
+    def _hyper_input(self, y: Tensor) -> Tensor:
+        return pad_for_hyper(y.abs() if self.entropy == "hyperprior" else y)
+
+    def _gaussian_params(self, z_hat: Tensor, y_shape: Sequence[int]) -> tuple[Tensor, Tensor | None]:
+        """Scales (and means, for ``meanscale``) of y's Gaussians, cut to y's size."""
+        params = self.h_s(z_hat)[..., : y_shape[-2], : y_shape[-1]]
+        if self.entropy == "hyperprior":
+            return params, None
+        scales, means = params.chunk(2, dim=1)
+        return scales, means
+
+    def _gain(self, y: Tensor, lmbda: float | None) -> Tensor:
+        return y * self.gain.gain(self.lmbda if lmbda is None else lmbda) if self.gain else y
+
+    def _inverse_gain(self, y_hat: Tensor, lmbda: float | None) -> Tensor:
+        return y_hat * self.gain.inverse_gain(self.lmbda if lmbda is None else lmbda) if self.gain else y_hat
 
 
 def _check_size(x: Tensor) -> None:

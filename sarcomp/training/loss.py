@@ -30,7 +30,10 @@ class RateDistortionLoss(nn.Module):
         super().__init__()
         self.lmbda, self.distortion = lmbda, distortion
 
-    def forward(self, out: dict, x: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
+    def forward(
+        self, out: dict, x: Tensor, mask: Tensor | None = None, lmbda: float | None = None
+    ) -> dict[str, Tensor]:
+        """``lmbda`` overrides the configured λ (a variable-rate model's step)."""
         x_hat = out["x_hat"].float()
         n, _, h, w = x.shape
         bpp = bits_per_pixel(out["likelihoods"], n * h * w)
@@ -42,4 +45,5 @@ class RateDistortionLoss(nn.Module):
             filled = x_hat if mask is None else torch.where(mask, x_hat, x)
             parts.append(MSSSIM_SCALE * (1 - ms_ssim(x.float(), filled, data_range=1.0)))
         distortion = sum(parts) / len(parts)
-        return {"loss": self.lmbda * distortion + bpp, "bpp": bpp, "mse": err, "distortion": distortion}
+        lmbda = self.lmbda if lmbda is None else lmbda
+        return {"loss": lmbda * distortion + bpp, "bpp": bpp, "mse": err, "distortion": distortion}

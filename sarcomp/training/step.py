@@ -89,22 +89,32 @@ class TrainStep:
         return x, batch["mask"].to(self.device, non_blocking=True)
 
     def accumulate(self, batches: list[dict]) -> dict[str, float]:
-        """Forward and backward over the micro-batches; their mean loss, bpp and MSE (one host sync).
+        """Forward and backward over the micro-batches; their mean loss, bpp and MSE (one host sync),
+        and the step's ``lmbda`` for a variable-rate model.
 
         Every rank runs every backward pass (DDP's gradient all-reduce is collective)."""
         self.net.train()
         self.optimizer.zero_grad(set_to_none=True)
         sums = torch.zeros(len(LOSS_KEYS), device=self.device)
+        rate = self.sample_rate()
         for i, batch in enumerate(batches):
             x, mask = self.to_device(batch)
             last = i == len(batches) - 1
             with self.net.no_sync() if self.ctx.enabled and not last else nullcontext():
                 with self.autocast():
-                    out = self.net(x)
-                parts = self.loss_fn(out, x, mask)
+                    out = self.net(x, **rate)
+                parts = self.loss_fn(out, x, mask, **rate)
                 self.scaler.scale(parts["loss"] / len(batches)).backward()
             sums += torch.stack([parts[k].detach().float() for k in LOSS_KEYS]) / len(batches)
-        return dict(zip(LOSS_KEYS, sums.tolist()))
+        return dict(zip(LOSS_KEYS, sums.tolist())) | rate
+
+    def sample_rate(self) -> dict[str, float]:
+        """Variable-rate models (``model.lmbdas``): ``{"lmbda": λ}``, one of the list drawn uniformly
+        per step (from the torch RNG, which checkpoints carry); ``{}`` for a fixed-rate model."""
+        lmbdas = getattr(self.model, "lmbdas", ())
+        if not lmbdas:
+            return {}
+        return {"lmbda": float(lmbdas[int(torch.randint(len(lmbdas), ()))])}
 
     def apply(self) -> dict[str, float] | None:
         """Clip and take the optimiser steps; None (nothing stepped) if the gradients are non-finite."""

@@ -2,7 +2,8 @@
 
 Per optimiser step: ``accumulate`` micro-batches of λ·D + bpp (AMP on CUDA, the entropy model in
 fp32), gradient clipping, Adam; then one step of the entropy model's auxiliary loss with its own
-optimiser. Validation (forward pass, likelihood rate) every ``val_every`` steps writes
+optimiser. A variable-rate model (``model.lmbdas``) trains at one λ drawn from its list per step
+and is validated at each. Validation (forward pass, likelihood rate) every ``val_every`` steps writes
 TensorBoard scalars and images and ``best.pt``; ``last.pt`` is written every
 ``checkpoint_every`` steps, at validation, on SIGTERM (and on submitit's preemption signal) and
 at the end.
@@ -34,8 +35,8 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from sarcomp.data.identity import check_disjoint, check_same_data
-from sarcomp.data.loaders import grid_loader, load_split, train_loader
-from sarcomp.data.tiles import RandomTiles
+from sarcomp.data.loaders import grid_loader, train_loader
+from sarcomp.data.mix import training_data
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import remove_stale_temporaries, write_json
@@ -56,6 +57,7 @@ from sarcomp.runs import (
 from sarcomp.training.checks import check_train_config
 from sarcomp.training.console import StepTimer, log_end, log_start
 from sarcomp.training.distributed import DistContext, ShardSampler
+from sarcomp.training.loss import bits_per_pixel
 from sarcomp.training.step import TrainStep
 
 log = logging.getLogger(__name__)
@@ -116,14 +118,11 @@ class Trainer:
         resume_state = self._resume_state()  # refuses a used folder, checks the model config
         self._setup_model()  # a bad model config (e.g. unknown attention) fails before data is read
 
-        self.train_scenes = load_split(cfg.data, "train")
-        self.val_scenes = load_split(cfg.data, "val")
+        # one source, or a weighted mix of several (data.sources, sarcomp.data.mix)
+        self.dataset, self.train_scenes, self.val_scenes = training_data(cfg.data, int(cfg.seed))
         check_disjoint(self.train_scenes, self.val_scenes)
         if resume_state is not None:  # the same data, by content hash, or no resume
             check_same_data(read_scenes(self.run_dir), self._scene_records(), str(scenes_path(self.run_dir)))
-        self.dataset = RandomTiles(
-            self.train_scenes, cfg.data.tile_size, cfg.data.train_samples, seed=int(cfg.seed)
-        )
         self.val_loader = grid_loader(
             cfg.data,
             self.val_scenes,
@@ -405,34 +404,26 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Forward pass over the validation tiles (shared out between ranks); logs, and writes
-        last.pt and best.pt."""
+        last.pt and best.pt. A variable-rate model is validated at each of its λ: ``val_lmbda_<λ>/*``
+        per λ, ``val/*`` their mean (the best-checkpoint criterion)."""
         self.model.eval()
-        sums = {"loss": 0.0, "bpp": 0.0, "psnr": 0.0, "ssim": 0.0}
-        count, first = 0, None
-        for batch in self.val_loader:
-            x, mask = self.step.to_device(batch)
-            with self.step.autocast():
-                out = self.model(x)
-            parts = self.step.loss_fn(out, x, mask)
-            n = x.shape[0]
-            x_hat = out["x_hat"].float().clamp(0, 1)
-            sums["loss"] += float(parts["loss"]) * n
-            sums["bpp"] += float(parts["bpp"]) * n
-            sums["psnr"] += float(psnr(x, x_hat, mask).sum())
-            sums["ssim"] += float(torch.nan_to_num(ssim(x, x_hat, mask)).sum())
-            count += n
-            first = first or (x[:4].float().cpu(), x_hat[:4].cpu())
-        *totals, count = self.ctx.sum([*sums.values(), count], self.device)
-        val = {k: v / max(count, 1) for k, v in zip(sums, totals)}
+        lmbdas = list(getattr(self.model, "lmbdas", ())) or [None]
+        per_rate = {lmbda: self._validate_at(lmbda) for lmbda in lmbdas}
+        metrics = [v for v, _ in per_rate.values()]
+        val = {k: sum(v[k] for v in metrics) / len(metrics) for k in metrics[0]}
         step = self.progress.step
         if self.writer:
-            for key, value in val.items():
-                self.writer.add_scalar(f"val/{key}", value, step)
-            if first is not None:
-                self.writer.add_images("val/input", first[0], step)
-                self.writer.add_images("val/reconstruction", first[1], step)
-                if self.t.explain_at_val:
-                    log_validation_figures(self.writer, self.model, first[0].to(self.device), step)
+            for lmbda, (values, _) in per_rate.items():
+                for key, value in values.items():
+                    self.writer.add_scalar(
+                        f"val/{key}" if lmbda is None else f"val_lmbda_{lmbda:g}/{key}", value, step
+                    )
+            if lmbdas[0] is not None:
+                for key, value in val.items():
+                    self.writer.add_scalar(f"val/{key}", value, step)
+            first = per_rate[lmbdas[-1]][1]  # the highest rate's tiles for the explanations
+            if first is not None and self.t.explain_at_val:
+                log_validation_figures(self.writer, self.model, first[0].to(self.device), step)
         improved = val["loss"] < self.progress.best  # same on every rank: the sums are all-reduced
         log.info(
             "step %d val: %s%s",
@@ -446,6 +437,36 @@ class Trainer:
             self.save("best")
         self.save("last")
         return val
+
+    def _validate_at(self, lmbda: float | None) -> tuple[dict[str, float], tuple | None]:
+        """Validation metrics at one rate (``None``: the model's own λ) and the first tiles (input,
+        reconstruction), which it logs as images."""
+        rate = {} if lmbda is None else {"lmbda": lmbda}
+        latents = ("y",) if getattr(self.model, "entropy", "factorized") == "factorized" else ("y", "z")
+        sums = {"loss": 0.0, "bpp": 0.0, **{f"bpp_{k}": 0.0 for k in latents}, "psnr": 0.0, "ssim": 0.0}
+        count, first = 0, None
+        for batch in self.val_loader:
+            x, mask = self.step.to_device(batch)
+            with self.step.autocast():
+                out = self.model(x, **rate)
+            parts = self.step.loss_fn(out, x, mask, **rate)
+            n = x.shape[0]
+            x_hat = out["x_hat"].float().clamp(0, 1)
+            sums["loss"] += float(parts["loss"]) * n
+            sums["bpp"] += float(parts["bpp"]) * n
+            for name in latents:  # rate per latent: y, and z with a hyperprior
+                sums[f"bpp_{name}"] += float(bits_per_pixel({name: out["likelihoods"][name]}, x.numel())) * n
+            sums["psnr"] += float(psnr(x, x_hat, mask).sum())
+            sums["ssim"] += float(torch.nan_to_num(ssim(x, x_hat, mask)).sum())
+            count += n
+            first = first or (x[:4].float().cpu(), x_hat[:4].cpu())
+        *totals, count = self.ctx.sum([*sums.values(), count], self.device)
+        if self.writer and first is not None:
+            suffix = "" if lmbda is None else f"_lmbda_{lmbda:g}"
+            if lmbda is None or lmbda == self.model.lmbdas[0]:
+                self.writer.add_images("val/input", first[0], self.progress.step)
+            self.writer.add_images(f"val/reconstruction{suffix}", first[1], self.progress.step)
+        return {k: v / max(count, 1) for k, v in zip(sums, totals)}, first
 
     def _check_ranks_agree(self) -> None:
         """Every rank took the same steps and holds the same weights (DDP keeps them in sync)."""
@@ -469,6 +490,7 @@ class Trainer:
             "experiment": str(self.cfg.get("experiment_name", "")),
             "attention": str(m.attention.type),
             "placement": str(m.attention.placement),
+            "entropy": str(m.get("entropy", "factorized")),
             "lmbda": float(m.lmbda),
             "distortion": str(m.distortion),
             "channels": "-".join(str(int(c)) for c in m.channels),

@@ -1,0 +1,65 @@
+"""Validation RD against steps for one or more runs, from their TensorBoard event files.
+
+Prints, per run, each validation's step, val loss, bpp (and bpp of y and z with a hyperprior),
+PSNR and SSIM, and the loss gain since the previous validation; "more steps stop paying" at the
+first validation after which no later one improves the loss by more than ``--tol`` (relative).
+
+    python experiments/convergence.py <run folder> [...] [--tol 0.01]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+KEYS = ("loss", "bpp", "bpp_y", "bpp_z", "psnr", "ssim")
+
+
+def validation_curve(run_dir: str | Path) -> list[dict[str, float]]:
+    """One dict per validation step: ``step`` and each ``val/<key>`` logged."""
+    acc = EventAccumulator(str(Path(run_dir) / "tensorboard"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    rows: dict[int, dict[str, float]] = {}
+    for key in KEYS:
+        if f"val/{key}" in tags:
+            for event in acc.Scalars(f"val/{key}"):
+                rows.setdefault(event.step, {"step": event.step})[key] = event.value
+    return [rows[s] for s in sorted(rows)]
+
+
+def plateau_step(curve: list[dict[str, float]], tol: float) -> int | None:
+    """First validation step after which the loss never improves by more than ``tol`` (relative)."""
+    for i, row in enumerate(curve):
+        if all(later["loss"] >= row["loss"] * (1 - tol) for later in curve[i + 1 :]):
+            return int(row["step"]) if i + 1 < len(curve) else None
+    return None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--tol", type=float, default=0.01)
+    a = p.parse_args()
+    for run in a.runs:
+        curve = validation_curve(run)
+        keys = [k for k in KEYS if curve and k in curve[0]]
+        print(f"\n{run}\n| step | " + " | ".join(keys) + " | Δloss |")
+        print("|---" * (len(keys) + 2) + "|")
+        previous = None
+        for row in curve:
+            gain = "" if previous is None else f"{100 * (row['loss'] / previous - 1):+.1f} %"
+            print(f"| {int(row['step'])} | " + " | ".join(f"{row[k]:.4f}" for k in keys) + f" | {gain} |")
+            previous = row["loss"]
+        stop = plateau_step(curve, a.tol)
+        print(
+            f"more steps stop paying after step {stop} (no later loss gain > {100 * a.tol:g} %)"
+            if stop
+            else f"still improving by > {100 * a.tol:g} % at the last validation: train longer"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Evaluate a shipped (model-zoo) codec without a run folder:
+``python scripts/evaluate.py model=pretrained name=<name> data=geotiff data.root=../shared/sar``.
+
+Same scenes, metrics and JSON schema as a run's evaluation (:mod:`sarcomp.evaluation.evaluate`);
+scenes the model trained or validated on (by path, or by SHA-256 where the manifest records
+one) are excluded. Results go to ``out``, by default
+``<paths.log_dir>/pretrained/<name>/eval/metrics[_<data folder>][_lmbda<λ>].json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sarcomp.devices import pick_device
+from sarcomp.errors import SarcompError
+
+log = logging.getLogger(__name__)
+
+
+def exclude_by_hash(scenes: list, used: Mapping[str, list[dict]]) -> list:
+    """Drop scenes whose file SHA-256 matches a training/validation record's ``sha256``."""
+    from sarcomp.models.zoo import sha256
+
+    hashes = {e["sha256"] for split in ("train", "val") for e in used.get(split, []) if e.get("sha256")}
+    if not hashes:
+        return scenes
+    kept = [s for s in scenes if sha256(s.path) not in hashes]
+    for s in scenes:
+        if s not in kept:
+            log.warning("%s: the model trained or validated on this scene; excluded from evaluation", s.path)
+    if not kept:
+        raise SarcompError("every evaluation scene was used in training; evaluate on other scenes")
+    return kept
+
+
+def evaluate_pretrained(
+    name: str,
+    data_cfg: Any,
+    out: str | None,
+    log_dir: str | Path,
+    device: str = "auto",
+    classic: Mapping[str, Any] | None = None,
+    lmbda: float | None = None,
+    zoo_dir: str | Path | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """Evaluate the shipped model ``name`` on ``data_cfg``'s test split; write and return the payload."""
+    from sarcomp.codec.container import ModelId
+    from sarcomp.data.loaders import load_split
+    from sarcomp.evaluation.classic import classic_codecs, classic_matched
+    from sarcomp.evaluation.evaluate import evaluate_scenes, exclude_training_scenes
+    from sarcomp.evaluation.results import results_payload
+    from sarcomp.fileio import write_json
+    from sarcomp.models.complexity import count_parameters
+    from sarcomp.models.zoo import entry, load_pretrained
+    from sarcomp.runs import data_tag, matched_path
+
+    if data_cfg is None:
+        raise SarcompError(
+            "model=pretrained needs the scenes to evaluate on, e.g. data=geotiff data.root=../shared/sar"
+        )
+    item = entry(name, zoo_dir)
+    dev = pick_device(device)
+    cfg, model = load_pretrained(name, dev, zoo_dir)
+    if lmbda is not None:
+        set_operating_point(model, lmbda)
+    used = item.get("data") or {}
+    paths = {e["path"] for split in ("train", "val") for e in used.get(split, [])}
+    scenes = exclude_by_hash(exclude_training_scenes(load_split(data_cfg, "test"), paths), used)
+    identity = ModelId.named(name)  # what a .sarc file of this model names (and bills)
+    rows, images = evaluate_scenes(model, scenes, int(data_cfg["tile_size"]), dev, identity)
+    tag = data_tag(str(data_cfg["root"]))
+    suffix = "" if lmbda is None else f"_lmbda{lmbda:g}"
+    path = Path(out) if out else Path(log_dir) / "pretrained" / name / "eval" / f"metrics{tag}{suffix}.json"
+    payload = results_payload(
+        name,
+        rows,
+        codec="learned",
+        pretrained=name,
+        attention=model.attention_type,
+        placement=model.placement,
+        entropy=model.entropy,
+        lmbda=model.lmbda,
+        seed=int(cfg.get("seed", 0)),
+        plan=cfg.get("plan_id"),
+        params=count_parameters(model),
+        widths=[*cfg.model.channels, cfg.model.latent_channels],
+        data_root=str(data_cfg["root"]),
+        tile_size=int(data_cfg["tile_size"]),
+    )
+    write_json(path, payload)
+    match = (classic or {}).get("match_codecs") or (classic or {}).get("codecs")
+    if classic and classic.get("match_rates") and match:
+        targets = {r["path"]: r["bpp"] for r in rows}
+        results = [
+            classic_matched(
+                codec,
+                images,
+                targets,
+                tol=float(classic["tol"]),
+                matched_to=f"pretrained:{name}",
+                lmbda=model.lmbda,
+            )
+            for codec in classic_codecs(match, int(classic["bits"]))
+        ]
+        write_json(matched_path(path, tag), {"results": results})
+    return payload, path
+
+
+def set_operating_point(model: Any, lmbda: float) -> None:
+    """``model.set_lmbda`` with its refusal as a one-line :class:`SarcompError`."""
+    try:
+        model.set_lmbda(float(lmbda))
+    except ValueError as exc:
+        raise SarcompError(f"lmbda={lmbda}: {exc}") from None

@@ -1,0 +1,117 @@
+"""Entropy-model parts of the codec: hyperprior transforms and λ-conditioned gain units.
+
+Hyperpriors (Ballé et al. 2018, Minnen et al. 2018), as CompressAI's ScaleHyperprior and
+MeanScaleHyperprior arrange them: a side latent z = h_a(y) is coded with a factorised
+``EntropyBottleneck``; h_s(ẑ) predicts the scale (``hyperprior``) or the mean and scale
+(``meanscale``) of a Gaussian per element of y, coded with a ``GaussianConditional`` whose scale
+table is CompressAI's default (64 log-spaced scales from 0.11 to 256, set by ``update()``).
+
+h_a downsamples y by 4. So that tiles stay multiples of the codec's stride (16) and not of 64,
+y is zero-padded on the bottom and right to a multiple of 4 before h_a, and h_s's output is cut
+back to y's size; the decoder derives z's size from y's.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+ENTROPY_MODELS: tuple[str, ...] = ("factorized", "hyperprior", "meanscale")
+HYPER_STRIDE = 4  # downsampling of h_a
+
+
+def _conv(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Conv2d:
+    return nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2)
+
+
+def _deconv(c_in: int, c_out: int) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(c_in, c_out, 5, stride=2, padding=2, output_padding=1)
+
+
+def hyper_analysis(entropy: str, latent: int, hyper: int) -> nn.Sequential:
+    """h_a: y [M] → z [N] at 1/4 of y's size (ReLU for ``hyperprior``, LeakyReLU for ``meanscale``)."""
+    act = nn.ReLU if entropy == "hyperprior" else nn.LeakyReLU
+    return nn.Sequential(
+        _conv(latent, hyper, 3, 1), act(), _conv(hyper, hyper, 5, 2), act(), _conv(hyper, hyper, 5, 2)
+    )
+
+
+def hyper_synthesis(entropy: str, latent: int, hyper: int) -> nn.Sequential:
+    """h_s: ẑ [N] → scales [M] (``hyperprior``, ReLU output) or means and scales [2M] (``meanscale``)."""
+    if entropy == "hyperprior":
+        return nn.Sequential(
+            _deconv(hyper, hyper),
+            nn.ReLU(),
+            _deconv(hyper, hyper),
+            nn.ReLU(),
+            _conv(hyper, latent, 3, 1),
+            nn.ReLU(),
+        )
+    wide = latent * 3 // 2
+    return nn.Sequential(
+        _deconv(hyper, latent),
+        nn.LeakyReLU(),
+        _deconv(latent, wide),
+        nn.LeakyReLU(),
+        _conv(wide, 2 * latent, 3, 1),
+    )
+
+
+def pad_for_hyper(y: Tensor) -> Tensor:
+    """Zero-pad y (bottom, right) to a multiple of :data:`HYPER_STRIDE`."""
+    h, w = y.shape[-2:]
+    return F.pad(y, (0, -w % HYPER_STRIDE, 0, -h % HYPER_STRIDE))
+
+
+def hyper_shape(y_shape: Sequence[int]) -> tuple[int, int]:
+    """z's spatial size for a y of ``y_shape`` (H, W)."""
+    return tuple(-(-int(s) // HYPER_STRIDE) for s in y_shape[-2:])  # type: ignore[return-value]
+
+
+class GainUnits(nn.Module):
+    """Variable rate: one learned gain (and inverse gain) vector per λ of ``lmbdas`` (Cui et al.,
+    "Asymmetric gained deep image compression", 2021).
+
+    y is multiplied by gain(λ) before quantisation and ŷ by inverse_gain(λ) after; between two
+    trained λ the log-gains are interpolated linearly in log λ. Initialisation: the largest λ is
+    the identity; a smaller λ starts at gain sqrt(λ / λ_max) (and its inverse), the MSE-optimal
+    step-size scaling of a uniform quantiser, so the rates are spread from step 0 instead of
+    after thousands of steps of moving log-gains at the network's learning rate.
+    """
+
+    def __init__(self, lmbdas: Sequence[float], channels: int):
+        super().__init__()
+        values = [float(v) for v in lmbdas]
+        if len(values) < 2 or any(v <= 0 for v in values) or values != sorted(set(values)):
+            raise ValueError(
+                f"variable-rate lmbdas must be at least two increasing positive values, got {values}"
+            )
+        start = 0.5 * (torch.tensor(values).log() - math.log(values[-1]))  # log sqrt(λ / λ_max)
+        self.log_gain = nn.Parameter(start[:, None].repeat(1, channels))
+        self.log_inverse_gain = nn.Parameter(-start[:, None].repeat(1, channels))
+        self.lmbdas = tuple(values)
+
+    def interpolation(self, lmbda: float) -> tuple[int, float]:
+        """(i, t): λ lies at fraction t of the way from lmbdas[i] to lmbdas[i + 1] in log λ."""
+        lo, hi = self.lmbdas[0], self.lmbdas[-1]
+        if not lo * (1 - 1e-6) <= lmbda <= hi * (1 + 1e-6):  # λ stored as float32 (.sarc) stays in
+            raise ValueError(f"lmbda={lmbda} is outside the trained range [{lo}, {hi}]")
+        logs = [math.log(v) for v in self.lmbdas]  # plain floats: no device sync, any device
+        i = min(max(bisect_right(logs, math.log(lmbda)) - 1, 0), len(logs) - 2)
+        t = (math.log(lmbda) - logs[i]) / (logs[i + 1] - logs[i])
+        return i, min(max(t, 0.0), 1.0)
+
+    def _vector(self, table: Tensor, lmbda: float) -> Tensor:
+        i, t = self.interpolation(lmbda)
+        return torch.exp((1 - t) * table[i] + t * table[i + 1])[None, :, None, None]
+
+    def gain(self, lmbda: float) -> Tensor:
+        return self._vector(self.log_gain, lmbda)
+
+    def inverse_gain(self, lmbda: float) -> Tensor:
+        return self._vector(self.log_inverse_gain, lmbda)

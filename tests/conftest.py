@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from sarcomp.config import register_resolvers
 from sarcomp.data.synthetic import generate_dataset
 from tests.helpers import SHARED_SAR, compose_train, smoke_overrides
 
-warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
 register_resolvers()
 
 

@@ -32,13 +32,16 @@ bash, each expected to exit 0, under these rules:
   ``slurm`` extra) are skipped.
 - A command identical to one already run in the scenario is run once (the README repeats the
   resume example).
-- ``python script.py ARGS`` (and ``sarcomp ARGS``, the console script) runs in a forked copy of the test process (same argv after bash's
-  expansion, folder and environment; torch is imported once, not per command, which is most of
-  a command's time on a busy CPU); ``make`` lines run as real subprocesses.
+- ``python script.py ARGS`` (and ``sarcomp ARGS``, the console script) runs in a process forked
+  from a fork server that imported torch and sarcomp once (same argv after bash's expansion,
+  folder and environment; importing is most of a command's time on a busy CPU, and forking the
+  test process itself can hang once torch's thread pool has run); ``make`` lines run as real
+  subprocesses.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import runpy
@@ -52,9 +55,11 @@ from pathlib import Path
 
 import pytest
 
-import sarcomp.analysis.compare  # noqa: F401  (imported once here, not in every command)
-import sarcomp.training.trainer  # noqa: F401
 from tests.helpers import REPO
+
+# Commands run in children of a fork server that imported these once (not in every command).
+_FORKSERVER = multiprocessing.get_context("forkserver")
+_FORKSERVER.set_forkserver_preload(["torch", "sarcomp.analysis.compare", "sarcomp.training.trainer"])
 
 DOCS = {"README.md": REPO / "README.md", "experiments": REPO / "experiments" / "README.md"}
 BUDGET = {"trainer.max_steps": "2", "trainer.val_every": "2"}
@@ -195,7 +200,10 @@ class Project:
 
     def fork_python(self, line: str, extra_env: dict[str, str] | None = None) -> tuple[int, str]:
         """``python script.py ARGS`` or ``sarcomp ARGS`` as the shell would run it (bash expands
-        the words), in a forked copy of this process, which has torch and sarcomp imported."""
+        the words), in a process forked from a fork server that has torch and sarcomp imported.
+
+        Not forked from this process: after torch has run a parallel (OpenMP) region here, a
+        forked child can hang for ever on the thread pool's locks."""
         program, _, args = line.partition(" ")
         words = subprocess.run(
             ["bash", "-c", f'printf "%s\\0" {args}'],
@@ -205,41 +213,52 @@ class Project:
             text=True,
         ).stdout.split("\0")[:-1]
         log = self.root / ".command.log"
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            code = 1
-            try:
-                os.chdir(self.root)
-                os.environ.clear()
-                os.environ.update({**self.env, **(extra_env or {})})
-                sys.stdout = sys.stderr = open(log, "w", buffering=1)  # noqa: SIM115
-                if program == "sarcomp":  # the console script (pyproject.toml's [project.scripts])
-                    from sarcomp.codec.commands import main
-
-                    sys.argv = ["sarcomp", *words]
-                    code = main() or 0
-                elif words[0] == "-c":
-                    sys.argv = words[1:]
-                    exec(compile(words[1], "<string>", "exec"), {"__name__": "__main__"})
-                    code = 0
-                else:
-                    sys.argv = words
-                    sys.path[0] = str(Path(words[0]).resolve().parent)
-                    runpy.run_path(words[0], run_name="__main__")
-                    code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                sys.stdout.flush()
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        return os.waitstatus_to_exitcode(status), log.read_text()
+        child = _FORKSERVER.Process(
+            target=_run_command,
+            args=(program, words, str(self.root), {**self.env, **(extra_env or {})}, str(log)),
+        )
+        child.start()
+        child.join(timeout=900)
+        if child.is_alive():
+            child.kill()
+            child.join()
+            return 124, log.read_text() + "\n(timed out)"
+        return child.exitcode, log.read_text()
 
     def _folders(self) -> set[Path]:
         outputs = self.root / "outputs" / "train"
         return {p for p in outputs.glob("*/*") if p.is_dir()} if outputs.is_dir() else set()
+
+
+def _run_command(program: str, words: list[str], root: str, env: dict[str, str], log: str) -> None:
+    """The child of :meth:`Project.fork_python`: run the command, exit with its status."""
+    code = 1
+    try:
+        os.chdir(root)
+        os.environ.clear()
+        os.environ.update(env)
+        sys.stdout = sys.stderr = open(log, "w", buffering=1)  # noqa: SIM115
+        if program == "sarcomp":  # the console script (pyproject.toml's [project.scripts])
+            from sarcomp.codec.commands import main
+
+            sys.argv = ["sarcomp", *words]
+            code = main() or 0
+        elif words[0] == "-c":
+            sys.argv = words[1:]
+            exec(compile(words[1], "<string>", "exec"), {"__name__": "__main__"})
+            code = 0
+        else:
+            sys.argv = words
+            sys.path[0] = str(Path(words[0]).resolve().parent)
+            runpy.run_path(words[0], run_name="__main__")
+            code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        os._exit(code)
 
 
 def _first_value(word: str) -> str:

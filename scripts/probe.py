@@ -33,8 +33,10 @@ def main(argv: Sequence[str]) -> None:
             OmegaConf.from_dotlist([a for a in argv if not a.startswith(own)]),
         )
         cfg = OmegaConf.to_object(probe)
-    except OmegaConfBaseException as exc:
-        raise SarcompError(f"probe.py: {str(exc).splitlines()[0]}") from None
+    except (OmegaConfBaseException, IndexError, ValueError) as exc:  # from_dotlist on a malformed word
+        raise SarcompError(
+            f"probe.py: {str(exc).splitlines()[0] or type(exc).__name__} (expected key=value)"
+        ) from None
     pcfg = replace(cfg, **{k: tuple(v) for k, v in vars(cfg).items() if isinstance(v, list)})
     runs = [args.runs] if isinstance(args.runs, str) else list(args.runs)
     rows = probe_rows(runs, pcfg, args.checkpoint)

@@ -24,6 +24,8 @@ bash, each expected to exit 0, under these rules:
   lines. A double-quoted argument spanning lines (``python -c "..."``) is one command.
 - **Benchmark**: ``scripts/benchmark.py`` without ``--quick`` gets ``--quick`` (the same path at
   tiny sizes) and an output folder in the project; the full one runs for many minutes.
+- **Probe**: ``scripts/probe.py`` gets ``PROBE_TINY`` (a probe trained for one epoch on a few
+  small scenes; the default takes minutes).
 - **Dry runs** where a real run needs more than this machine: ``torchrun ... train.py ARGS`` is
   ``python train.py ARGS --cfg job`` (the config composes; DDP itself: tests/test_ddp.py);
   ``make`` targets other than ``eval`` are ``make -n`` (demo, test and tensorboard run for
@@ -63,6 +65,7 @@ _FORKSERVER.set_forkserver_preload(["torch", "sarcomp.analysis.compare", "sarcom
 
 DOCS = {"README.md": REPO / "README.md", "experiments": REPO / "experiments" / "README.md"}
 BUDGET = {"trainer.max_steps": "2", "trainer.val_every": "2"}
+PROBE_TINY = "epochs=1 train_scenes=2 test_scenes=1 scene_size=128"
 EXCLUDE = "trainer.resume,data.root,hydra.run.dir,hydra.sweep.dir,paths.log_dir,paths.root_dir"
 SKIP = ("pip install", "hydra/launcher=slurm")
 
@@ -150,6 +153,8 @@ class Project:
             line = self.budget(line)
         elif "scripts/benchmark.py" in line and "--quick" not in line:
             line += " --quick --out tmp/bench-full"
+        elif "scripts/probe.py" in line:
+            line += " " + PROBE_TINY
         return line
 
     def budget(self, line: str) -> str:

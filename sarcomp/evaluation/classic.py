@@ -149,3 +149,31 @@ def evaluate_classic(
     if out is not None:
         write_json(out, {"results": results})
     return results
+
+
+def matched_codecs(classic: Mapping[str, Any] | None) -> list[str]:
+    """The codecs to code at each run's rates (none when ``classic.match_rates`` is off)."""
+    if not classic or not classic.get("match_rates"):
+        return []
+    return list(classic.get("match_codecs") or classic.get("codecs") or [])
+
+
+def write_matched(
+    classic: Mapping[str, Any] | None,
+    images: Sequence[SceneImage],
+    rows: Sequence[Mapping[str, Any]],
+    path: Path,
+    **labels: Any,
+) -> Path | None:
+    """Every scene coded by the rate-matched classic codecs at the learned codec's bpp for it
+    (``rows``), written to ``path``; None when ``classic`` asks for no rate matching."""
+    codecs = matched_codecs(classic)
+    if not codecs:
+        return None
+    targets = {r["path"]: r["bpp"] for r in rows}
+    results = [
+        classic_matched(codec, images, targets, tol=float(classic["tol"]), **labels)
+        for codec in classic_codecs(codecs, int(classic["bits"]))
+    ]
+    write_json(path, {"results": results})
+    return path

@@ -40,7 +40,7 @@ from sarcomp.codec.scene import code_scene, scene_grid
 from sarcomp.data.tiles import Scene, SceneImage
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
-from sarcomp.evaluation.classic import classic_codecs, classic_matched, evaluate_classic
+from sarcomp.evaluation.classic import evaluate_classic, matched_codecs, write_matched
 from sarcomp.evaluation.recon import recon_folder, save_reconstruction
 from sarcomp.evaluation.results import results_payload, scene_record
 from sarcomp.fileio import write_json
@@ -198,22 +198,15 @@ def evaluate_run(
     if lmbda is not None and not out:  # one file per operating point of a variable-rate model
         path = path.with_name(f"{path.stem}_lmbda{lmbda:g}.json")
     write_json(path, payload)
-    match = matched_codecs(classic)
-    if match:
-        targets = {r["path"]: r["bpp"] for r in rows}
-        results = [
-            classic_matched(
-                codec,
-                images,
-                targets,
-                tol=float(classic["tol"]),
-                matched_to=str(run_dir),
-                lmbda=model.lmbda,
-                seed=int(cfg.seed),
-            )
-            for codec in classic_codecs(match, int(classic["bits"]))
-        ]
-        write_json(matched_path(path, tag), {"results": results})
+    write_matched(
+        classic,
+        images,
+        rows,
+        matched_path(path, tag),
+        matched_to=str(run_dir),
+        lmbda=model.lmbda,
+        seed=int(cfg.seed),
+    )
     return payload, path
 
 
@@ -263,13 +256,6 @@ def evaluate_folder(
         sweep, path = classic_sweep_for_runs(runs, folder, classic, data_cfg, checkpoint)
         paths.append(path)
     return learned, sweep, paths
-
-
-def matched_codecs(classic: Mapping[str, Any] | None) -> list[str]:
-    """The codecs to code at each run's rates (none when ``classic.match_rates`` is off)."""
-    if not classic or not classic.get("match_rates"):
-        return []
-    return list(classic.get("match_codecs") or classic.get("codecs") or [])
 
 
 def classic_sweep_for_runs(

@@ -49,7 +49,7 @@ def evaluate_pretrained(
     """Evaluate the shipped model ``name`` on ``data_cfg``'s test split; write and return the payload."""
     from sarcomp.codec.container import ModelId
     from sarcomp.data.loaders import load_split
-    from sarcomp.evaluation.classic import classic_codecs, classic_matched
+    from sarcomp.evaluation.classic import write_matched
     from sarcomp.evaluation.evaluate import evaluate_scenes, exclude_training_scenes
     from sarcomp.evaluation.results import results_payload
     from sarcomp.fileio import write_json
@@ -91,21 +91,9 @@ def evaluate_pretrained(
         tile_size=int(data_cfg["tile_size"]),
     )
     write_json(path, payload)
-    match = (classic or {}).get("match_codecs") or (classic or {}).get("codecs")
-    if classic and classic.get("match_rates") and match:
-        targets = {r["path"]: r["bpp"] for r in rows}
-        results = [
-            classic_matched(
-                codec,
-                images,
-                targets,
-                tol=float(classic["tol"]),
-                matched_to=f"pretrained:{name}",
-                lmbda=model.lmbda,
-            )
-            for codec in classic_codecs(match, int(classic["bits"]))
-        ]
-        write_json(matched_path(path, tag), {"results": results})
+    write_matched(
+        classic, images, rows, matched_path(path, tag), matched_to=f"pretrained:{name}", lmbda=model.lmbda
+    )
     return payload, path
 
 

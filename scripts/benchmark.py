@@ -16,12 +16,11 @@ import shlex
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from sarcomp.bench.run import run_benchmark
+from sarcomp.bench.settings import BenchSettings
+from sarcomp.cli import run_cli
 
-from sarcomp.bench.run import run_benchmark  # noqa: E402
-from sarcomp.bench.settings import BenchSettings  # noqa: E402
-from sarcomp.cli import run_cli  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -70,10 +70,6 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
-
-
 def json_safe(value: Any) -> Any:
     """``value`` for strict JSON: NaN becomes ``None``, ±inf the strings ``"inf"``/``"-inf"``."""
     if isinstance(value, float) and not math.isfinite(value):

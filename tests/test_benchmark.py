@@ -111,3 +111,27 @@ def test_whole_scene_says_why_it_did_not_run(tmp_path: Path) -> None:
     if importlib.util.find_spec("sarcomp.codec.scene") is None:
         result = measure_scene(BenchSettings(), 256, tmp_path)
         assert result == {"status": "not run: sarcomp.codec.scene absent"}
+
+
+def test_codec_section_times_every_operating_point_of_shipped_models(
+    tiny_data, tmp_path, monkeypatch
+) -> None:
+    from sarcomp.bench.codec_speed import measure_codecs
+    from sarcomp.models.zoo import export_run
+    from sarcomp.training.trainer import train
+    from tests.helpers import compose_train, smoke_overrides
+
+    run = tmp_path / "run"
+    train(
+        compose_train(smoke_overrides(tiny_data, "model.lmbdas=[0.002,0.032]", "model.lmbda=0.032"), run), run
+    )
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    export_run(run, "vr", "python train.py ...", {}, zoo_dir=zoo)
+    monkeypatch.setenv("SARCOMP_ZOO", str(zoo))
+    settings = BenchSettings.for_mode(True, experiments=("baseline",), shipped_models=True)
+    rows = measure_codecs(settings, tiny_data, torch.device("cpu"))["rows"]
+    assert [r["codec"] for r in rows] == ["baseline", "zoo:vr@0.002", "zoo:vr@0.032"]
+    low, high = rows[1], rows[2]
+    assert low["bpp"] <= high["bpp"] and low["encode_decode_mpix_s"] > 0
+    assert low["jpeg2000"] is not None and high["jpeg2000"]["encode_decode_mpix_s"] > 0

@@ -1,9 +1,10 @@
 """Encode and decode throughput (MPixel/s, entropy coding included) of each variant, and of
 JPEG 2000 (OpenJPEG, ``sarcomp.codec.classic``) on the same tiles at the same bpp.
 
-Tiles are coded one at a time (batch 1), as a codec codes an image. The models are freshly
-initialised (``update()`` builds the entropy coder's tables): speed does not depend on training,
-but their bpp does, so J2K is rate-matched tile by tile to what each model actually wrote.
+Tiles are coded one at a time (batch 1), as a codec codes an image. The experiments' models are
+freshly initialised (``update()`` builds the entropy coder's tables): their bpp is not a trained
+operating point, so J2K is rate-matched tile by tile to what each model actually wrote. The shipped
+models (``sarcomp.models.zoo``) follow, trained, at each of their operating points.
 """
 
 from __future__ import annotations
@@ -36,19 +37,41 @@ def measure_codecs(settings: BenchSettings, root, device: torch.device) -> dict[
     tile = int(first.data.tile_size)
     tiles = [t.to(device) for t in codec_tiles(settings, root, tile)]
     rows = []
-    for name in settings.experiments:
-        row = _model_row(name, tiles, settings, device)
+    for name, text, model in _models(settings, device):
+        row = _model_row(model, name, text, tiles, settings, device)
         row["jpeg2000"] = _jpeg2000(tiles, row.pop("tile_bpp"), settings) if JPEG2000.available() else None
         rows.append(row)
     return {"tile_size": tile, "tiles": len(tiles), "device": str(device), "rows": rows}
 
 
+def _models(settings: BenchSettings, device: torch.device):
+    """(name, label, model ready to code): each experiment untrained, then each shipped model's
+    operating points (every λ of a variable-rate model)."""
+    from sarcomp.evaluation.pretrained import set_operating_point
+    from sarcomp.models.zoo import load_pretrained, shipped_names
+
+    for name in settings.experiments:
+        model = build_model(compose_experiment(name, settings.overrides).model).to(device).eval()
+        model.update(force=True)
+        yield name, label(name), model
+    for name in shipped_names() if settings.shipped_models else []:
+        cfg, model = load_pretrained(name, device)
+        for lmbda in cfg.model.get("lmbdas") or [None]:
+            if lmbda is not None:
+                set_operating_point(model, lmbda)
+            tag = f"zoo:{name}" + ("" if lmbda is None else f"@{lmbda:g}")
+            yield tag, f"{tag} (trained)", model
+
+
 def _model_row(
-    name: str, tiles: list[torch.Tensor], settings: BenchSettings, device: torch.device
+    model: torch.nn.Module,
+    name: str,
+    text: str,
+    tiles: list[torch.Tensor],
+    settings: BenchSettings,
+    device: torch.device,
 ) -> dict[str, Any]:
-    """One variant, freshly initialised: compress and decompress each tile, timed separately."""
-    model = build_model(compose_experiment(name, settings.overrides).model).to(device).eval()
-    model.update(force=True)
+    """One model: compress and decompress each tile, timed separately."""
     coded = [model.compress(t) for t in tiles]
     pixels = [t.shape[-2] * t.shape[-1] for t in tiles]
     bpp = [8 * sum(len(s) for group in c["strings"] for s in group) / n for c, n in zip(coded, pixels)]
@@ -61,7 +84,7 @@ def _model_row(
         settings.warmup,
         device,
     )
-    row = _row(name, label(name), bpp, sum(pixels), enc["median_s"], dec["median_s"])
+    row = _row(name, text, bpp, sum(pixels), enc["median_s"], dec["median_s"])
     return {**row, "tile_bpp": bpp}
 
 

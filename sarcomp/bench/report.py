@@ -80,7 +80,8 @@ def _codec(s: dict[str, Any]) -> list[str]:
         "## Codec encode / decode",
         "",
         f"{s['tiles']} test tiles of {s['tile_size']}², one at a time, on {s['device']}; entropy coding included; "
-        "untrained models (speed only: their bpp is not a trained operating point); JPEG 2000 "
+        "the experiments' models untrained (speed only: their bpp is not a trained operating point), "
+        "`zoo:` rows the shipped trained models at their operating points; JPEG 2000 "
         "rate-matched to each model's bpp tile by tile.",
         "",
     ]

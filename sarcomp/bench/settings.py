@@ -32,6 +32,7 @@ class BenchSettings:
     loader_workers: tuple[int, ...] = (0, 1, 2)
     whole_scene_size: int | None = 8192
     whole_scene_model: str | None = None  # model reference passed to measure_whole_scene
+    shipped_models: bool = True  # also time the zoo's trained models in the codec section
 
     @classmethod
     def for_mode(cls, quick: bool, **kwargs) -> BenchSettings:
@@ -52,6 +53,7 @@ class BenchSettings:
             "loader_batches": 3,
             "loader_workers": (0, 1),
             "whole_scene_size": None,
+            "shipped_models": False,
         }
         return cls(**{**tiny, **kwargs})
 

@@ -1,0 +1,55 @@
+"""Ship trained runs into the package's model zoo, then record their measured metrics.
+
+    # 1. weights + config + command + data hashes (float16) into sarcomp/models/zoo/
+    python experiments/ship_zoo.py export <run folder> <name> "<exact train command>"
+    # 2. after scripts/zoo_report.py: each model's operating points from the report's JSON,
+    #    with the command that produced them, into its manifest entry
+    python experiments/ship_zoo.py record <report.json> "<exact report command>"
+
+``record`` changes only the manifest's ``metrics``; the weight files and their SHA-256 stay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from sarcomp.fileio import write_json
+from sarcomp.models.zoo import MANIFEST, export_run, zoo_root
+
+
+def record(report_path: str, command: str) -> None:
+    report = json.loads(open(report_path).read())
+    path = zoo_root() / MANIFEST
+    manifest = json.loads(path.read_text())
+    for item in manifest["models"]:
+        points = [p for p in report["points"] if p["name"] == item["name"]]
+        if points:
+            item["metrics"] = {
+                "command": command,
+                "scenes": report["scenes"],
+                "points": points,
+                "bd": report["models"][item["name"]]["bd"],
+            }
+    write_json(path, manifest)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="what", required=True)
+    e = sub.add_parser("export")
+    e.add_argument("run_dir")
+    e.add_argument("name")
+    e.add_argument("command")
+    r = sub.add_parser("record")
+    r.add_argument("report")
+    r.add_argument("command")
+    a = p.parse_args()
+    if a.what == "export":
+        print(export_run(a.run_dir, a.name, a.command, {}))
+    else:
+        record(a.report, a.command)
+
+
+if __name__ == "__main__":
+    main()

@@ -54,8 +54,8 @@ def point_row(learned: Mapping[str, Any], matched: Sequence[Mapping[str, Any]]) 
     for payload in matched:
         deltas = [ours[_key(r)] - r["psnr"] for r in payload["images"] if _key(r) in ours]
         finite = [d for d in deltas if math.isfinite(d)]
-        row[f"{payload['codec']}_psnr"] = payload["mean"].get("psnr", math.nan)
-        row[f"{payload['codec']}_bpp"] = payload["mean"].get("bpp", math.nan)
+        for key in ("bpp", "psnr", "enl_ratio", "epi"):
+            row[f"{payload['codec']}_{key}"] = payload["mean"].get(key, math.nan)
         row[f"delta_{payload['codec']}"] = (
             {"mean": float(np.mean(finite)), "min": min(finite), "max": max(finite), "n": len(finite)}
             if finite
@@ -152,8 +152,13 @@ def render_zoo_markdown(report: Mapping[str, Any], plot: Path | None = None) -> 
     fidelity = [("enl_ratio", "ENL ratio", ".3f"), ("ratio_mean", "ratio mean", ".3f")]
     fidelity += [("ratio_var", "ratio var", ".3f"), ("mean_preservation", "mean pres.", ".3f")]
     fidelity += [("epi", "EPI", ".3f"), ("encode_ms", "enc ms", ".1f"), ("decode_ms", "dec ms", ".1f")]
+    fidelity += [
+        (f"{c}_{k}", f"{c} {t}", ".3f")
+        for c in codecs
+        for k, t in (("enl_ratio", "ENL ratio"), ("epi", "EPI"))
+    ]
     rows = [[p["name"], _f(p.get("lmbda"), "g")] + [_f(p.get(k), f) for k, _, f in fidelity] for p in points]
-    out += ["### SAR fidelity and time (per scene)", ""]
+    out += ["### SAR fidelity and time (per scene; the classic codecs' at the model's rates)", ""]
     out += [md_table(["model", "λ", *(t for _, t, _ in fidelity)], rows), ""]
     out += ["### Bjøntegaard (cubic) and the milestones against JPEG 2000", ""]
     rows = []

@@ -20,6 +20,7 @@ from sarcomp.bench.synthetic_data import data_config
 from sarcomp.codec.classic import JPEG2000, encode_at_bpp
 from sarcomp.data.loaders import load_split
 from sarcomp.data.tiles import GridTiles
+from sarcomp.models.complexity import count_macs
 from sarcomp.runs import build_model
 
 
@@ -85,6 +86,9 @@ def _model_row(
         device,
     )
     row = _row(name, text, bpp, sum(pixels), enc["median_s"], dec["median_s"])
+    side = tiles[0].shape[-1]
+    row["kmac_per_pixel"] = count_macs(model.cpu(), side) / side**2 / 1e3  # analysis + synthesis
+    model.to(device)
     return {**row, "tile_bpp": bpp}
 
 

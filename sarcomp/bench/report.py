@@ -91,6 +91,7 @@ def _codec(s: dict[str, Any]) -> list[str]:
             if c is None:
                 continue
             name = r["label"] if c is r else f"  JPEG 2000 at {r['codec']}'s bpp"
+            kmac = c.get("kmac_per_pixel")
             rows.append(
                 [
                     name,
@@ -98,9 +99,18 @@ def _codec(s: dict[str, Any]) -> list[str]:
                     f"{c['encode_mpix_s']:.2f}",
                     f"{c['decode_mpix_s']:.2f}",
                     f"{c['encode_decode_mpix_s']:.2f}",
+                    "" if kmac is None else f"{kmac:.1f}",
+                    "" if kmac is None else f"{kmac * c['encode_decode_mpix_s']:.1f}",
                 ]
             )
-    return head + _table(["codec", "bpp", "encode MPix/s", "decode MPix/s", "enc+dec MPix/s"], rows) + [""]
+    header = ["codec", "bpp", "encode MPix/s", "decode MPix/s", "enc+dec MPix/s", "kMAC/pixel", "GMAC/s"]
+    notes = [
+        "kMAC/pixel: convolution and attention multiply-accumulates of analysis + synthesis "
+        "(sarcomp.models.complexity.count_macs); GMAC/s = kMAC/pixel x enc+dec MPix/s, the "
+        "arithmetic rate the codec sustains.",
+        "",
+    ]
+    return head + _table(header, rows) + [""] + notes
 
 
 def _attention(s: dict[str, Any]) -> list[str]:

@@ -232,6 +232,17 @@ def test_runs_differing_only_in_budget_are_both_kept_labelled_and_warned():
     assert any("differ in steps: 4, 60" in w for w in report["warnings"])
 
 
+def test_runs_of_one_budget_stay_one_variant_whatever_step_their_best_checkpoint_is():
+    # λ=0.0035's best validation came at step 200 of 400: still a 400-step run of the same variant
+    early = fake_run("cbam_bottleneck", "cbam", 0.0035, 1, 0.3, 18.0, 0.4)
+    late = fake_run("cbam_bottleneck", "cbam", 0.013, 1, 0.5, 19.0, 0.5)
+    early.payload.update(step=200, max_steps=400)
+    late.payload.update(step=400, max_steps=400)
+    report = build_report([early, late], [])
+    assert [v["variant"] for v in report["variants"]] == ["cbam_bottleneck"]
+    assert report["steps"] == [400] and not any("differ in steps" in w for w in report["warnings"])
+
+
 def test_identical_runs_are_refused_not_dropped():
     a = fake_run("baseline", "none", 0.013, 1, 0.5, 20.0, 0.5)
     b = fake_run("baseline", "none", 0.013, 1, 0.5, 20.0, 0.5)

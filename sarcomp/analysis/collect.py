@@ -27,6 +27,7 @@ from sarcomp.runs import (
     load_results,
     matched_path,
     metrics_path,
+    run_config,
     used_scene_paths,
 )
 
@@ -75,6 +76,8 @@ def collect(
                 )
             evaluate_run(run, classic=classic, device=device)
         payload = load_results(path)[0]
+        if "max_steps" not in payload and is_run_dir(run):  # results from before the field existed
+            payload["max_steps"] = int(run_config(run).trainer.max_steps)
         matched_file = matched_path(path, tag)
         matched = load_results(matched_file) if matched_file.is_file() else []
         used = used_scene_paths([run])

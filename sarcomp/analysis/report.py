@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,12 +68,19 @@ class Variant:
         return [p.metric("bpp")["mean"] for p in pts], [p.metric(key)["mean"] for p in pts]
 
 
+def training_budget(payload: Mapping[str, Any]) -> int:
+    """The steps a run was trained for (``trainer.max_steps``), not the step of the checkpoint
+    evaluated: a run whose best validation came early is still a run of that budget. Results
+    that predate the ``max_steps`` field fall back to the checkpoint's step."""
+    return int(payload.get("max_steps", payload.get("step", -1)))
+
+
 # What tells runs of one experiment apart besides λ and seed: each becomes its own variant.
 DISTINGUISHING = (
     ("attention", lambda p: str(p.get("attention")), "{}"),
     ("placement", lambda p: str(p.get("placement")), "{}"),
     ("entropy", lambda p: str(p.get("entropy", "factorized")), "{} prior"),
-    ("steps", lambda p: int(p.get("step", -1)), "{} steps"),
+    ("steps", training_budget, "{} steps"),
     ("widths", lambda p: str(p.get("widths", "?")), "widths {}"),
     ("data", lambda p: str(p.get("data_root")), "data {}"),
 )
@@ -236,7 +243,7 @@ def build_report(
         "significance_rule": SPREAD_RULE,
         "bd_method": bd_method,
         "hardware": first.get("hardware"),
-        "steps": sorted({int(r.payload.get("step", -1)) for r in runs}),
+        "steps": sorted({training_budget(r.payload) for r in runs}),
         "ms_ssim_scenes": max(int(r.payload["mean"].get("ms_ssim_n", 0)) for r in runs),
         "notes": [*notes, *image_notes],
         "warnings": warnings,

@@ -186,7 +186,8 @@ def evaluate_run(
         entropy=getattr(model, "entropy", "factorized"),
         lmbda=model.lmbda,
         seed=int(cfg.seed),
-        step=int(state["step"]),
+        step=int(state["step"]),  # the evaluated checkpoint's
+        max_steps=int(cfg.trainer.max_steps),  # the run's training budget
         params=count_parameters(model),
         widths=[*cfg.model.channels, cfg.model.latent_channels],
         data_root=str(data["root"]),

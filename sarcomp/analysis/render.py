@@ -72,7 +72,7 @@ def _pm(s: Mapping[str, Any] | None, fmt: str) -> str:
     if not s or s["n"] == 0:
         return "N/A"
     if s["n"] >= 2 and math.isfinite(s["std"]):
-        return f"{_num(s['mean'], fmt)} ± {_num(s['std'], fmt)}"
+        return f"{_num(s['mean'], fmt)} ± {_num(s['std'], fmt.lstrip('+'))}"  # a spread has no sign
     return _num(s["mean"], fmt)
 
 

@@ -43,13 +43,12 @@ G="data=geotiff data.root=../shared/sar data.band_specs=configs/bands/shared_sar
 REPORT="python scripts/zoo_report.py $G 'classic.codecs=[jpeg,jpeg2000,jpegxl]' 'classic.match_codecs=[jpeg2000,jpeg]' out=experiments/results/zoo_shared_sar.md"
 eval "$PY ${REPORT#python }"
 $PY experiments/ship_zoo.py record experiments/results/zoo_shared_sar.json "$REPORT"
-# V0-V3 (3 seeds): on the recipe's synthetic test split and on the held-back real scenes
-for data in "$G" ""; do  # each run's rates; JPEG 2000's sweep and rate-matched points
-    $PY scripts/evaluate.py run_dir=$P $data 'classic.codecs=[jpeg2000]'
-    for run in $Z/v1_l0.0067 $Z/v3_l0.0067; do
+# V0, V1, V3 (3 seeds): on the recipe's synthetic test split and on the held-back real scenes
+R="$P $Z/v1_l0.0067 $Z/v3_l0.0067"
+for run in $P/* $Z/v1_l0.0067 $Z/v3_l0.0067; do  # JPEG 2000 rate-matched at each run's per-scene rates
+    for data in "$G" ""; do
         $PY scripts/evaluate.py run_dir=$run $data 'classic.codecs=[jpeg2000]' classic.sweep=false
     done
 done
-R="$P $Z/v1_l0.0067 $Z/v3_l0.0067"
 $PY scripts/compare.py $R --no-evaluate --out experiments/results/recipe_plan_synthetic.md
 $PY scripts/compare.py $R --no-evaluate --tag sar --out experiments/results/recipe_plan_shared_sar.md

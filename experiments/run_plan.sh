@@ -42,6 +42,7 @@ if [[ $STAGE == all || $STAGE == evaluate ]]; then
     wait $side
 fi
 
-$PY scripts/compare.py $S $R $P --no-evaluate --out experiments/results/synthetic.md
+$PY scripts/compare.py $S $R $P --no-evaluate --out experiments/results/synthetic.md \
+    --tensorboard $S/compare
 $PY scripts/compare.py $S $R $P --no-evaluate --tag sar --out experiments/results/shared_sar.md \
     --tensorboard $S/compare_sar

@@ -50,5 +50,7 @@ for run in $P/* $Z/v1_l0.0067 $Z/v3_l0.0067; do  # JPEG 2000 rate-matched at eac
         $PY scripts/evaluate.py run_dir=$run $data 'classic.codecs=[jpeg2000]' classic.sweep=false
     done
 done
-$PY scripts/compare.py $R --no-evaluate --out experiments/results/recipe_plan_synthetic.md
-$PY scripts/compare.py $R --no-evaluate --tag sar --out experiments/results/recipe_plan_shared_sar.md
+$PY scripts/compare.py $R --no-evaluate --out experiments/results/recipe_plan_synthetic.md \
+    --tensorboard $P/compare
+$PY scripts/compare.py $R --no-evaluate --tag sar --out experiments/results/recipe_plan_shared_sar.md \
+    --tensorboard $P/compare_sar

@@ -281,3 +281,10 @@ def test_probe_section_joins_the_report(monkeypatch):
     text = probe_section(report)
     assert "Does localisation survive compression?" in text and report["probe"] == [{"variant": "original"}]
     assert seen == ["/runs/baseline/0.013/1", "/runs/cbam_bottleneck/0.013/1"]
+
+
+def test_a_spread_is_printed_without_a_sign():
+    from sarcomp.analysis.render import _pm
+
+    assert _pm({"mean": -1.98, "std": 0.52, "n": 4}, "+.2f") == "-1.98 ± 0.52"
+    assert _pm({"mean": 0.5, "std": 0.1, "n": 1}, "+.2f") == "+0.50"  # one value: no spread

@@ -27,8 +27,7 @@ def report(cfg: DictConfig) -> None:
     from sarcomp.data.loaders import load_split
     from sarcomp.errors import SarcompError
     from sarcomp.evaluation.classic import evaluate_classic
-    from sarcomp.evaluation.evaluate import exclude_training_scenes
-    from sarcomp.evaluation.pretrained import evaluate_pretrained, exclude_by_hash
+    from sarcomp.evaluation.pretrained import evaluate_pretrained, unused_scenes
     from sarcomp.fileio import atomic_write_text, write_json
     from sarcomp.models.zoo import entry, shipped_names
     from sarcomp.runs import data_tag, load_results, matched_path
@@ -46,9 +45,7 @@ def report(cfg: DictConfig) -> None:
     scenes = load_split(cfg.data, "test")
     for name in names:
         item = entry(name)
-        used = item.get("data") or {}
-        paths = {e["path"] for split in ("train", "val") for e in used.get(split, [])}
-        scenes = exclude_by_hash(exclude_training_scenes(scenes, paths), used)
+        scenes = unused_scenes(item, scenes)  # the classic sweep codes what no shipped model saw
         lmbdas = item["config"]["model"].get("lmbdas") or [None]
         for lmbda in lmbdas:
             payload, path = evaluate_pretrained(

@@ -73,10 +73,10 @@ def model_curves(points: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[
 
 
 def sweep_curves(sweep: Sequence[Mapping[str, Any]]) -> dict[str, tuple[list[float], list[float]]]:
-    """(bpp, PSNR) of each classic codec's rate sweep, in rate order."""
+    """(bpp, PSNR) of each classic codec's rate sweep, in rate order, from ``{codec, bpp, psnr}`` rows."""
     curves: dict[str, list[tuple[float, float]]] = {}
     for p in sweep:
-        curves.setdefault(p["codec"], []).append((p["mean"]["bpp"], p["mean"]["psnr"]))
+        curves.setdefault(p["codec"], []).append((p["bpp"], p["psnr"]))
     return {c: ([b for b, _ in sorted(v)], [d for _, d in sorted(v)]) for c, v in curves.items()}
 
 
@@ -92,8 +92,11 @@ def build_zoo_report(
     points = [
         point_row(restricted(p, keys), [restricted(m, keys) for m in ms]) for p, ms in zip(learned, matched)
     ]
-    sweep = [restricted(p, keys) for p in sweep]
-    anchors = sweep_curves(sweep)
+    rows = [
+        {"name": p["name"], "codec": p["codec"], "param": p.get("param"), **restricted(p, keys)["mean"]}
+        for p in sweep
+    ]
+    anchors = sweep_curves(rows)
     models = {}
     for name, pts in model_curves(points).items():
         test = ([p["bpp"] for p in pts], [p["psnr"] for p in pts])
@@ -108,9 +111,7 @@ def build_zoo_report(
         "scenes": sorted(keys),
         "points": points,
         "models": models,
-        "sweep": [
-            {"name": p["name"], "codec": p["codec"], "param": p.get("param"), **p["mean"]} for p in sweep
-        ],
+        "sweep": rows,
     }
 
 
@@ -208,7 +209,7 @@ def plot_zoo(report: Mapping[str, Any], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     rates = [p["bpp"] for p in report["points"]]
     lo, hi = min(rates) / 2, max(rates) * 2
-    for codec, (xs, ys) in sweep_curves([{"codec": s["codec"], "mean": s} for s in report["sweep"]]).items():
+    for codec, (xs, ys) in sweep_curves(report["sweep"]).items():
         keep = [(x, y) for x, y in zip(xs, ys) if lo <= x <= hi]
         if keep:
             ax.plot(*zip(*keep), "--", marker=".", label=codec)

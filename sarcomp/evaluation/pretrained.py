@@ -36,6 +36,15 @@ def exclude_by_hash(scenes: list, used: Mapping[str, list[dict]]) -> list:
     return kept
 
 
+def unused_scenes(item: Mapping[str, Any], scenes: list) -> list:
+    """``scenes`` less those the shipped model ``item`` trained or validated on (by path and SHA-256)."""
+    from sarcomp.evaluation.evaluate import exclude_training_scenes
+
+    used = item.get("data") or {}
+    paths = {e["path"] for split in ("train", "val") for e in used.get(split, [])}
+    return exclude_by_hash(exclude_training_scenes(scenes, paths), used)
+
+
 def evaluate_pretrained(
     name: str,
     data_cfg: Any,
@@ -50,7 +59,7 @@ def evaluate_pretrained(
     from sarcomp.codec.container import ModelId
     from sarcomp.data.loaders import load_split
     from sarcomp.evaluation.classic import write_matched
-    from sarcomp.evaluation.evaluate import evaluate_scenes, exclude_training_scenes
+    from sarcomp.evaluation.evaluate import evaluate_scenes
     from sarcomp.evaluation.results import results_payload
     from sarcomp.fileio import write_json
     from sarcomp.models.complexity import count_parameters
@@ -66,9 +75,7 @@ def evaluate_pretrained(
     cfg, model = load_pretrained(name, dev, zoo_dir)
     if lmbda is not None:
         set_operating_point(model, lmbda)
-    used = item.get("data") or {}
-    paths = {e["path"] for split in ("train", "val") for e in used.get(split, [])}
-    scenes = exclude_by_hash(exclude_training_scenes(load_split(data_cfg, "test"), paths), used)
+    scenes = unused_scenes(item, load_split(data_cfg, "test"))
     identity = ModelId.named(name)  # what a .sarc file of this model names (and bills)
     rows, images = evaluate_scenes(model, scenes, int(data_cfg["tile_size"]), dev, identity)
     tag = data_tag(str(data_cfg["root"]))

@@ -39,6 +39,21 @@ def test_compress_rejects_sizes_not_multiple_of_16():
         model.compress(torch.rand(1, 1, 40, 40))
 
 
+def test_stride_follows_the_number_of_blocks():
+    torch.manual_seed(0)
+    model = SARCodec(channels=(8, 8), latent_channels=8, entropy="meanscale").eval()  # 3 blocks
+    model.update(force=True)
+    assert model.stride == 8 and SARCodec(**TINY).stride == 16
+    x = torch.rand(1, 1, 40, 24)
+    coded = model.compress(x)
+    assert coded["shape"] == (5, 3)
+    decoded = model.decompress(coded["strings"], coded["shape"])["x_hat"]
+    with torch.no_grad():
+        torch.testing.assert_close(decoded, model(x)["x_hat"], atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        model.compress(torch.rand(1, 1, 36, 24))
+
+
 @pytest.mark.parametrize(
     "placement,expected", [("none", 0), ("bottleneck", 2), ("encoder", 3), ("decoder", 3), ("everywhere", 8)]
 )

@@ -16,7 +16,7 @@ import torch
 from rasterio.transform import from_origin
 
 from sarcomp.codec.commands import info_lines, main
-from sarcomp.codec.container import ModelId
+from sarcomp.codec.container import ModelId, read_header
 from sarcomp.codec.modelref import model_hash, resolve_model
 from sarcomp.codec.scene import code_scene, compress_file, decompress_file
 from sarcomp.data.rasters import BandSpec
@@ -31,9 +31,9 @@ from tests.helpers import REPO, compose_train
 NODATA = -9999.0
 
 
-def _checkpoint(path: Path, seed: int) -> Path:
+def _checkpoint(path: Path, seed: int, *overrides: str) -> Path:
     """An untrained tiny codec (smoke widths) saved as a sarcomp checkpoint."""
-    cfg = compose_train(["debug=smoke", f"seed={seed}"], run_dir=path.parent)
+    cfg = compose_train(["debug=smoke", f"seed={seed}", *overrides], run_dir=path.parent)
     torch.manual_seed(seed)
     model = build_model(cfg.model)
     torch.save({"config": config_to_text(cfg), "model": model.state_dict()}, path)
@@ -230,6 +230,21 @@ class _TwoGroupCodec(torch.nn.Module):
         assert strings[1] == [b"z" * 3]
         self.seen.append(lmbda)
         return self.inner.decompress(strings[:1], shape)
+
+
+def test_a_stride_8_model_pads_scenes_to_8_only_and_round_trips(tmp_path):
+    ckpt8 = _checkpoint(tmp_path / "s8.pt", 0, "model.channels=[8,8]")
+    src, sarc, out = _write_scene(tmp_path / "s.tif", 40, 70), tmp_path / "s.sarc", tmp_path / "d.tif"
+    coded = _in_memory(ckpt8, src, 32)
+    compress_file(src, sarc, ckpt8, tile=32, device="cpu", progress=False)
+    with open(sarc, "rb") as fh:
+        header, _ = read_header(fh, sarc.stat().st_size, sarc.name)
+    assert header.shape_stride == 8 and header.grid.pad == 8  # 70 px pads to 72, not 80
+    decompress_file(sarc, out, device="cpu", progress=False)
+    with rasterio.open(out) as b:
+        decoded = b.read(1)
+    expected = coded.scene.representation.from_unit(coded.rec, coded.scene.scaling).astype(np.float32)
+    np.testing.assert_array_equal(decoded[coded.valid], expected[coded.valid])
 
 
 def test_several_string_groups_and_lmbda_round_trip(ckpt, tmp_path):

@@ -15,6 +15,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from sarcomp.codec.scene import pad_multiple
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import write_json
 from sarcomp.interpret import figures
@@ -101,8 +102,9 @@ def explain_tile(
     """
     opts = opts or ExplainOptions()
     model.eval()
-    if x.shape[-1] % STRIDE or x.shape[-2] % STRIDE:
-        raise SarcompError(f"tile {tuple(x.shape[-2:])} is not a multiple of {STRIDE}")
+    stride = pad_multiple(model)
+    if x.shape[-1] % stride or x.shape[-2] % stride:
+        raise SarcompError(f"tile {tuple(x.shape[-2:])} is not a multiple of the model's stride {stride}")
     size = tuple(x.shape[-2:])
     image = x[0, 0]
     prefix = f"{label}: " if label else ""

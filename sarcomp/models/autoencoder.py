@@ -1,7 +1,11 @@
 """The SAR codec: a convolutional autoencoder with attention at configurable placements.
 
-    x [1, H, W] ─ g_a: 4 × (conv s2) ─▶ y [M, H/16, W/16] ─ quantise + entropy model ─▶ bytes
-    bytes ─ entropy decode ─▶ ŷ ─ g_s: 4 × (deconv s2), sigmoid ─▶ x̂ [1, H, W]
+    x [1, H, W] ─ g_a: n × (conv s2) ─▶ y [M, H/s, W/s] ─ quantise + entropy model ─▶ bytes
+    bytes ─ entropy decode ─▶ ŷ ─ g_s: n × (deconv s2), sigmoid ─▶ x̂ [1, H, W]
+
+with n = len(channels) + 1 blocks and stride s = 2**n (``model.stride``: 16 for the default three
+widths). M / s² latent values per pixel bound what the codec can represent: speckle is close to
+white noise, so a high-rate codec needs more of them (fewer blocks or a wider latent).
 
 Entropy models (``entropy``, see :mod:`sarcomp.models.entropy`):
   - ``factorized``: one learned density per channel of y (``EntropyBottleneck``), the V0 codec;
@@ -48,7 +52,7 @@ from sarcomp.models.entropy import (
 
 PLACEMENTS: tuple[str, ...] = ("none", "bottleneck", "encoder", "decoder", "everywhere")
 DISTORTIONS: tuple[str, ...] = ("mse", "ms-ssim", "mix")
-STRIDE = 16  # total downsampling of g_a: tiles must be multiples of this
+STRIDE = 16  # downsampling of the default g_a (4 blocks); a model's own is ``model.stride``
 
 
 class SARCodec(CompressionModel):
@@ -118,6 +122,7 @@ class SARCodec(CompressionModel):
             decoder += [up_block(c_in, c_out), *attend("decoder", c_out)]
         decoder += [up_block(rev[-1], in_channels, activation=False), nn.Sigmoid()]
 
+        self.stride = 2 ** (len(channels) + 1)  # tiles must be multiples of this
         self.g_a = nn.Sequential(*encoder)
         self.g_s = nn.Sequential(*decoder)
         self.entropy = entropy
@@ -177,7 +182,7 @@ class SARCodec(CompressionModel):
     @torch.no_grad()
     def compress(self, x: Tensor, lmbda: float | None = None) -> dict[str, Any]:
         """``{"strings": [y_strings] or [y_strings, z_strings], "shape": y's (H, W)}``."""
-        _check_size(x)
+        _check_size(x, self.stride)
         y = self._gain(self.g_a(x).float(), lmbda)
         shape = tuple(y.shape[-2:])
         if self.entropy == "factorized":
@@ -225,6 +230,6 @@ class SARCodec(CompressionModel):
         return y_hat * self.gain.inverse_gain(self.lmbda if lmbda is None else lmbda) if self.gain else y_hat
 
 
-def _check_size(x: Tensor) -> None:
-    if x.shape[-1] % STRIDE or x.shape[-2] % STRIDE:
-        raise ValueError(f"tile {tuple(x.shape[-2:])} is not a multiple of {STRIDE}; pad it first")
+def _check_size(x: Tensor, stride: int) -> None:
+    if x.shape[-1] % stride or x.shape[-2] % stride:
+        raise ValueError(f"tile {tuple(x.shape[-2:])} is not a multiple of {stride}; pad it first")

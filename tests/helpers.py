@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import rasterio
@@ -14,6 +16,14 @@ from sarcomp.config import CONFIG_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_SAR = REPO.parent / "shared" / "sar"
+
+
+def load_script(path: str) -> ModuleType:
+    """A script of the repository (``scripts/...``, ``experiments/...``) imported as a module."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, REPO / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def compose_train(overrides: list[str], run_dir: Path | None = None) -> DictConfig:

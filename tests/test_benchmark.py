@@ -16,21 +16,13 @@ from sarcomp.bench.attention_scaling import explicit_attention, growth_exponents
 from sarcomp.bench.measure import peak_bytes
 from sarcomp.bench.scene import measure_scene
 from sarcomp.bench.settings import VARIANTS, BenchSettings
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("benchmark_script", ROOT / "scripts" / "benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("bench")
-    assert load_script().main(["--quick", "--out", str(out)]) == 0
+    assert load_script("scripts/benchmark.py").main(["--quick", "--out", str(out)]) == 0
     return {"out": out, "json": json.loads((out / "benchmark-cpu-quick.json").read_text())}
 
 

@@ -9,7 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from sarcomp.runs import load_run
 from sarcomp.training.trainer import Trainer, train
-from tests.helpers import REPO, compose_train, smoke_overrides
+from tests.helpers import compose_train, load_script, smoke_overrides
 
 
 def scalar_tags(run_dir) -> set[str]:
@@ -61,27 +61,18 @@ def test_variable_rate_samples_lmbdas_and_validates_each(tiny_data, tmp_path):
     assert drawn <= set(lmbdas) and len(drawn) >= 2  # 6 draws from 3 values (seeded)
     _, model, _ = load_run(tmp_path)
     assert model.lmbdas == tuple(lmbdas)
-    calibrate = _load_script("experiments/calibrate_lambda.py")
+    calibrate = load_script("experiments/calibrate_lambda.py")
     rates = calibrate.validation_rates(tmp_path)
     assert sorted(rates) == lmbdas
 
 
 def test_lambda_calibration_interpolates_in_log_space():
-    calibrate = _load_script("experiments/calibrate_lambda.py")
+    calibrate = load_script("experiments/calibrate_lambda.py")
     rates = {0.001: 0.25, 0.004: 1.0, 0.016: 4.0}
     assert calibrate.lambda_for(rates, 0.5) == pytest.approx(0.002)
     assert calibrate.lambda_for(rates, 8.0) is None
     with pytest.raises(SystemExit, match="does not rise"):
         calibrate.lambda_for({0.001: 1.0, 0.004: 0.5}, 0.7)
-
-
-def _load_script(path: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(Path(path).stem, REPO / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("name", ["recipe_cpu", "recipe_gpu"])
@@ -112,7 +103,7 @@ def test_runs_saved_before_the_entropy_keys_still_resume():
 
 
 def test_convergence_reads_validation_curves_and_finds_the_plateau(tiny_data, tmp_path):
-    convergence = _load_script("experiments/convergence.py")
+    convergence = load_script("experiments/convergence.py")
     curve = [{"step": s, "loss": v} for s, v in [(1, 10.0), (2, 8.0), (3, 7.95), (4, 7.9), (5, 8.2)]]
     assert convergence.plateau_step(curve, tol=0.02) == 2
     assert convergence.plateau_step(curve, tol=0.01) == 3  # 8.0 -> 7.9 is a 1.25 % gain

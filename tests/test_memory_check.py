@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import torch
 
-from tests.helpers import REPO
+from tests.helpers import load_script
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("memory_check", REPO / "scripts" / "memory_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-memory_check = load_script()
+memory_check = load_script("scripts/memory_check.py")
 TINY = ["debug=smoke", "trainer.device=cpu"]
 
 

@@ -2,7 +2,7 @@
 # Issue 10 on 2 CPU cores: the shipped models and V0-V3 with the CPU recipe (experiments/README.md).
 # Training mix: data=shared_sar_mix (recipe synthetic scenes + 7 of the 13 files of ../shared/sar;
 # the other 6 are held back for the real-SAR results, by the rule in configs/data/shared_sar_mix.yaml).
-#   bash experiments/run_recipe_plan.sh                # everything (about 3 h of 2 cores)
+#   bash experiments/run_recipe_plan.sh                # everything (about 4 h of 2 cores)
 #   STAGE=evaluate bash experiments/run_recipe_plan.sh # evaluation, zoo report and tables only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,7 @@ STAGE=${STAGE:-all}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 Z=outputs/zoo_runs P=outputs/recipe_plan
 C="data=shared_sar_mix seed=1"
+S8=('model.channels=[48,64]' 'model.lmbdas=[0.0003,0.001,0.003,0.01,0.03,0.1]' model.lmbda=0.1)
 plan() { $PY train.py "experiment=[recipe_cpu,$1]" data=shared_sar_mix model.lmbda=0.0067 seed=$2 hydra.run.dir=$3; }
 
 if [[ $STAGE == all ]]; then
@@ -30,6 +31,14 @@ if [[ $STAGE == all ]]; then
     plan selfattn_bottleneck 2 $P/selfattn_bottleneck_s2; plan cbam_everywhere 2 $P/cbam_everywhere_s2
     plan cbam_everywhere 3 $P/cbam_everywhere_s3
     wait $side
+    # the CBAM placement sweep's other two positions (bottleneck and everywhere are V1 and V2), and
+    # the stride-8 variable-rate baseline (two widths: 1.5 latent values per pixel instead of 0.375;
+    # experiments/latent_bound.py) over six λ, three lanes
+    { plan cbam_encoder 1 $P/cbam_encoder_s1; plan cbam_encoder 2 $P/cbam_encoder_s2; plan cbam_encoder 3 $P/cbam_encoder_s3; } &
+    side=$!
+    { plan cbam_decoder 1 $P/cbam_decoder_s1; plan cbam_decoder 2 $P/cbam_decoder_s2; plan cbam_decoder 3 $P/cbam_decoder_s3; } &
+    $PY train.py experiment=recipe_cpu $C "${S8[@]}" hydra.run.dir=$Z/baseline_vr_s8
+    wait
     # ship (float16, SHA-256, config, command, data hashes)
     T="python train.py"
     $PY experiments/ship_zoo.py export $Z/baseline_vr baseline-ms-vr "$T experiment=recipe_cpu $C 'model.lmbdas=[0.0018,0.0067,0.025,0.0932]' model.lmbda=0.0932"

@@ -41,6 +41,21 @@ def test_known_value_for_a_linear_curve() -> None:
     assert bd_rate(RATES, anchor, RATES, anchor + 0.5) == pytest.approx((10**-0.05 - 1) * 100)
 
 
+@pytest.mark.parametrize("method", ["cubic", "pchip"])
+def test_a_rate_window_counts_only_the_rates_inside_it(method: str) -> None:
+    anchor = 10 * np.log10(RATES) + 30
+    growing = anchor + np.log2(RATES / 0.25)  # 0 dB better at 0.25 bpp, 4 dB at 4 bpp
+    assert bd_psnr(RATES, anchor, RATES, anchor + 1.0, method, rate_window=(0.5, 2.0)) == pytest.approx(1.0)
+    assert bd_rate(RATES, anchor, RATES, anchor + 0.5, method, rate_window=(0.5, 2.0)) == pytest.approx(
+        (10**-0.05 - 1) * 100
+    )
+    # linear in log rate: the mean gain over a window is the gain at its (log) centre
+    assert bd_psnr(RATES, anchor, RATES, growing, method, rate_window=(0.25, 1.0)) == pytest.approx(1.0)
+    assert bd_psnr(RATES, anchor, RATES, growing, method, rate_window=(1.0, 4.0)) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="do not overlap"):
+        bd_psnr(RATES, anchor, RATES, anchor, method, rate_window=(8.0, 16.0))
+
+
 def test_non_overlapping_curves_raise() -> None:
     with pytest.raises(ValueError, match="do not overlap"):
         bd_rate(RATES, PSNRS, RATES, PSNRS + 20.0)

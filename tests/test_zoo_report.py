@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -58,7 +59,23 @@ def test_a_point_more_than_half_a_db_below_fails_milestone_1():
     matched = [[payload("J2K", "jpeg2000", [("a", 0.5, 20.6)])]]
     report = build_zoo_report(learned, matched, sweep("jpeg2000", [(0.25, 18.0), (0.5, 20.5)]))
     assert report["models"]["m"]["milestone_1"] is False
-    assert "| m | 1 |" in render_zoo_markdown(report) and "not met" in render_zoo_markdown(report)
+    assert "| m | 1 (1) |" in render_zoo_markdown(report) and "not met" in render_zoo_markdown(report)
+
+
+def test_milestones_count_only_the_rates_they_are_set_over():
+    # four points: 0.1 and 3 bpp lie outside 0.25-2 bpp and are 3 dB below JPEG 2000 there
+    rates = [0.1, 0.5, 1.0, 3.0]
+    j2k = {r: 10 * math.log10(r) + 25 for r in [0.05, *rates, 4.0]}
+    gap = {0.1: -3.0, 0.5: -0.2, 1.0: -0.3, 3.0: -3.0}
+    learned = [payload("m", "learned", [("a", r, j2k[r] + gap[r])], lmbda=r) for r in rates]
+    matched = [[payload("J2K", "jpeg2000", [("a", r, j2k[r])])] for r in rates]
+    report = build_zoo_report(learned, matched, sweep("jpeg2000", sorted(j2k.items())))
+    model = report["models"]["m"]
+    assert model["points_in_range"] == 2 and model["milestone_1"] is True
+    whole, in_range = model["bd"]["jpeg2000"]["bd_psnr"], model["bd_in_range"]["bd_psnr"]
+    assert whole < in_range < 0  # the cubic fit through all four points, integrated over less of it
+    text = render_zoo_markdown(report)
+    assert "| m | 4 (2) |" in text and "BD-rate % over 0.25–2 bpp" in text
 
 
 @pytest.mark.slow

@@ -11,7 +11,9 @@ sorted. Two fitting methods:
   least 2 points per curve with distinct abscissae.
 
 The fitted curves are integrated over the overlap of the two curves' abscissa
-ranges; curves that do not overlap raise ``ValueError``.
+ranges; curves that do not overlap raise ``ValueError``. ``rate_window=(lo, hi)`` (bpp) narrows
+the integration to a rate range: BD-PSNR integrates over log rate within it, BD-rate over the
+qualities the anchor's fitted curve reaches between ``lo`` and ``hi``.
 """
 
 from __future__ import annotations
@@ -59,12 +61,26 @@ def _mean_over(x: np.ndarray, y: np.ndarray, low: float, high: float, method: Me
     return float(integral / (high - low))
 
 
+def _value_at(x: np.ndarray, y: np.ndarray, at: float, method: Method) -> float:
+    """The curve y(x), fitted with ``method``, at ``at`` (clamped to the curve's x range)."""
+    at = float(np.clip(at, x.min(), x.max()))
+    if method == "cubic":
+        return float(np.polyval(np.polyfit(x, y, 3), at))
+    order = np.argsort(x)
+    return float(PchipInterpolator(x[order], y[order])(at))
+
+
 def _mean_difference(
-    x_anchor: np.ndarray, y_anchor: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, method: Method
+    x_anchor: np.ndarray,
+    y_anchor: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    method: Method,
+    window: tuple[float, float] | None = None,
 ) -> float:
-    """Average of y_test(x) - y_anchor(x) over the overlapping x range."""
-    low = max(x_anchor.min(), x_test.min())
-    high = min(x_anchor.max(), x_test.max())
+    """Average of y_test(x) - y_anchor(x) over the overlapping x range (within ``window``)."""
+    low = max(x_anchor.min(), x_test.min(), *(window[:1] if window else ()))
+    high = min(x_anchor.max(), x_test.max(), *(window[1:] if window else ()))
     if high <= low:
         raise ValueError(f"rate-distortion curves do not overlap (common range [{low:g}, {high:g}] is empty)")
     return _mean_over(x_test, y_test, low, high, method) - _mean_over(x_anchor, y_anchor, low, high, method)
@@ -76,6 +92,7 @@ def bd_rate(
     rate_test: ArrayLike,
     dist_test: ArrayLike,
     method: Method = "cubic",
+    rate_window: tuple[float, float] | None = None,
 ) -> float:
     """Average rate difference of test vs anchor at equal quality, in percent.
 
@@ -85,7 +102,10 @@ def bd_rate(
     """
     log_ra, da = _curve(rate_anchor, dist_anchor, method)
     log_rt, dt = _curve(rate_test, dist_test, method)
-    return float((10.0 ** _mean_difference(da, log_ra, dt, log_rt, method) - 1.0) * 100.0)
+    window = None
+    if rate_window is not None:
+        window = tuple(sorted(_value_at(log_ra, da, float(np.log10(r)), method) for r in rate_window))
+    return float((10.0 ** _mean_difference(da, log_ra, dt, log_rt, method, window) - 1.0) * 100.0)
 
 
 def bd_psnr(
@@ -94,6 +114,7 @@ def bd_psnr(
     rate_test: ArrayLike,
     dist_test: ArrayLike,
     method: Method = "cubic",
+    rate_window: tuple[float, float] | None = None,
 ) -> float:
     """Average distortion gain of test vs anchor at equal rate (dB if distortion is PSNR).
 
@@ -102,4 +123,7 @@ def bd_psnr(
     """
     log_ra, da = _curve(rate_anchor, dist_anchor, method)
     log_rt, dt = _curve(rate_test, dist_test, method)
-    return _mean_difference(log_ra, da, log_rt, dt, method)
+    window = (
+        None if rate_window is None else (float(np.log10(rate_window[0])), float(np.log10(rate_window[1])))
+    )
+    return _mean_difference(log_ra, da, log_rt, dt, method, window)

@@ -79,8 +79,10 @@ def bd(
     anchor: tuple[Sequence[float], Sequence[float]],
     test: tuple[Sequence[float], Sequence[float]],
     method: str = "cubic",
+    rate_window: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """BD-rate and BD-PSNR of ``test`` against ``anchor`` (rates, PSNRs), each or both N/A with a reason.
+    ``rate_window`` (bpp) narrows both to a rate range (:mod:`sarcomp.analysis.rd`).
 
     BD-rate integrates over the PSNR range both curves cover and BD-PSNR over the common log-rate
     range, so one can exist without the other (e.g. a codec several dB worse everywhere, coded
@@ -108,7 +110,7 @@ def bd(
             )
             continue
         try:
-            out[key] = fn(*args, method=method)
+            out[key] = fn(*args, method=method, rate_window=rate_window)
         except ValueError as exc:
             out[f"{key}_na"] = str(exc)
     return out

@@ -1,7 +1,7 @@
 """Ship trained runs into the package's model zoo, then record their measured metrics.
 
     # 1. weights + config + command + data hashes (float16) into sarcomp/models/zoo/
-    python experiments/ship_zoo.py export <run folder> <name> "<exact train command>"
+    python experiments/ship_zoo.py export <run folder> <name> "<exact train command>" [--curve <RD curve>]
     # 2. after scripts/zoo_report.py: each model's operating points from the report's JSON,
     #    with the command that produced them, into its manifest entry
     python experiments/ship_zoo.py record <report.json> "<exact report command>"
@@ -25,11 +25,13 @@ def record(report_path: str, command: str) -> None:
     for item in manifest["models"]:
         points = [p for p in report["points"] if p["name"] == item["name"]]
         if points:
+            curve = report["models"][item.get("curve", item["name"])]
             item["metrics"] = {
                 "command": command,
                 "scenes": report["scenes"],
                 "points": points,
-                "bd": report["models"][item["name"]]["bd"],
+                "bd": curve["bd"],
+                "bd_in_range": curve["bd_in_range"],
             }
     write_json(path, manifest)
 
@@ -41,12 +43,13 @@ def main() -> None:
     e.add_argument("run_dir")
     e.add_argument("name")
     e.add_argument("command")
+    e.add_argument("--curve", default=None, help="the RD curve this single-λ model is a point of")
     r = sub.add_parser("record")
     r.add_argument("report")
     r.add_argument("command")
     a = p.parse_args()
     if a.what == "export":
-        print(export_run(a.run_dir, a.name, a.command, {}))
+        print(export_run(a.run_dir, a.name, a.command, {}, curve=a.curve))
     else:
         record(a.report, a.command)
 

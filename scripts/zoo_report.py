@@ -51,7 +51,7 @@ def report(cfg: DictConfig) -> None:
             payload, path = evaluate_pretrained(
                 name, cfg.data, None, cfg.paths.log_dir, cfg.device, classic, lmbda
             )
-            learned.append(payload)
+            learned.append({**payload, "curve": item.get("curve", name)})
             side = matched_path(path, tag)
             matched.append(load_results(side) if side.is_file() else [])
     out = Path(cfg.out or Path(cfg.paths.log_dir) / "zoo_report" / f"zoo{tag}.md")

@@ -42,7 +42,7 @@ def test_export_writes_manifest_with_hash_config_command_and_data(zoo, smoke_run
         8,
         8,
     ]
-    assert {"train", "val"} <= set(item["data"])
+    assert {"train", "val"} <= set(item["data"]) and item["curve"] == "tiny"  # its own RD curve
     stored = torch.load(zoo / item["file"], weights_only=True)["model"]
     assert all(v.dtype == torch.float16 for v in stored.values() if v.is_floating_point())
 

@@ -78,6 +78,25 @@ def test_milestones_count_only_the_rates_they_are_set_over():
     assert "| m | 4 (2) |" in text and "BD-rate % over 0.25–2 bpp" in text
 
 
+def test_single_lambda_models_of_one_curve_are_fitted_and_judged_together():
+    j2k = {r: 10 * math.log10(r) + 25 for r in (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)}
+    rates = (0.25, 0.5, 1.0, 2.0)
+    learned = [
+        payload(f"s-l{i}", "learned", [("a", r, j2k[r] - 0.2)], lmbda=r, curve="s")
+        for i, r in enumerate(rates)
+    ]
+    learned.append(payload("alone", "learned", [("a", 1.0, j2k[1.0])], lmbda=0.01))
+    matched = [
+        [payload("J2K", "jpeg2000", [("a", p["mean"]["bpp"], j2k[p["mean"]["bpp"]])])] for p in learned
+    ]
+    report = build_zoo_report(learned, matched, sweep("jpeg2000", sorted(j2k.items())))
+    assert set(report["models"]) == {"s", "alone"}
+    curve = report["models"]["s"]
+    assert curve["points"] == 4 and curve["milestone_1"] is True
+    assert curve["bd_in_range"]["bd_psnr"] == pytest.approx(-0.2, abs=1e-6)
+    assert [p["name"] for p in report["points"][:4]] == ["s-l0", "s-l1", "s-l2", "s-l3"]
+
+
 @pytest.mark.slow
 def test_zoo_report_script_on_a_temporary_zoo(smoke_run, tiny_data, tmp_path):
     zoo = tmp_path / "zoo"

@@ -49,6 +49,7 @@ def point_row(learned: Mapping[str, Any], matched: Sequence[Mapping[str, Any]]) 
     """One operating point: the learned means and ΔPSNR per rate-matched codec (mean, min, max)."""
     row: dict[str, Any] = {
         "name": learned["name"],
+        "curve": learned.get("curve") or learned["name"],
         "plan": learned.get("plan"),
         "lmbda": learned.get("lmbda"),
         **learned["mean"],
@@ -68,10 +69,11 @@ def point_row(learned: Mapping[str, Any], matched: Sequence[Mapping[str, Any]]) 
 
 
 def model_curves(points: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    """Operating points grouped by shipped model, in rate order."""
+    """Operating points grouped by RD curve (a shipped model, or single-λ models trained alike), in
+    rate order."""
     out: dict[str, list[Mapping[str, Any]]] = {}
     for p in points:
-        out.setdefault(p["name"], []).append(p)
+        out.setdefault(p.get("curve") or p["name"], []).append(p)
     return {k: sorted(v, key=lambda p: p["bpp"]) for k, v in out.items()}
 
 
@@ -185,7 +187,7 @@ def render_zoo_markdown(report: Mapping[str, Any], plot: Path | None = None) -> 
             + [_met(m["milestone_1"]), _met(None if rate is None else rate <= 0)]
             + [_met(None if rate is None else rate <= GOAL_BD_RATE)]
         )
-    head = ["model", f"points (in {lo:g}–{hi:g} bpp)", "BD-rate % vs JPEG 2000", "BD-PSNR dB vs JPEG 2000"]
+    head = ["RD curve", f"points (in {lo:g}–{hi:g} bpp)", "BD-rate % vs JPEG 2000", "BD-PSNR dB vs JPEG 2000"]
     head += [f"BD-rate % over {lo:g}–{hi:g} bpp", f"BD-PSNR dB over {lo:g}–{hi:g} bpp"]
     head += [f"M1: ≥ −0.5 dB at every point in {lo:g}–{hi:g} bpp", "M2: BD-rate ≤ 0 over the range"]
     head += ["goal: BD-rate ≤ −20 % over the range"]
@@ -198,7 +200,7 @@ def render_zoo_markdown(report: Mapping[str, Any], plot: Path | None = None) -> 
             for c in others
             if c in m["bd"]
         ]
-        out += [md_table(["model", "anchor", "BD-rate %", "BD-PSNR dB"], rows), ""]
+        out += [md_table(["RD curve", "anchor", "BD-rate %", "BD-PSNR dB"], rows), ""]
     rows = [
         [s["name"], _f(s.get("param"), "g"), _f(s["bpp"], ".3f"), _f(s["psnr"], ".2f")]
         for s in report["sweep"]

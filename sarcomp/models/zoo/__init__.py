@@ -108,11 +108,14 @@ def export_run(
     zoo_dir: str | Path | None = None,
     checkpoint: str = "best",
     half: bool = True,
+    curve: str | None = None,
 ) -> Path:
     """Add (or replace) ``name`` in the zoo from a trained run; returns the weight file.
 
     ``metrics`` should be an evaluation on scenes the run did not train on, with the command
     that produced it; the run's scene records (``scenes.json``) become the entry's ``data``.
+    ``curve`` names the RD curve a single-λ model is one point of (models trained alike but for
+    λ); the report fits and judges that curve as one (default: the model alone).
     """
     from sarcomp.runs import load_run, read_scenes
 
@@ -132,6 +135,7 @@ def export_run(
         "command": command,
         "data": read_scenes(run_dir),
         "metrics": dict(metrics),
+        "curve": curve or name,
     }
     entries = [e for e in entries if e["name"] != name] + [item]
     write_json(root / MANIFEST, {"models": entries})

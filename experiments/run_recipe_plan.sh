@@ -39,8 +39,21 @@ if [[ $STAGE == all ]]; then
     { plan cbam_decoder 1 $P/cbam_decoder_s1; plan cbam_decoder 2 $P/cbam_decoder_s2; plan cbam_decoder 3 $P/cbam_decoder_s3; } &
     $PY train.py experiment=recipe_cpu $C "${S8[@]}" hydra.run.dir=$Z/baseline_vr_s8
     wait
+    # stride-8 per-λ models (the strongest baseline): λ on a grid spread by validation rates only
+    # (λ = 0.0005 was trained too and collapsed: no bits in y from step 500 on; not shipped)
+    for l in 0.0015 0.003 0.01 0.03; do
+        $PY train.py experiment=recipe_cpu $C 'model.channels=[48,64]' model.lmbda=$l hydra.run.dir=$Z/baseline_s8_l$l &
+        (( $(jobs -r | wc -l) < 3 )) || wait -n
+    done
+    wait
     # ship (float16, SHA-256, config, command, data hashes)
     T="python train.py"
+    for l in 0.0015 0.003 0.01 0.03; do
+        $PY experiments/ship_zoo.py export $Z/baseline_s8_l$l baseline-ms-s8-l${l#0.} \
+            "$T experiment=recipe_cpu $C 'model.channels=[48,64]' model.lmbda=$l" --curve baseline-ms-s8
+    done
+    $PY experiments/ship_zoo.py export $Z/baseline_vr_s8 baseline-ms-vr-s8 \
+        "$T experiment=recipe_cpu $C 'model.channels=[48,64]' 'model.lmbdas=[0.0003,0.001,0.003,0.01,0.03,0.1]' model.lmbda=0.1"
     $PY experiments/ship_zoo.py export $Z/baseline_vr baseline-ms-vr "$T experiment=recipe_cpu $C 'model.lmbdas=[0.0018,0.0067,0.025,0.0932]' model.lmbda=0.0932"
     $PY experiments/ship_zoo.py export $P/baseline_s1 baseline-ms-l0067 "$T 'experiment=[recipe_cpu,baseline]' $C model.lmbda=0.0067"
     $PY experiments/ship_zoo.py export $Z/v1_l0.0067 v1-cbam-l0067 "$T 'experiment=[recipe_cpu,cbam_bottleneck]' $C model.lmbda=0.0067"

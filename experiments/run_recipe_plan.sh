@@ -40,15 +40,16 @@ if [[ $STAGE == all ]]; then
     $PY train.py experiment=recipe_cpu $C "${S8[@]}" hydra.run.dir=$Z/baseline_vr_s8
     wait
     # stride-8 per-λ models (the strongest baseline): λ on a grid spread by validation rates only
-    # (λ = 0.0005 was trained too and collapsed: no bits in y from step 500 on; not shipped)
-    for l in 0.0015 0.003 0.01 0.03; do
+    # (λ = 0.0005 was trained too and collapsed: no bits in y from step 500 on; not shipped;
+    # λ = 0.001, from the variable-rate grid, was added for the low end)
+    for l in 0.001 0.0015 0.003 0.01 0.03; do
         $PY train.py experiment=recipe_cpu $C 'model.channels=[48,64]' model.lmbda=$l hydra.run.dir=$Z/baseline_s8_l$l &
         (( $(jobs -r | wc -l) < 3 )) || wait -n
     done
     wait
     # ship (float16, SHA-256, config, command, data hashes)
     T="python train.py"
-    for l in 0.0015 0.003 0.01 0.03; do
+    for l in 0.001 0.0015 0.003 0.01 0.03; do
         $PY experiments/ship_zoo.py export $Z/baseline_s8_l$l baseline-ms-s8-l${l#0.} \
             "$T experiment=recipe_cpu $C 'model.channels=[48,64]' model.lmbda=$l" --curve baseline-ms-s8
     done

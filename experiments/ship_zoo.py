@@ -15,7 +15,7 @@ import argparse
 import json
 
 from sarcomp.fileio import write_json
-from sarcomp.models.zoo import MANIFEST, export_run, zoo_root
+from sarcomp.models.zoo import MANIFEST, curve_of, export_run, zoo_root
 
 
 def record(report_path: str, command: str) -> None:
@@ -25,7 +25,7 @@ def record(report_path: str, command: str) -> None:
     for item in manifest["models"]:
         points = [p for p in report["points"] if p["name"] == item["name"]]
         if points:
-            curve = report["models"][item.get("curve", item["name"])]
+            curve = report["models"][curve_of(item)]
             item["metrics"] = {
                 "command": command,
                 "scenes": report["scenes"],

@@ -29,7 +29,7 @@ def report(cfg: DictConfig) -> None:
     from sarcomp.evaluation.classic import evaluate_classic
     from sarcomp.evaluation.pretrained import evaluate_pretrained, unused_scenes
     from sarcomp.fileio import atomic_write_text, write_json
-    from sarcomp.models.zoo import entry, shipped_names
+    from sarcomp.models.zoo import curve_of, entry, shipped_names
     from sarcomp.runs import data_tag, load_results, matched_path
     from sarcomp.training.checks import check_data_config
 
@@ -51,7 +51,7 @@ def report(cfg: DictConfig) -> None:
             payload, path = evaluate_pretrained(
                 name, cfg.data, None, cfg.paths.log_dir, cfg.device, classic, lmbda
             )
-            learned.append({**payload, "curve": item.get("curve", name)})
+            learned.append({**payload, "curve": curve_of(item)})
             side = matched_path(path, tag)
             matched.append(load_results(side) if side.is_file() else [])
     out = Path(cfg.out or Path(cfg.paths.log_dir) / "zoo_report" / f"zoo{tag}.md")

@@ -48,26 +48,30 @@ def _curve(rate: ArrayLike, dist: ArrayLike, method: Method) -> tuple[np.ndarray
     return np.log10(rate_array), dist_array
 
 
+def _fit(x: np.ndarray, y: np.ndarray, method: Method) -> np.poly1d | PchipInterpolator:
+    """The curve y(x) fitted with ``method``."""
+    if method == "cubic":
+        return np.poly1d(np.polyfit(x, y, 3))
+    order = np.argsort(x)
+    if np.any(np.diff(x[order]) == 0):
+        raise ValueError("'pchip' needs distinct abscissae within each curve")
+    return PchipInterpolator(x[order], y[order])
+
+
 def _mean_over(x: np.ndarray, y: np.ndarray, low: float, high: float, method: Method) -> float:
     """Mean value of the curve y(x), fitted with ``method``, over [low, high]."""
-    if method == "cubic":
-        antiderivative = np.polyint(np.polyfit(x, y, 3))
-        integral = np.polyval(antiderivative, high) - np.polyval(antiderivative, low)
+    curve = _fit(x, y, method)
+    if isinstance(curve, np.poly1d):
+        antiderivative = curve.integ()
+        integral = antiderivative(high) - antiderivative(low)
     else:
-        order = np.argsort(x)
-        if np.any(np.diff(x[order]) == 0):
-            raise ValueError("'pchip' needs distinct abscissae within each curve")
-        integral = PchipInterpolator(x[order], y[order]).integrate(low, high)
+        integral = curve.integrate(low, high)
     return float(integral / (high - low))
 
 
 def _value_at(x: np.ndarray, y: np.ndarray, at: float, method: Method) -> float:
     """The curve y(x), fitted with ``method``, at ``at`` (clamped to the curve's x range)."""
-    at = float(np.clip(at, x.min(), x.max()))
-    if method == "cubic":
-        return float(np.polyval(np.polyfit(x, y, 3), at))
-    order = np.argsort(x)
-    return float(PchipInterpolator(x[order], y[order])(at))
+    return float(_fit(x, y, method)(float(np.clip(at, x.min(), x.max()))))
 
 
 def _mean_difference(

@@ -73,7 +73,7 @@ def model_curves(points: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[
     rate order."""
     out: dict[str, list[Mapping[str, Any]]] = {}
     for p in points:
-        out.setdefault(p.get("curve") or p["name"], []).append(p)
+        out.setdefault(p["curve"], []).append(p)
     return {k: sorted(v, key=lambda p: p["bpp"]) for k, v in out.items()}
 
 
@@ -103,9 +103,9 @@ def build_zoo_report(
     ]
     anchors = sweep_curves(rows)
     models = {}
+    lo, hi = MILESTONE_RATES
     for name, pts in model_curves(points).items():
         test = ([p["bpp"] for p in pts], [p["psnr"] for p in pts])
-        lo, hi = MILESTONE_RATES
         deltas = [p.get(f"delta_{ANCHOR}") for p in pts if lo <= p["bpp"] <= hi]
         within = [d is not None and d["mean"] >= MILESTONE_1_DB for d in deltas]
         models[name] = {

@@ -64,6 +64,11 @@ def entry(name: str, zoo_dir: str | Path | None = None) -> dict[str, Any]:
     raise SarcompError(f"unknown pretrained model {name!r}; shipped: {names}")
 
 
+def curve_of(item: Mapping[str, Any]) -> str:
+    """The RD curve a manifest entry is a point of: its ``curve``, else the model alone."""
+    return str(item.get("curve") or item["name"])
+
+
 def sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

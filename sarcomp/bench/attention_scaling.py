@@ -3,8 +3,8 @@
 - ``fused``: global attention through ``F.scaled_dot_product_attention`` (one head);
 - ``explicit``: the formula ``softmax(Q Kᵀ / √d) V``, which materialises the tokens² matrix;
 - ``module``: the codec's ``self_attention`` block as configured by default (global up to
-  ``max_tokens=4096`` positions with queries in blocks of ``query_chunk=256``, local 8×8 windows
-  above), including its projections.
+  ``max_tokens`` positions with queries in blocks of ``query_chunk``, local windows above; the
+  settings are recorded with the rows), including its projections.
 
 Inference (``torch.no_grad``), batch 1, ``attention_channels`` channels (the latent width),
 Q/K of ``channels // 8``. Peak memory as :mod:`sarcomp.bench.measure` describes.
@@ -48,6 +48,8 @@ def measure_attention(
     sides: tuple[int, ...], channels: int, repeats: int, device: torch.device
 ) -> dict[str, Any]:
     """One row per (side, method): seconds (median) and peak bytes above the inputs."""
+    defaults = build_attention("self_attention", channels)
+    settings = {key: getattr(defaults, key) for key in ("max_tokens", "query_chunk", "window_size")}
     rows = []
     with torch.no_grad():
         for side in sides:
@@ -62,7 +64,7 @@ def measure_attention(
                         "peak_bytes": peak_bytes(fn, device),
                     }
                 )
-    return {"channels": channels, "batch": 1, "mode": "inference (no_grad)", "rows": rows}
+    return {"channels": channels, "batch": 1, "mode": "inference (no_grad)", "module": settings, "rows": rows}
 
 
 def growth_exponents(rows: list[dict[str, Any]], method: str) -> list[float]:

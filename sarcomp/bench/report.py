@@ -114,13 +114,14 @@ def _codec(s: dict[str, Any]) -> list[str]:
 
 
 def _attention(s: dict[str, Any]) -> list[str]:
+    m = s["module"]
     head = [
         "## Self-attention",
         "",
         f"{s['mode']}, batch {s['batch']}, {s['channels']} channels. fused = scaled_dot_product_attention, "
-        "explicit = softmax(QK^T/sqrt(d))V, module = the self_attention block (global up to 4096 "
-        "positions with queries in blocks of 256, 8x8 windows above). Peak: allocations above the inputs (CPU: torch.profiler "
-        "memory events; CUDA: max_memory_allocated).",
+        f"explicit = softmax(QK^T/sqrt(d))V, module = the self_attention block (global up to {m['max_tokens']} "
+        f"positions with queries in blocks of {m['query_chunk']}, {m['window_size']}x{m['window_size']} windows "
+        "above). Peak: allocations above the inputs (CPU: torch.profiler memory events; CUDA: max_memory_allocated).",
         "",
     ]
     by_side: dict[int, dict[str, dict]] = {}

@@ -374,7 +374,7 @@ class SelfAttention(_ResidualAttention):
     kwargs: ``num_heads=1``, ``qk_reduction=8``, ``qk_channels=None`` (see the base class),
     ``max_tokens=4096`` (64×64) and ``window_size=8``: above ``max_tokens`` positions the
     block switches to local attention in ``window_size`` windows (as ``local_attention``),
-    logged once per module; ``max_tokens=None`` never switches. ``query_chunk=256``: global
+    logged once per module; ``max_tokens=None`` never switches. ``query_chunk=128``: global
     attention takes the queries in blocks of that many positions (same result, memory linear in
     positions at inference; ``None``: all at once).
     """
@@ -387,7 +387,7 @@ class SelfAttention(_ResidualAttention):
         qk_channels: int | None = None,
         max_tokens: int | None = 4096,
         window_size: int = 8,
-        query_chunk: int | None = 256,
+        query_chunk: int | None = 128,
     ):
         super().__init__(channels, num_heads, qk_reduction, qk_channels)
         if query_chunk is not None and query_chunk < 1:

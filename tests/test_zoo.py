@@ -47,6 +47,13 @@ def test_export_writes_manifest_with_hash_config_command_and_data(zoo, smoke_run
     assert all(v.dtype == torch.float16 for v in stored.values() if v.is_floating_point())
 
 
+def test_re_export_replaces_the_entry_in_its_place(smoke_run, tmp_path):
+    for name in ("first", "second", "first"):
+        export_run(smoke_run, name, f"python train.py debug=smoke  # {name}", {}, zoo_dir=tmp_path)
+    assert shipped_names(tmp_path) == ["first", "second"]
+    assert entry("first", tmp_path)["sha256"] == sha256(tmp_path / "first.pt")
+
+
 def test_load_pretrained_decodes_its_own_bitstream_and_matches_the_run(zoo, smoke_run):
     cfg, model = load_pretrained("tiny", zoo_dir=zoo)
     assert not model.training and cfg.model.latent_channels == 8

@@ -142,6 +142,7 @@ def export_run(
         "metrics": dict(metrics),
         "curve": curve or name,
     }
-    entries = [e for e in entries if e["name"] != name] + [item]
+    names = [e["name"] for e in entries]  # a re-exported model keeps its place in the manifest
+    entries = [item if e["name"] == name else e for e in entries] if name in names else [*entries, item]
     write_json(root / MANIFEST, {"models": entries})
     return weights

@@ -20,9 +20,11 @@ from sarcomp.training.trainer import Trainer, train
 from tests.helpers import REPO, compose_train, smoke_overrides
 
 # 3 steps per epoch (12 samples / batch 4), so resumes land mid-epoch as well as on boundaries.
-STEPS = 30
+# Enough steps that a child run cannot finish while this (possibly starved) process polls and
+# signals it on a loaded machine.
+STEPS = 80
 OVERRIDES = (
-    "trainer.max_steps=30",
+    f"trainer.max_steps={STEPS}",
     "trainer.val_every=10",
     "trainer.checkpoint_every=2",
     "data.train_samples=12",

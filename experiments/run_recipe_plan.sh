@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 STAGE=${STAGE:-all}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-Z=outputs/zoo_runs P=outputs/recipe_plan
+Z=outputs/zoo_runs P=outputs/recipe_plan P8=outputs/recipe_plan_s8
 C="data=shared_sar_mix seed=1"
 S8=('model.channels=[48,64]' 'model.lmbdas=[0.0003,0.001,0.003,0.01,0.03,0.1]' model.lmbda=0.1)
 plan() { $PY train.py "experiment=[recipe_cpu,$1]" data=shared_sar_mix model.lmbda=0.0067 seed=$2 hydra.run.dir=$3; }
@@ -53,6 +53,12 @@ if [[ $STAGE == all ]]; then
         done
     done
     wait
+    # V1 and V3 on the stride-8 baseline: λ = 0.003, 4,000 steps, seed 1 (against baseline_s8_l0.003)
+    for v in cbam_bottleneck selfattn_bottleneck; do
+        $PY train.py "experiment=[recipe_cpu,$v]" $C 'model.channels=[48,64]' model.lmbda=0.003 \
+            hydra.run.dir=$P8/${v}_l0.003 &
+    done
+    wait
     # ship (float16, SHA-256, config, command, data hashes)
     T="python train.py"
     for l in 0.001 0.0015 0.003 0.01 0.03; do
@@ -83,3 +89,14 @@ $PY scripts/compare.py $R --no-evaluate --out experiments/results/recipe_plan_sy
     --tensorboard $P/compare
 $PY scripts/compare.py $R --no-evaluate --tag sar --out experiments/results/recipe_plan_shared_sar.md \
     --tensorboard $P/compare_sar
+# V1 and V3 on the stride-8 baseline (one seed), on both sets
+S8RUNS="$Z/baseline_s8_l0.003 $P8/cbam_bottleneck_l0.003 $P8/selfattn_bottleneck_l0.003"
+for run in $S8RUNS; do
+    for data in "$G" ""; do
+        $PY scripts/evaluate.py run_dir=$run $data 'classic.codecs=[jpeg2000]' classic.sweep=false
+    done
+done
+$PY scripts/compare.py $S8RUNS --no-evaluate --baseline recipe_cpu --out experiments/results/recipe_s8_attention_synthetic.md \
+    --tensorboard $P8/compare
+$PY scripts/compare.py $S8RUNS --no-evaluate --baseline recipe_cpu --tag sar \
+    --out experiments/results/recipe_s8_attention_shared_sar.md --tensorboard $P8/compare_sar

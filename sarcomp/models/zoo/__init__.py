@@ -142,7 +142,7 @@ def export_run(
         "metrics": dict(metrics),
         "curve": curve or name,
     }
-    names = [e["name"] for e in entries]  # a re-exported model keeps its place in the manifest
-    entries = [item if e["name"] == name else e for e in entries] if name in names else [*entries, item]
+    at = next((i for i, e in enumerate(entries) if e["name"] == name), len(entries))
+    entries[at : at + 1] = [item]  # a re-exported model keeps its place in the manifest
     write_json(root / MANIFEST, {"models": entries})
     return weights

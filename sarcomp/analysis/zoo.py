@@ -24,6 +24,7 @@ import numpy as np
 from sarcomp.analysis.render import md_table
 from sarcomp.analysis.stats import bd
 from sarcomp.evaluation.results import mean_row
+from sarcomp.models.zoo import curve_of
 
 ANCHOR = "jpeg2000"
 MILESTONE_1_DB = -0.5  # within 0.5 dB of JPEG 2000 at every rate point
@@ -49,7 +50,7 @@ def point_row(learned: Mapping[str, Any], matched: Sequence[Mapping[str, Any]]) 
     """One operating point: the learned means and ΔPSNR per rate-matched codec (mean, min, max)."""
     row: dict[str, Any] = {
         "name": learned["name"],
-        "curve": learned.get("curve") or learned["name"],
+        "curve": curve_of(learned),
         "plan": learned.get("plan"),
         "lmbda": learned.get("lmbda"),
         **learned["mean"],

@@ -10,6 +10,11 @@ are batched matrix products. One difference: at exact ties of a maximum, ``amax`
 gradient evenly between the tied elements and these give it all to one of them (as
 ``max_pool2d`` does); both are valid subgradients, and ties do not occur in practice with
 real-valued activations. Double backward is not supported.
+
+Two CPU kernels are avoided because they are slow, not because of what they compute (one thread,
+8×64×128×128): ``max(1)`` with indices over channels (30–45 ms; a running maximum over the
+channel planes takes 5–9 ms) and ``bmm`` with a single output column (11 ms; a matrix-vector product per
+sample takes 1 ms).
 """
 
 from __future__ import annotations
@@ -17,6 +22,35 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
+
+
+def channel_max(y: Tensor) -> tuple[Tensor, Tensor]:
+    """Max over C of ``y [B, C, H, W]`` and its arg-max (int64), each ``[B, 1, H, W]``.
+
+    On the CPU (contiguous ``y``, C ≤ 256) a running maximum over the channel planes; the arg-max
+    is the last channel that raised it, i.e. the running maximum of ``c · raised`` (uint8
+    arithmetic, vectorised). Ties go to the first channel. Elsewhere ``max(1)``.
+    """
+    if y.device.type != "cpu" or not y.is_contiguous() or y.shape[1] > 256:
+        return y.max(1, keepdim=True)
+    peak = y[:, :1].clone()
+    index = torch.zeros(peak.shape, dtype=torch.uint8)
+    raised = torch.empty(peak.shape, dtype=torch.bool)
+    tagged = torch.empty(peak.shape, dtype=torch.uint8)
+    for c in range(1, y.shape[1]):
+        plane = y[:, c : c + 1]
+        torch.gt(plane, peak, out=raised)
+        torch.maximum(peak, plane, out=peak)
+        torch.mul(raised.view(torch.uint8), c, out=tagged)
+        torch.maximum(index, tagged, out=index)
+    return peak, index.long()
+
+
+def batched_mv(m: Tensor, v: Tensor) -> Tensor:
+    """``m [B, C, N] @ v [B, N] -> [B, C]``: per sample with ``mv`` on the CPU, ``bmm`` elsewhere."""
+    if m.device.type == "cpu":
+        return torch.stack([torch.mv(mi, vi) for mi, vi in zip(m, v)])
+    return torch.bmm(m, v[:, :, None]).squeeze(2)
 
 
 class ChannelPool(torch.autograd.Function):
@@ -49,7 +83,7 @@ class GatedSpatialPool(torch.autograd.Function):
     @staticmethod
     def forward(ctx: FunctionCtx, x: Tensor, gc: Tensor) -> tuple[Tensor, Tensor]:
         y = x * gc[:, :, None, None]
-        peak, index = y.max(1, keepdim=True)
+        peak, index = channel_max(y)
         ctx.save_for_backward(x, gc, index)
         ctx.mark_non_differentiable(y)
         return torch.cat([y.mean(1, keepdim=True), peak], dim=1), y
@@ -68,7 +102,7 @@ class GatedSpatialPool(torch.autograd.Function):
         grad_x.scatter_add_(1, index, gcd.gather(1, index.flatten(1)).view_as(index) * grad_max)
         # d/dgc: Σ_hw x · (grad_mean + grad_max at the arg-max channel)
         xs = x.to(dtype).reshape(b, c, h * w)
-        grad_gc = torch.bmm(xs, grad_mean.reshape(b, h * w, 1)).squeeze(2)
+        grad_gc = batched_mv(xs, grad_mean.reshape(b, h * w))
         picked = x.to(dtype).gather(1, index) * grad_max  # x at the arg-max channel
         grad_gc.scatter_add_(1, index.flatten(1), picked.flatten(1))
         return grad_x.to(x.dtype), grad_gc.to(gc.dtype)
@@ -95,7 +129,7 @@ class DoubleGate(torch.autograd.Function):
         gcd, gsd = gc.to(dtype), gs.to(dtype)
         gx = grad.to(dtype) * x.to(dtype)  # the one full-size temporary, reused for d/dx
         flat = gx.reshape(b, c, h * w)
-        grad_gc = torch.bmm(flat, gsd.reshape(b, h * w, 1)).squeeze(2)  # Σ_hw grad·x·gs
+        grad_gc = batched_mv(flat, gsd.reshape(b, h * w))  # Σ_hw grad·x·gs
         grad_gs = torch.bmm(gcd[:, None, :], flat).view(b, 1, h, w)  # Σ_c grad·x·gc
         grad_x = gx.copy_(grad).mul_(gcd[:, :, None, None]).mul_(gsd)
         return grad_x.to(x.dtype), grad_gc.to(gc.dtype), grad_gs.to(gs.dtype), None

@@ -103,6 +103,7 @@ class TrainerSchema:
     device: str = MISSING
     precision: str = MISSING
     channels_last: bool = MISSING
+    retain_host_memory: bool = MISSING
     compile: bool = MISSING
     log_every: int = MISSING
     val_every: int = MISSING

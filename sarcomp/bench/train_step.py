@@ -23,6 +23,7 @@ from torch import nn
 from sarcomp.bench.measure import sync
 from sarcomp.bench.settings import BASELINE, BenchSettings, compose_experiment, label
 from sarcomp.models.attention import CBAM
+from sarcomp.training.host_memory import retain_freed_memory
 from sarcomp.training.memory import measure_cuda
 from sarcomp.training.step import TrainStep
 
@@ -53,6 +54,9 @@ def measure_train_steps(settings: BenchSettings, device: torch.device) -> dict[s
     """Median step time and tiles/s per experiment, and the paired ratio to the baseline."""
     device_override = ("trainer.device=" + device.type,)
     cfgs = {n: compose_experiment(n, settings.overrides + device_override) for n in settings.experiments}
+    first = next(iter(cfgs.values()))
+    # as the trainer does (sarcomp.training.trainer): process-wide, before the first big tensor
+    retained = device.type == "cpu" and bool(first.trainer.retain_host_memory) and retain_freed_memory()
     steps = {name: make_train_step(cfg, device)[0] for name, cfg in cfgs.items()}
     if FORMULA_OF in cfgs:  # the same experiment with CBAM as its formula: the fused path's effect
         step, model = make_train_step(cfgs[FORMULA_OF], device)
@@ -69,7 +73,6 @@ def measure_train_steps(settings: BenchSettings, device: torch.device) -> dict[s
             step()
             sync(device)
             runs[name].append(time.perf_counter() - start)
-    first = next(iter(cfgs.values()))
     tiles = int(first.data.batch_size) * int(first.trainer.accumulate)
     base = runs.get(BASELINE)
     rows = []
@@ -91,6 +94,7 @@ def measure_train_steps(settings: BenchSettings, device: torch.device) -> dict[s
         "tile_size": int(first.data.tile_size),
         "batch_size": int(first.data.batch_size),
         "accumulate": int(first.trainer.accumulate),
+        "host_memory_retained": retained,
         "rows": rows,
     }
 

@@ -1,0 +1,39 @@
+"""Keeping freed host memory for reuse, so CPU training does not page-fault its activations anew
+at every step.
+
+PyTorch takes CPU tensors from the C library's ``malloc``. glibc serves a block above its mmap
+threshold (at most 32 MB on 64-bit) with a fresh ``mmap`` and unmaps it on ``free``, so a training
+step's large activations and gradients are new memory each time, and the kernel zero-fills every
+page on first touch. Measured on one thread at 8×64×128×128 float32 (33.5 MB): a broadcast product
+takes 1.4 ms into an existing tensor and 12–30 ms into a new one. PyTorch's CPU performance guide
+suggests preloading jemalloc or TCMalloc for this; that needs a system library and an environment
+variable set before Python starts. glibc's own ``mallopt`` does the same from inside the process:
+no ``mmap`` for large blocks (``M_MMAP_MAX = 0``) and no trimming of the heap's top
+(``M_TRIM_THRESHOLD``), so freed blocks stay mapped and the next step reuses them. The cost is that
+resident memory stays at its high-water mark until the process ends, which suits a training
+process. Numbers are not affected, only where the bytes live: 300 steps of ``recipe_cpu`` at stride
+8 gave bit-identical weights with and without it, at 4.05 against 3.23 steps/s and 1.59 against
+1.48 GB peak RSS (beside two other trainings on the 2-core VM).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import platform
+
+M_TRIM_THRESHOLD = -1  # from glibc's <malloc.h>
+M_MMAP_MAX = -4
+NEVER_TRIM = 2**31 - 1
+
+
+def retain_freed_memory() -> bool:
+    """Make this process's ``malloc`` keep freed memory for reuse (glibc only); returns whether it
+    took effect. Applies to allocations made from now on, in this process and children it forks."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    libc = ctypes.CDLL(name)
+    return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, NEVER_TRIM))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -210,3 +212,20 @@ def test_hyperprior_variable_rate_codes_whole_scenes_through_sarc(tmp_path):
         np.testing.assert_array_equal(ds.read(1), expected)
     low = code_scene(loaded.model, scene, loaded.identity, 32, lmbda=0.002)
     assert np.isfinite(low.rec).all() and low.container != coded.container
+
+
+def test_table_gaussian_conditional_indexes_equal_compressais() -> None:
+    """One bucketize gives CompressAI's per-entry count: random scales, every table entry exactly,
+    values below the lower bound and above the table."""
+    from compressai.entropy_models import GaussianConditional
+
+    from sarcomp.models.entropy import TableGaussianConditional
+
+    ours, theirs = TableGaussianConditional(None), GaussianConditional(None)
+    table = torch.linspace(math.log(0.11), math.log(256.0), 64).exp()  # CompressAI's default table
+    ours.update_scale_table(table)
+    theirs.update_scale_table(table)
+    scales = torch.cat([torch.rand(1000) * 300, table, table * (1 + 1e-6), torch.tensor([0.0, 1e-9, 1e9])])
+    for dtype in (torch.float32, torch.float64):
+        s = scales.to(dtype).view(1, -1, 1, 1)
+        assert torch.equal(ours.build_indexes(s), theirs.build_indexes(s))

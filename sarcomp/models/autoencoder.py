@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+from compressai.entropy_models import EntropyBottleneck
 from compressai.models import CompressionModel
 from torch import Tensor, nn
 
@@ -44,6 +44,7 @@ from sarcomp.models.blocks import down_block, up_block
 from sarcomp.models.entropy import (
     ENTROPY_MODELS,
     GainUnits,
+    TableGaussianConditional,
     hyper_analysis,
     hyper_shape,
     hyper_synthesis,
@@ -133,7 +134,7 @@ class SARCodec(CompressionModel):
             self.h_a = hyper_analysis(entropy, latent_channels, hyper)
             self.h_s = hyper_synthesis(entropy, latent_channels, hyper)
             self.entropy_bottleneck = EntropyBottleneck(hyper)
-            self.gaussian_conditional = GaussianConditional(None)  # scale table set by update()
+            self.gaussian_conditional = TableGaussianConditional(None)  # scale table set by update()
         self.gain = GainUnits(lmbdas, latent_channels) if lmbdas else None
         self.lmbdas = self.gain.lmbdas if self.gain else ()
         self.attention_type, self.placement = kind, placement

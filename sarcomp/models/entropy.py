@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from compressai.entropy_models import GaussianConditional
 from torch import Tensor, nn
 
 ENTROPY_MODELS: tuple[str, ...] = ("factorized", "hyperprior", "meanscale")
@@ -31,6 +32,19 @@ def _conv(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Conv2d:
 
 def _deconv(c_in: int, c_out: int) -> nn.ConvTranspose2d:
     return nn.ConvTranspose2d(c_in, c_out, 5, stride=2, padding=2, output_padding=1)
+
+
+class TableGaussianConditional(GaussianConditional):
+    """CompressAI's ``GaussianConditional`` with ``build_indexes`` as one ``bucketize``.
+
+    The index of a scale is the number of scale-table entries (the last excluded) below it, which
+    CompressAI counts with one comparison pass per entry (63 at the default table; about a tenth of
+    a stride-8 model's encode + decode time on the CPU); a binary search gives the same integers.
+    """
+
+    def build_indexes(self, scales: Tensor) -> Tensor:
+        scales = self.lower_bound_scale(scales)
+        return torch.bucketize(scales, self.scale_table[:-1].to(scales)).int()
 
 
 def hyper_analysis(entropy: str, latent: int, hyper: int) -> nn.Sequential:

@@ -59,6 +59,15 @@ if [[ $STAGE == all ]]; then
             hydra.run.dir=$P8/${v}_l0.003 &
     done
     wait
+    # V0-V3 on the stride-8 baseline with seeds 2 and 3 (V2 also seed 1), two lanes
+    for job in "cbam_everywhere 1" "cbam_everywhere 2" "cbam_everywhere 3" "selfattn_bottleneck 2" \
+               "selfattn_bottleneck 3" "cbam_bottleneck 2" "cbam_bottleneck 3" "baseline 2" "baseline 3"; do
+        read -r v seed <<< "$job"
+        $PY train.py "experiment=$([[ $v == baseline ]] && echo recipe_cpu || echo "[recipe_cpu,$v]")" \
+            data=shared_sar_mix seed=$seed 'model.channels=[48,64]' model.lmbda=0.003 hydra.run.dir=$P8/${v}_l0.003_s$seed &
+        (( $(jobs -r | wc -l) < 2 )) || wait -n
+    done
+    wait
     # ship (float16, SHA-256, config, command, data hashes)
     T="python train.py"
     for l in 0.001 0.0015 0.003 0.01 0.03; do
@@ -89,8 +98,8 @@ $PY scripts/compare.py $R --no-evaluate --out experiments/results/recipe_plan_sy
     --tensorboard $P/compare
 $PY scripts/compare.py $R --no-evaluate --tag sar --out experiments/results/recipe_plan_shared_sar.md \
     --tensorboard $P/compare_sar
-# V1 and V3 on the stride-8 baseline (one seed), on both sets
-S8RUNS="$Z/baseline_s8_l0.003 $P8/cbam_bottleneck_l0.003 $P8/selfattn_bottleneck_l0.003"
+# V0-V3 on the stride-8 baseline (3 seeds; seed 1 of V0 is the 4,000-step per-λ run), on both sets
+S8RUNS="$Z/baseline_s8_l0.003 $(ls -d $P8/*_l0.003* | tr '\n' ' ')"
 for run in $S8RUNS; do
     for data in "$G" ""; do
         $PY scripts/evaluate.py run_dir=$run $data 'classic.codecs=[jpeg2000]' classic.sweep=false

@@ -21,9 +21,11 @@ register_resolvers()
 def main(cfg: DictConfig) -> None:
     from sarcomp.analysis.render import format_table, summary_rows
     from sarcomp.evaluation.evaluate import evaluate_folder
+    from sarcomp.host_memory import retain_freed_memory
     from sarcomp.runs import load_results
     from sarcomp.training.checks import check_data_config
 
+    retain_freed_memory()  # as the sarcomp CLI: coding reuses its buffers (sarcomp/host_memory.py)
     if cfg.get("data") is not None:
         run_cli(check_data_config, cfg.data)
     classic = OmegaConf.to_container(cfg.classic, resolve=True) if cfg.get("classic") else None

@@ -1,4 +1,4 @@
-"""Freed host memory kept for reuse (sarcomp.training.host_memory), and the trainer's switch."""
+"""Freed host memory kept for reuse (sarcomp.host_memory), and the trainer's switch."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.helpers import REPO, compose_train, smoke_overrides
 # heap settles within the first few)
 REUSE = """
 import resource, sys, torch
-from sarcomp.training.host_memory import retain_freed_memory
+from sarcomp.host_memory import retain_freed_memory
 if sys.argv[1] == "retain":
     assert retain_freed_memory()
 x = torch.ones(8 * 2**20)
@@ -56,3 +56,13 @@ def test_trainer_retains_host_memory_on_cpu_when_configured(tiny_data, tmp_path,
     cfg = compose_train(smoke_overrides(tiny_data) + [f"trainer.retain_host_memory={retain}"], tmp_path)
     Trainer(cfg, tmp_path)
     assert len(calls) == int(retain)
+
+
+def test_sarcomp_cli_retains_host_memory(tmp_path, monkeypatch) -> None:
+    import sarcomp.codec.commands as commands
+
+    calls = []
+    monkeypatch.setattr(commands, "retain_freed_memory", lambda: calls.append(1) or True)
+    with pytest.raises(SystemExit):
+        commands.main(["info", str(tmp_path / "missing.sarc")])
+    assert calls == [1]

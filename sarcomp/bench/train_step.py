@@ -22,8 +22,8 @@ from torch import nn
 
 from sarcomp.bench.measure import sync
 from sarcomp.bench.settings import BASELINE, BenchSettings, compose_experiment, label
+from sarcomp.host_memory import retain_freed_memory
 from sarcomp.models.attention import CBAM
-from sarcomp.training.host_memory import retain_freed_memory
 from sarcomp.training.memory import measure_cuda
 from sarcomp.training.step import TrainStep
 

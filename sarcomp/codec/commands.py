@@ -15,6 +15,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from sarcomp.host_memory import retain_freed_memory
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -131,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    retain_freed_memory()  # tiles reuse their buffers instead of page-faulting (sarcomp.host_memory)
     run_cli(_run, args)
 
 

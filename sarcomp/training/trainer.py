@@ -40,6 +40,7 @@ from sarcomp.data.mix import training_data
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import remove_stale_temporaries, write_json
+from sarcomp.host_memory import retain_freed_memory
 from sarcomp.interpret.explain import log_validation_figures
 from sarcomp.metrics import psnr, ssim
 from sarcomp.models.complexity import count_parameters
@@ -57,7 +58,6 @@ from sarcomp.runs import (
 from sarcomp.training.checks import check_train_config
 from sarcomp.training.console import StepTimer, log_end, log_start
 from sarcomp.training.distributed import DistContext, ShardSampler
-from sarcomp.training.host_memory import retain_freed_memory
 from sarcomp.training.loss import bits_per_pixel
 from sarcomp.training.step import TrainStep
 
@@ -116,7 +116,7 @@ class Trainer:
         self.device = pick_device(self.t.device, "trainer.device", self.ctx.local_rank)
         self.ctx.join(self.device)
         if self.device.type == "cpu" and self.t.retain_host_memory:
-            retain_freed_memory()  # no page faults on reused activations (sarcomp.training.host_memory)
+            retain_freed_memory()  # no page faults on reused activations (sarcomp.host_memory)
         seed_everything(int(cfg.seed) + self.ctx.rank)
         resume_state = self._resume_state()  # refuses a used folder, checks the model config
         self._setup_model()  # a bad model config (e.g. unknown attention) fails before data is read

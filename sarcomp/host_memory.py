@@ -10,8 +10,9 @@ suggests preloading jemalloc or TCMalloc for this; that needs a system library a
 variable set before Python starts. glibc's own ``mallopt`` does the same from inside the process:
 no ``mmap`` for large blocks (``M_MMAP_MAX = 0``) and no trimming of the heap's top
 (``M_TRIM_THRESHOLD``), so freed blocks stay mapped and the next step reuses them. The cost is that
-resident memory stays at its high-water mark until the process ends, which suits a training
-process. Numbers are not affected, only where the bytes live: 300 steps of ``recipe_cpu`` at stride
+resident memory stays at its high-water mark until the process ends, which suits the trainer
+(``trainer.retain_host_memory``) and the coding commands (``sarcomp``, ``scripts/evaluate.py``),
+where it applies. Numbers are not affected, only where the bytes live: 300 steps of ``recipe_cpu`` at stride
 8 gave bit-identical weights with and without it, at 4.05 against 3.23 steps/s and 1.59 against
 1.48 GB peak RSS (beside two other trainings on the 2-core VM).
 """

@@ -20,6 +20,7 @@ from sarcomp.bench.synthetic_data import data_config
 from sarcomp.codec.classic import JPEG2000, encode_at_bpp
 from sarcomp.data.loaders import load_split
 from sarcomp.data.tiles import GridTiles
+from sarcomp.host_memory import retain_freed_memory
 from sarcomp.models.complexity import count_macs
 from sarcomp.runs import build_model
 
@@ -34,6 +35,7 @@ def codec_tiles(settings: BenchSettings, root, tile: int) -> list[torch.Tensor]:
 
 def measure_codecs(settings: BenchSettings, root, device: torch.device) -> dict[str, Any]:
     """Per variant: encode/decode MPixel/s and bpp; then J2K at each variant's bpp."""
+    retain_freed_memory()  # as the sarcomp CLI codes (sarcomp.codec.commands)
     first = compose_experiment(settings.experiments[0], settings.overrides)
     tile = int(first.data.tile_size)
     tiles = [t.to(device) for t in codec_tiles(settings, root, tile)]

@@ -58,11 +58,9 @@ def _train(s: dict[str, Any]) -> list[str]:
         "",
         f"Tile {s['tile_size']}, batch {s['batch_size']} x accumulate {s['accumulate']}; the trainer's step "
         "(forward, loss, backward, Adam, auxiliary step); repeats interleaved across experiments; the "
-        "ratio is the median over rounds of the step time over the baseline's in the same round. "
+        "ratio is the median over rounds of the step time over the baseline's in the same round."
         + (
-            "Freed host memory kept for reuse, as the trainer does (trainer.retain_host_memory)."
-            if s.get("host_memory_retained")
-            else "Host memory returned to the OS on free (glibc's default)."
+            " Freed host memory kept for reuse, as the trainer does." if s.get("host_memory_retained") else ""
         ),
         "",
     ]

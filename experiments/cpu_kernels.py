@@ -7,8 +7,12 @@
 - a broadcast product at 8×64×128×128 into a new tensor against into an existing one (page faults
   on fresh memory; ``--retain`` first applies ``trainer.retain_host_memory``'s setting);
 - scale indexes at 1×96×32×32: CompressAI's ``build_indexes`` against ``TableGaussianConditional``;
-- the synthesis's transposed convolutions (5×5, stride 2) at a 256² tile against a 3×3 convolution
-  to 4× the channels plus ``pixel_shuffle``, the shape of a polyphase rewrite (speed only).
+- Gaussian-conditional coding of 1×96×32×32 (a stride-8 model's y at a 256² tile), encode and
+  decode: CompressAI's ``GaussianConditional`` against ``TableGaussianConditional`` (same bytes);
+- the synthesis's transposed convolutions (5×5, stride 2) at a 256² tile: standard layout,
+  channels_last, and ``SubpixelConvTranspose2d`` (3×3 convolution to 4× the channels, pixel shuffle);
+- a stride-8 model's g_a and g_s (widths 48, 64, latent 96): standard layout against every block's
+  input in channels_last (``SARCodec.decompress`` runs g_s so).
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ import time
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from compressai.entropy_models import GaussianConditional
 
 from sarcomp.host_memory import retain_freed_memory
+from sarcomp.models import SARCodec
+from sarcomp.models.blocks import SubpixelConvTranspose2d, run_channels_last
 from sarcomp.models.cbam_ops import batched_mv, channel_max
 from sarcomp.models.entropy import TableGaussianConditional
 
@@ -60,15 +65,41 @@ def main() -> None:
     print(
         f"scale indexes: CompressAI {ms(lambda: theirs.build_indexes(scales)):.2f} ms, bucketize {ms(lambda: ours.build_indexes(scales)):.2f} ms"
     )
+    means = torch.randn(1, 96, 32, 32) * 2
+    y = means + torch.randn_like(means) * scales
+    indexes = ours.build_indexes(scales)
+    for name, gc in (("CompressAI", theirs), ("TableGaussianConditional", ours)):
+        strings = gc.compress(y, indexes, means=means)
+        print(
+            f"Gaussian-conditional coding, {name}: encode {ms(lambda g=gc: g.compress(y, indexes, means=means)):.2f} ms, "
+            f"decode {ms(lambda g=gc, s=strings: g.decompress(s, indexes, means=means)):.2f} ms"
+        )
     with torch.inference_mode():
-        for c_in, c_out, side in [(64, 48, 64), (48, 1, 128), (96, 64, 32), (144, 96, 16)]:
-            deconv = torch.nn.ConvTranspose2d(c_in, c_out, 5, stride=2, padding=2, output_padding=1)
-            conv = torch.nn.Conv2d(c_in, 4 * c_out, 3, padding=1)
-            y = torch.randn(1, c_in, side, side)
-            print(
-                f"transposed conv {c_in}->{c_out} at {side}²: {ms(lambda d=deconv, t=y: d(t)):.2f} ms, "
-                f"3x3 conv + pixel_shuffle {ms(lambda c=conv, t=y: F.pixel_shuffle(c(t), 2)):.2f} ms"
-            )
+        for c_in, c_out, side in [(96, 64, 32), (64, 48, 64), (48, 1, 128)]:
+            print(upsampling_timings(c_in, c_out, side))
+        model = SARCodec(channels=(48, 64), latent_channels=96, entropy="meanscale", hyper_channels=64).eval()
+        tile = torch.rand(1, 1, 256, 256)
+        latent = model.g_a(tile)
+        print(
+            f"stride-8 g_s at 256²: standard layout {ms(lambda: model.g_s(latent), 21):.2f} ms, "
+            f"as decompress runs it {ms(lambda: run_channels_last(model.g_s, latent), 21):.2f} ms"
+        )
+        print(
+            f"stride-8 g_a at 256²: standard layout {ms(lambda: model.g_a(tile), 21):.2f} ms, "
+            f"channels_last blocks {ms(lambda: run_channels_last(model.g_a, tile), 21):.2f} ms"
+        )
+
+
+def upsampling_timings(c_in: int, c_out: int, side: int) -> str:
+    """One 5×5 stride-2 transposed convolution: standard layout, channels_last, sub-pixel form."""
+    deconv = torch.nn.ConvTranspose2d(c_in, c_out, 5, stride=2, padding=2, output_padding=1)
+    subpixel = SubpixelConvTranspose2d(c_in, c_out, 5, stride=2, padding=2, output_padding=1)
+    x = torch.randn(1, c_in, side, side)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    return (
+        f"transposed conv {c_in}->{c_out} at {side}²: {ms(lambda: deconv(x)):.2f} ms, "
+        f"channels_last {ms(lambda: deconv(x_cl)):.2f} ms, sub-pixel {ms(lambda: subpixel(x)):.2f} ms"
+    )
 
 
 if __name__ == "__main__":

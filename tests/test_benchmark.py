@@ -38,6 +38,7 @@ def test_quick_run_writes_json_and_markdown(quick_run: dict) -> None:
         "## Training step",
         "## CBAM",
         "## Codec",
+        "### Where the codec's time goes",
         "## Self-attention",
         "## Data loading",
         "## Targets",
@@ -127,3 +128,23 @@ def test_codec_section_times_every_operating_point_of_shipped_models(
     low, high = rows[1], rows[2]
     assert low["bpp"] <= high["bpp"] and low["encode_decode_mpix_s"] > 0
     assert low["jpeg2000"] is not None and high["jpeg2000"]["encode_decode_mpix_s"] > 0
+
+
+@pytest.mark.parametrize("entropy", ["factorized", "meanscale"])
+def test_codec_stages_cover_each_direction_within_its_total(entropy: str) -> None:
+    """The profiler ranges of compress / decompress: every stage the entropy model has, each
+    timed, their sum within the pass's whole time."""
+    from sarcomp.bench.codec_speed import stage_ms
+    from sarcomp.models import SARCodec
+
+    torch.manual_seed(0)
+    model = SARCodec(channels=(8, 8), latent_channels=8, hyper_channels=4, entropy=entropy).eval()
+    model.update(force=True)
+    tiles = [torch.rand(1, 1, 32, 32) for _ in range(2)]
+    stages = stage_ms(model, tiles, [model.compress(t) for t in tiles])
+    hyper = ["h_a", "z coding", "h_s", "indexes"] if entropy == "meanscale" else []
+    assert set(stages["encode"]) == {"g_a", *hyper, "y coding", "total"}
+    assert set(stages["decode"]) == {*hyper[1:], "y coding", "g_s", "total"}
+    for times in stages.values():
+        parts = [ms for name, ms in times.items() if name != "total"]
+        assert all(ms > 0 for ms in parts) and sum(parts) <= times["total"]

@@ -74,3 +74,40 @@ def test_complexity_counts_attention_overhead():
     attn = SARCodec(**TINY, attention={"type": "self_attention", "placement": "everywhere"})
     assert count_parameters(attn) > count_parameters(base)
     assert count_macs(attn, 64) > count_macs(base, 64) > 0
+
+
+def test_subpixel_transposed_convolution_is_the_transposed_convolution():
+    """The output block's sub-pixel form computes nn.ConvTranspose2d's map from the same
+    parameters: values and gradients (input, weight, bias), float64, odd sizes, batch of two."""
+    from torch import nn
+
+    from sarcomp.models.blocks import SubpixelConvTranspose2d
+
+    torch.manual_seed(0)
+    reference = nn.ConvTranspose2d(6, 3, 5, stride=2, padding=2, output_padding=1).double()
+    subpixel = SubpixelConvTranspose2d(6, 3, 5, stride=2, padding=2, output_padding=1).double()
+    subpixel.load_state_dict(reference.state_dict())
+    x = torch.randn(2, 6, 5, 7, dtype=torch.float64, requires_grad=True)
+    outputs, grads = [], []
+    for module in (reference, subpixel):
+        out = module(x)
+        out.backward(torch.cos(torch.arange(out.numel(), dtype=torch.float64)).view_as(out))
+        outputs.append(out.detach())
+        grads.append([t.grad.clone() for t in (x, module.weight, module.bias)])
+        x.grad = None
+    assert outputs[0].shape == outputs[1].shape == (2, 3, 10, 14)
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=0, atol=1e-12)
+    for ours, theirs in zip(grads[1], grads[0]):
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("attention", [None, {"type": "cbam", "placement": "everywhere"}])
+def test_synthesis_in_channels_last_is_the_synthesis(attention):
+    """decompress runs g_s with its blocks in channels_last on the CPU: the same map as g_s."""
+    from sarcomp.models.blocks import run_channels_last
+
+    torch.manual_seed(0)
+    model = SARCodec(**TINY, attention=attention).double().eval()
+    y_hat = torch.randn(2, 8, 3, 5, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(run_channels_last(model.g_s, y_hat), model.g_s(y_hat), rtol=0, atol=1e-12)

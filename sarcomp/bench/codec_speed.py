@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.profiler import record_function
 
 from sarcomp.bench.measure import median_seconds
 from sarcomp.bench.settings import BenchSettings, compose_experiment, label
@@ -21,6 +22,7 @@ from sarcomp.codec.classic import JPEG2000, encode_at_bpp
 from sarcomp.data.loaders import load_split
 from sarcomp.data.tiles import GridTiles
 from sarcomp.host_memory import retain_freed_memory
+from sarcomp.models.autoencoder import CODING_STAGES, STAGE_PREFIX
 from sarcomp.models.complexity import count_macs
 from sarcomp.runs import build_model
 
@@ -88,10 +90,32 @@ def _model_row(
         device,
     )
     row = _row(name, text, bpp, sum(pixels), enc["median_s"], dec["median_s"])
+    row["stages_ms"] = stage_ms(model, tiles, coded) if device.type == "cpu" else None
     side = tiles[0].shape[-1]
     row["kmac_per_pixel"] = count_macs(model.cpu(), side) / side**2 / 1e3  # analysis + synthesis
     model.to(device)
     return {**row, "tile_bpp": bpp}
+
+
+def stage_ms(model: torch.nn.Module, tiles: list[torch.Tensor], coded: list[dict]) -> dict[str, dict]:
+    """Milliseconds per tile in each stage of ``compress`` and of ``decompress`` (the model's
+    ``coding_stage`` ranges), from ``torch.profiler`` over one pass through the tiles, and each
+    pass's whole time under the profiler ("total"). CPU only: on a GPU the ranges would time
+    kernel launches."""
+    from torch.profiler import ProfilerActivity, profile
+
+    out = {}
+    for direction, code in (
+        ("encode", lambda: [model.compress(t) for t in tiles]),
+        ("decode", lambda: [model.decompress(c["strings"], c["shape"]) for c in coded]),
+    ):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            with record_function(direction):
+                code()
+        times = {e.key: e.cpu_time_total / 1e3 / len(tiles) for e in prof.key_averages()}
+        stages = {s: times[STAGE_PREFIX + s] for s in CODING_STAGES if STAGE_PREFIX + s in times}
+        out[direction] = {**stages, "total": times[direction]}
+    return out
 
 
 def _jpeg2000(tiles: list[torch.Tensor], target_bpp: list[float], settings: BenchSettings) -> dict[str, Any]:

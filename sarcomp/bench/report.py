@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sarcomp.bench.attention_scaling import METHODS, growth_exponents
+from sarcomp.models.autoencoder import CODING_STAGES
 
 MB = 1e6
 
@@ -113,7 +114,42 @@ def _codec(s: dict[str, Any]) -> list[str]:
         "arithmetic rate the codec sustains.",
         "",
     ]
-    return head + _table(header, rows) + [""] + notes
+    return head + _table(header, rows) + [""] + notes + _codec_stages(s)
+
+
+def _codec_stages(s: dict[str, Any]) -> list[str]:
+    """Per-stage milliseconds per tile of each model (CPU runs), beside JPEG 2000's whole time."""
+    rows = [r for r in s["rows"] if r.get("stages_ms")]
+    if not rows:
+        return []
+    enc = [k for k in CODING_STAGES if any(k in r["stages_ms"]["encode"] for r in rows)] + ["total"]
+    dec = [k for k in CODING_STAGES if any(k in r["stages_ms"]["decode"] for r in rows)] + ["total"]
+
+    def ms(stages: dict[str, float], key: str) -> str:
+        return f"{stages[key]:.2f}" if key in stages else ""
+
+    table = [
+        [
+            r["label"],
+            *(ms(r["stages_ms"]["encode"], k) for k in enc),
+            *(ms(r["stages_ms"]["decode"], k) for k in dec),
+            "" if r["jpeg2000"] is None else f"{1e3 * r['jpeg2000']['encode_decode_s'] / s['tiles']:.2f}",
+        ]
+        for r in rows
+    ]
+    header = ["codec", *(f"enc {k}" for k in enc), *(f"dec {k}" for k in dec), "JPEG 2000 enc+dec"]
+    return [
+        "### Where the codec's time goes",
+        "",
+        "Milliseconds per tile in each stage of compress (enc) and decompress (dec), from torch.profiler "
+        "over one pass through the tiles (the profiler adds a little to every operator: compare a row's "
+        "stages with its own total). z coding: the side latent coded and decoded; indexes: each Gaussian's "
+        "scale to its coder table; y coding: the latent's rANS coding. Last column: JPEG 2000 on the same "
+        "tile, encode + decode, without a profiler.",
+        "",
+        *_table(header, table),
+        "",
+    ]
 
 
 def _attention(s: dict[str, Any]) -> list[str]:

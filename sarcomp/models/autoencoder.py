@@ -38,9 +38,10 @@ import torch
 from compressai.entropy_models import EntropyBottleneck
 from compressai.models import CompressionModel
 from torch import Tensor, nn
+from torch.profiler import record_function
 
 from sarcomp.models.attention import build_attention, check_attention_name
-from sarcomp.models.blocks import down_block, up_block
+from sarcomp.models.blocks import down_block, run_channels_last, up_block
 from sarcomp.models.entropy import (
     ENTROPY_MODELS,
     GainUnits,
@@ -53,6 +54,8 @@ from sarcomp.models.entropy import (
 
 PLACEMENTS: tuple[str, ...] = ("none", "bottleneck", "encoder", "decoder", "everywhere")
 DISTORTIONS: tuple[str, ...] = ("mse", "ms-ssim", "mix")
+CODING_STAGES: tuple[str, ...] = ("g_a", "h_a", "z coding", "h_s", "indexes", "y coding", "g_s")
+STAGE_PREFIX = "sarcomp.codec::"
 STRIDE = 16  # downsampling of the default g_a (4 blocks); a model's own is ``model.stride``
 
 
@@ -184,16 +187,23 @@ class SARCodec(CompressionModel):
     def compress(self, x: Tensor, lmbda: float | None = None) -> dict[str, Any]:
         """``{"strings": [y_strings] or [y_strings, z_strings], "shape": y's (H, W)}``."""
         _check_size(x, self.stride)
-        y = self._gain(self.g_a(x).float(), lmbda)
+        with coding_stage("g_a"):
+            y = self._gain(self.g_a(x).float(), lmbda)
         shape = tuple(y.shape[-2:])
         if self.entropy == "factorized":
-            return {"strings": [self.entropy_bottleneck.compress(y)], "shape": shape}
-        z = self.h_a(self._hyper_input(y))
-        z_strings = self.entropy_bottleneck.compress(z)
-        z_hat = self.entropy_bottleneck.decompress(z_strings, tuple(z.shape[-2:]))
-        scales, means = self._gaussian_params(z_hat, y.shape)
-        indexes = self.gaussian_conditional.build_indexes(scales)
-        y_strings = self.gaussian_conditional.compress(y, indexes, means=means)
+            with coding_stage("y coding"):
+                return {"strings": [self.entropy_bottleneck.compress(y)], "shape": shape}
+        with coding_stage("h_a"):
+            z = self.h_a(self._hyper_input(y))
+        with coding_stage("z coding"):
+            z_strings = self.entropy_bottleneck.compress(z)
+            z_hat = self.entropy_bottleneck.decompress(z_strings, tuple(z.shape[-2:]))
+        with coding_stage("h_s"):
+            scales, means = self._gaussian_params(z_hat, y.shape)
+        with coding_stage("indexes"):
+            indexes = self.gaussian_conditional.build_indexes(scales)
+        with coding_stage("y coding"):
+            y_strings = self.gaussian_conditional.compress(y, indexes, means=means)
         return {"strings": [y_strings, z_strings], "shape": shape}
 
     @torch.no_grad()
@@ -205,13 +215,20 @@ class SARCodec(CompressionModel):
             raise ValueError(f"{self.entropy} codec needs {expected} string list(s), got {len(strings)}")
         shape = tuple(int(s) for s in shape)
         if self.entropy == "factorized":
-            y_hat = self.entropy_bottleneck.decompress(strings[0], shape)
+            with coding_stage("y coding"):
+                y_hat = self.entropy_bottleneck.decompress(strings[0], shape)
         else:
-            z_hat = self.entropy_bottleneck.decompress(strings[1], hyper_shape(shape))
-            scales, means = self._gaussian_params(z_hat, (len(strings[0]), 0, *shape))
-            indexes = self.gaussian_conditional.build_indexes(scales)
-            y_hat = self.gaussian_conditional.decompress(strings[0], indexes, z_hat.dtype, means)
-        return {"x_hat": self.g_s(self._inverse_gain(y_hat, lmbda)).clamp_(0, 1)}
+            with coding_stage("z coding"):
+                z_hat = self.entropy_bottleneck.decompress(strings[1], hyper_shape(shape))
+            with coding_stage("h_s"):
+                scales, means = self._gaussian_params(z_hat, (len(strings[0]), 0, *shape))
+            with coding_stage("indexes"):
+                indexes = self.gaussian_conditional.build_indexes(scales)
+            with coding_stage("y coding"):
+                y_hat = self.gaussian_conditional.decompress(strings[0], indexes, z_hat.dtype, means)
+        with coding_stage("g_s"):
+            x_hat = run_channels_last(self.g_s, self._inverse_gain(y_hat, lmbda))  # faster, same map
+        return {"x_hat": x_hat.clamp_(0, 1)}
 
     def _hyper_input(self, y: Tensor) -> Tensor:
         return pad_for_hyper(y.abs() if self.entropy == "hyperprior" else y)
@@ -229,6 +246,13 @@ class SARCodec(CompressionModel):
 
     def _inverse_gain(self, y_hat: Tensor, lmbda: float | None) -> Tensor:
         return y_hat * self.gain.inverse_gain(self.lmbda if lmbda is None else lmbda) if self.gain else y_hat
+
+
+def coding_stage(name: str) -> record_function:
+    """A ``torch.profiler`` range around one stage of ``compress`` / ``decompress``
+    (:data:`CODING_STAGES`), so a profile says where coding time goes (``scripts/benchmark.py``);
+    a few microseconds when no profiler runs."""
+    return record_function(f"{STAGE_PREFIX}{name}")
 
 
 def _check_size(x: Tensor, stride: int) -> None:

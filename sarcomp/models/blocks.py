@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from compressai.layers import GDN
-from torch import nn
+from torch import Tensor, nn
 
 KERNEL = 5
+# Sub-pixel taps of a 5-tap, stride-2, padding-2 transposed convolution: output phase a (row) reads
+# input offsets -1, 0, +1 (columns) through kernel tap k; 5 is a zero tap (past the kernel's end).
+_PHASE_TAPS = torch.tensor([[4, 2, 0], [5, 3, 1]])
 
 
 def down_block(in_channels: int, out_channels: int, activation: bool = True) -> nn.Sequential:
@@ -15,8 +20,52 @@ def down_block(in_channels: int, out_channels: int, activation: bool = True) -> 
 
 
 def up_block(in_channels: int, out_channels: int, activation: bool = True) -> nn.Sequential:
-    """5×5 stride-2 transposed convolution, then inverse GDN (the synthesis non-linearity)."""
-    conv = nn.ConvTranspose2d(
-        in_channels, out_channels, KERNEL, stride=2, padding=KERNEL // 2, output_padding=1
-    )
+    """5×5 stride-2 transposed convolution, then inverse GDN (the synthesis non-linearity); without
+    the activation (the output block) the convolution is computed in sub-pixel form."""
+    kind = nn.ConvTranspose2d if activation else SubpixelConvTranspose2d
+    conv = kind(in_channels, out_channels, KERNEL, stride=2, padding=KERNEL // 2, output_padding=1)
     return nn.Sequential(conv, GDN(out_channels, inverse=True)) if activation else nn.Sequential(conv)
+
+
+class SubpixelConvTranspose2d(nn.ConvTranspose2d):
+    """The 5×5 stride-2 transposed convolution (padding 2, output padding 1) computed as a 3×3
+    convolution to 4 × ``out_channels`` (one per output phase) and a 2× pixel shuffle.
+
+    Same parameters, same state dict, the same map up to float rounding. On one CPU thread it is
+    2.5× faster where the output is narrow (the codec's 48 → 1 output layer at a 256² tile) and
+    slower where it is wide, so only the output block uses it (``experiments/cpu_kernels.py``).
+    In training (forward and backward) the two forms take the same time.
+    """
+
+    def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
+        if output_size is not None or self.groups != 1 or self.dilation != (1, 1):
+            raise ValueError("SubpixelConvTranspose2d computes the codec's up-sampling only")
+        bias = None if self.bias is None else self.bias.repeat_interleave(4)
+        return F.pixel_shuffle(F.conv2d(x, subpixel_weight(self.weight), bias, padding=1), 2)
+
+
+def run_channels_last(transform: nn.Sequential, x: Tensor) -> Tensor:
+    """``transform(x)`` with, on the CPU, every convolution block's input in channels_last, where
+    oneDNN's 5×5 transposed convolutions run up to 2.6× faster at the stride-8 models' widths
+    (``SARCodec.decompress`` runs g_s so; ``experiments/cpu_kernels.py``). Attention modules get
+    the standard layout they are written for. The layout changes float rounding, not the map.
+    g_a gains nothing (its first block's output would have to be copied into the layout), and
+    h_s, whose output selects the entropy coder's tables, must not change at all, or files
+    written before would no longer decode.
+    """
+    if x.device.type != "cpu":
+        return transform(x)
+    for module in transform:
+        layout = torch.channels_last if isinstance(module, nn.Sequential) else torch.contiguous_format
+        x = module(x.contiguous(memory_format=layout))
+    return x
+
+
+def subpixel_weight(weight: Tensor) -> Tensor:
+    """[C_in, C_out, 5, 5] transposed-convolution weight → [4 C_out, C_in, 3, 3] convolution weight
+    whose output channel 4c + 2a + b is output channel c at row phase a, column phase b."""
+    c_in, c_out = weight.shape[:2]
+    taps = _PHASE_TAPS.to(weight.device)
+    padded = F.pad(weight, (0, 1, 0, 1))  # tap 5 reads zeros
+    phases = padded[:, :, taps[:, None, :, None], taps[None, :, None, :]]  # [C_in, C_out, 2, 2, 3, 3]
+    return phases.permute(1, 2, 3, 0, 4, 5).reshape(4 * c_out, c_in, 3, 3)

@@ -69,6 +69,7 @@ def main() -> None:
     y = means + torch.randn_like(means) * scales
     indexes = ours.build_indexes(scales)
     for name, gc in (("CompressAI", theirs), ("TableGaussianConditional", ours)):
+        gc.update()  # the coder's CDF tables
         strings = gc.compress(y, indexes, means=means)
         print(
             f"Gaussian-conditional coding, {name}: encode {ms(lambda g=gc: g.compress(y, indexes, means=means)):.2f} ms, "

@@ -11,8 +11,9 @@
   decode: CompressAI's ``GaussianConditional`` against ``TableGaussianConditional`` (same bytes);
 - the synthesis's transposed convolutions (5×5, stride 2) at a 256² tile: standard layout,
   channels_last, and ``SubpixelConvTranspose2d`` (3×3 convolution to 4× the channels, pixel shuffle);
-- a stride-8 model's g_a and g_s (widths 48, 64, latent 96): standard layout against every block's
-  input in channels_last (``SARCodec.decompress`` runs g_s so).
+- the shipped stride-8 model's g_a and g_s (λ = 0.003, widths 48, 64, latent 96): standard layout
+  against every block's input in channels_last (``SARCodec.decompress`` runs g_s so), each block's
+  convolution and GDN, and both transforms under bfloat16 autocast.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ import torch
 from compressai.entropy_models import GaussianConditional
 
 from sarcomp.host_memory import retain_freed_memory
-from sarcomp.models import SARCodec
 from sarcomp.models.blocks import SubpixelConvTranspose2d, run_channels_last
 from sarcomp.models.cbam_ops import batched_mv, channel_max
 from sarcomp.models.entropy import TableGaussianConditional
+from sarcomp.models.zoo import load_pretrained
 
 
 def ms(fn: Callable[[], object], repeats: int = 9) -> float:
@@ -78,17 +79,7 @@ def main() -> None:
     with torch.inference_mode():
         for c_in, c_out, side in [(96, 64, 32), (64, 48, 64), (48, 1, 128)]:
             print(upsampling_timings(c_in, c_out, side))
-        model = SARCodec(channels=(48, 64), latent_channels=96, entropy="meanscale", hyper_channels=64).eval()
-        tile = torch.rand(1, 1, 256, 256)
-        latent = model.g_a(tile)
-        print(
-            f"stride-8 g_s at 256²: standard layout {ms(lambda: model.g_s(latent), 21):.2f} ms, "
-            f"as decompress runs it {ms(lambda: run_channels_last(model.g_s, latent), 21):.2f} ms"
-        )
-        print(
-            f"stride-8 g_a at 256²: standard layout {ms(lambda: model.g_a(tile), 21):.2f} ms, "
-            f"channels_last blocks {ms(lambda: run_channels_last(model.g_a, tile), 21):.2f} ms"
-        )
+        transform_timings()
 
 
 def upsampling_timings(c_in: int, c_out: int, side: int) -> str:
@@ -101,6 +92,47 @@ def upsampling_timings(c_in: int, c_out: int, side: int) -> str:
         f"transposed conv {c_in}->{c_out} at {side}²: {ms(lambda: deconv(x)):.2f} ms, "
         f"channels_last {ms(lambda: deconv(x_cl)):.2f} ms, sub-pixel {ms(lambda: subpixel(x)):.2f} ms"
     )
+
+
+def transform_timings() -> None:
+    """The shipped stride-8 model at λ = 0.003 on a random 256² tile: g_s and g_a in each layout,
+    each block's convolution (with its arithmetic rate) and GDN, and both under bfloat16 autocast
+    (with the RMS difference it makes to g_s's output, pixels in [0, 1])."""
+    _, model = load_pretrained("baseline-ms-s8-l003", torch.device("cpu"))
+    model.eval()
+    tile = torch.rand(1, 1, 256, 256) * 0.3 + 0.35
+    latent = model.g_a(tile)
+    print(
+        f"stride-8 g_s at 256²: standard layout {ms(lambda: model.g_s(latent), 21):.2f} ms, "
+        f"as decompress runs it {ms(lambda: run_channels_last(model.g_s, latent), 21):.2f} ms"
+    )
+    print(
+        f"stride-8 g_a at 256²: standard layout {ms(lambda: model.g_a(tile), 21):.2f} ms, "
+        f"channels_last blocks {ms(lambda: run_channels_last(model.g_a, tile), 21):.2f} ms"
+    )
+    for name, transform, x in (("g_a", model.g_a, tile), ("g_s", model.g_s, latent)):
+        for i, block in enumerate(transform):
+            if isinstance(block, torch.nn.Sequential):
+                print(f"  {name}[{i}] {block_timings(block, x)}")
+            x = block(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half_g_a = ms(lambda: model.g_a(tile), 21)
+        half_g_s = ms(lambda: run_channels_last(model.g_s, latent), 21)
+        half = run_channels_last(model.g_s, latent).float()
+    rms = (half - run_channels_last(model.g_s, latent)).square().mean().sqrt()
+    print(
+        f"bfloat16 autocast: g_a {half_g_a:.2f} ms, g_s {half_g_s:.2f} ms; RMS change of g_s's output {rms:.4f}"
+    )
+
+
+def block_timings(block: torch.nn.Sequential, x: torch.Tensor) -> str:
+    """One down/up-sampling block: its convolution's ms and GMAC/s, its GDN's ms."""
+    conv, rest = block[0], block[1:]
+    y = conv(x)
+    macs = conv.weight.numel() * (x if isinstance(conv, torch.nn.ConvTranspose2d) else y)[0, 0].numel()
+    t_conv = ms(lambda: conv(x), 21)
+    text = f"{type(conv).__name__} {conv.in_channels}->{conv.out_channels}: {t_conv:.2f} ms ({macs / t_conv / 1e6:.0f} GMAC/s)"
+    return text + (f", GDN {ms(lambda: rest(y), 21):.2f} ms" if len(rest) else "")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@
 - scale indexes at 1×96×32×32: CompressAI's ``build_indexes`` against ``TableGaussianConditional``;
 - Gaussian-conditional coding of 1×96×32×32 (a stride-8 model's y at a 256² tile), encode and
   decode: CompressAI's ``GaussianConditional`` against ``TableGaussianConditional`` (same bytes);
+- factorised-prior coding of 1×192×16×16 (a default-width model's y at a 256² tile), encode and
+  decode: CompressAI's ``EntropyBottleneck`` against ``TableEntropyBottleneck`` (same bytes);
 - the synthesis's transposed convolutions (5×5, stride 2) at a 256² tile: standard layout,
   channels_last, and ``SubpixelConvTranspose2d`` (3×3 convolution to 4× the channels, pixel shuffle);
 - the shipped stride-8 model's g_a and g_s (λ = 0.003, widths 48, 64, latent 96): standard layout
@@ -24,12 +26,12 @@ import time
 from collections.abc import Callable
 
 import torch
-from compressai.entropy_models import GaussianConditional
+from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 
 from sarcomp.host_memory import retain_freed_memory
 from sarcomp.models.blocks import SubpixelConvTranspose2d, run_channels_last
 from sarcomp.models.cbam_ops import batched_mv, channel_max
-from sarcomp.models.entropy import TableGaussianConditional
+from sarcomp.models.entropy import TableEntropyBottleneck, TableGaussianConditional
 from sarcomp.models.zoo import load_pretrained
 
 
@@ -75,6 +77,17 @@ def main() -> None:
         print(
             f"Gaussian-conditional coding, {name}: encode {ms(lambda g=gc: g.compress(y, indexes, means=means)):.2f} ms, "
             f"decode {ms(lambda g=gc, s=strings: g.decompress(s, indexes, means=means)):.2f} ms"
+        )
+    factorised = TableEntropyBottleneck(192)
+    compressai_factorised = EntropyBottleneck(192)
+    compressai_factorised.load_state_dict(factorised.state_dict())
+    latent = torch.randn(1, 192, 16, 16) * 3
+    for name, eb in (("CompressAI", compressai_factorised), ("TableEntropyBottleneck", factorised)):
+        eb.update(force=True)
+        strings = eb.compress(latent)
+        print(
+            f"factorised-prior coding, {name}: encode {ms(lambda e=eb: e.compress(latent)):.2f} ms, "
+            f"decode {ms(lambda e=eb, s=strings: e.decompress(s, (16, 16))):.2f} ms"
         )
     with torch.inference_mode():
         for c_in, c_out, side in [(96, 64, 32), (64, 48, 64), (48, 1, 128)]:

@@ -255,3 +255,25 @@ def test_table_gaussian_conditional_writes_and_reads_compressais_bytes(top_scale
     decoded = ours.decompress(strings, indexes, means=means)
     assert torch.equal(decoded, theirs.decompress(strings, indexes, means=means))
     assert torch.equal(decoded, ours.quantize(y, "dequantize", means))
+
+
+def test_table_entropy_bottleneck_writes_and_reads_compressais_bytes() -> None:
+    """The factorised prior codes through the same path: CompressAI's bytes, decoded by either."""
+    from compressai.entropy_models import EntropyBottleneck
+
+    from sarcomp.models.entropy import TableEntropyBottleneck
+
+    torch.manual_seed(0)
+    ours, theirs = TableEntropyBottleneck(5), EntropyBottleneck(5)
+    theirs.load_state_dict(ours.state_dict())
+    with torch.no_grad():
+        ours.quantiles.mul_(torch.linspace(1, 20, 5)[:, None, None])  # densities of unequal widths
+        theirs.quantiles.copy_(ours.quantiles)
+    ours.update(force=True)
+    theirs.update(force=True)
+    assert torch.equal(ours._quantized_cdf, theirs._quantized_cdf)
+    y = torch.randn(2, 5, 6, 7) * torch.linspace(1, 30, 5)[:, None, None]  # some beyond the tables
+    strings = ours.compress(y)
+    assert strings == theirs.compress(y)
+    decoded = ours.decompress(strings, (6, 7))
+    assert torch.equal(decoded, theirs.decompress(strings, (6, 7)))

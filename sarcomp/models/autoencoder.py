@@ -45,6 +45,7 @@ from sarcomp.models.blocks import down_block, run_channels_last, up_block
 from sarcomp.models.entropy import (
     ENTROPY_MODELS,
     GainUnits,
+    TableEntropyBottleneck,
     TableGaussianConditional,
     hyper_analysis,
     hyper_shape,
@@ -131,12 +132,12 @@ class SARCodec(CompressionModel):
         self.g_s = nn.Sequential(*decoder)
         self.entropy = entropy
         if entropy == "factorized":
-            self.entropy_bottleneck = EntropyBottleneck(latent_channels)
+            self.entropy_bottleneck = TableEntropyBottleneck(latent_channels)
         else:
             hyper = int(hyper_channels or latent_channels)
             self.h_a = hyper_analysis(entropy, latent_channels, hyper)
             self.h_s = hyper_synthesis(entropy, latent_channels, hyper)
-            self.entropy_bottleneck = EntropyBottleneck(hyper)
+            self.entropy_bottleneck = TableEntropyBottleneck(hyper)
             self.gaussian_conditional = TableGaussianConditional(None)  # scale table set by update()
         self.gain = GainUnits(lmbdas, latent_channels) if lmbdas else None
         self.lmbdas = self.gain.lmbdas if self.gain else ()

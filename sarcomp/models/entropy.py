@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from compressai.entropy_models import GaussianConditional
+from compressai.entropy_models import EntropyBottleneck, EntropyModel, GaussianConditional
 from torch import Tensor, nn
 
 ENTROPY_MODELS: tuple[str, ...] = ("factorized", "hyperprior", "meanscale")
@@ -36,23 +36,18 @@ def _deconv(c_in: int, c_out: int) -> nn.ConvTranspose2d:
     return nn.ConvTranspose2d(c_in, c_out, 5, stride=2, padding=2, output_padding=1)
 
 
-class TableGaussianConditional(GaussianConditional):
-    """CompressAI's ``GaussianConditional``, the same bytes with less work around its rANS coder.
+class RansCoding(EntropyModel):
+    """CompressAI's ``EntropyModel.compress`` / ``decompress``: the same bytes, less work around
+    its rANS coder.
 
-    - ``build_indexes`` is one ``bucketize``: the index of a scale is the number of scale-table
-      entries (the last excluded) below it, which CompressAI counts with one comparison pass per
-      entry (63 at the default table); a binary search gives the same integers.
-    - ``compress`` / ``decompress`` hand the coder only the CDF rows the indexes reach, each cut to
-      its own length (the coder reads no further), instead of the whole padded table: 64 × 3,133
-      integers at the default table, converted to Python lists on every call. Symbols and
-      indexes go to the coder, and decoded symbols come back, as typed arrays instead of lists.
-
-    Timings at one 256² tile of the stride-8 models: ``experiments/cpu_kernels.py``.
+    CompressAI hands the coder the whole padded CDF table, converted to nested Python lists on
+    every call (64 × 3,133 integers at the Gaussian conditional's default table), and rebuilds
+    decoded symbols with ``torch.tensor(list)``. Here only the rows the indexes reach go to the
+    coder, each cut to its own length (the coder reads no further); symbols and indexes go, and
+    decoded symbols come back, as typed arrays. Mixed in after a CompressAI entropy model, whose
+    own ``compress`` / ``decompress`` call these through ``super()``. Timings:
+    ``experiments/cpu_kernels.py``.
     """
-
-    def build_indexes(self, scales: Tensor) -> Tensor:
-        scales = self.lower_bound_scale(scales)
-        return torch.bucketize(scales, self.scale_table[:-1].to(scales)).int()
 
     def compress(self, inputs: Tensor, indexes: Tensor, means: Tensor | None = None) -> list[bytes]:
         if inputs.dim() < 2 or inputs.shape != indexes.shape:
@@ -89,6 +84,23 @@ class TableGaussianConditional(GaussianConditional):
         rows = int(indexes.max()) + 1 if indexes.numel() else 0
         cdfs = [row[:n].tolist() for row, n in zip(self._quantized_cdf[:rows].cpu(), lengths)]
         return cdfs, lengths, self._offset.tolist()
+
+
+class TableEntropyBottleneck(EntropyBottleneck, RansCoding):
+    """CompressAI's ``EntropyBottleneck`` (the factorised prior of y, or of a hyperprior's z),
+    coding through :class:`RansCoding`: the same bytes."""
+
+
+class TableGaussianConditional(GaussianConditional, RansCoding):
+    """CompressAI's ``GaussianConditional`` coding through :class:`RansCoding` (the same bytes),
+    with ``build_indexes`` as one ``bucketize``: the index of a scale is the number of scale-table
+    entries (the last excluded) below it, which CompressAI counts with one comparison pass per
+    entry (63 at the default table); a binary search gives the same integers.
+    """
+
+    def build_indexes(self, scales: Tensor) -> Tensor:
+        scales = self.lower_bound_scale(scales)
+        return torch.bucketize(scales, self.scale_table[:-1].to(scales)).int()
 
 
 def _int32s(values: Tensor) -> array:

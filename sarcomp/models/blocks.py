@@ -8,9 +8,6 @@ from compressai.layers import GDN
 from torch import Tensor, nn
 
 KERNEL = 5
-# Sub-pixel taps of a 5-tap, stride-2, padding-2 transposed convolution: output phase a (row) reads
-# input offsets -1, 0, +1 (columns) through kernel tap k; 5 is a zero tap (past the kernel's end).
-_PHASE_TAPS = torch.tensor([[4, 2, 0], [5, 3, 1]])
 
 
 def down_block(in_channels: int, out_channels: int, activation: bool = True) -> nn.Sequential:
@@ -65,7 +62,19 @@ def subpixel_weight(weight: Tensor) -> Tensor:
     """[C_in, C_out, 5, 5] transposed-convolution weight → [4 C_out, C_in, 3, 3] convolution weight
     whose output channel 4c + 2a + b is output channel c at row phase a, column phase b."""
     c_in, c_out = weight.shape[:2]
-    taps = _PHASE_TAPS.to(weight.device)
-    padded = F.pad(weight, (0, 1, 0, 1))  # tap 5 reads zeros
-    phases = padded[:, :, taps[:, None, :, None], taps[None, :, None, :]]  # [C_in, C_out, 2, 2, 3, 3]
-    return phases.permute(1, 2, 3, 0, 4, 5).reshape(4 * c_out, c_in, 3, 3)
+    phases = _phase_taps(_phase_taps(weight, 2), 4)  # [C_in, C_out, a, row tap, b, column tap]
+    return phases.permute(1, 2, 4, 0, 3, 5).reshape(4 * c_out, c_in, 3, 3)
+
+
+def _phase_taps(weight: Tensor, dim: int) -> Tensor:
+    """The 5 taps along ``dim`` as 2 output phases × 3 taps at input offsets -1, 0, +1 (stacked
+    at ``dim``): with stride 2 and padding 2, phase 0 reads taps 4, 2, 0 and phase 1 taps 3, 1
+    (offset -1 has none)."""
+
+    def every_other_from(start: int) -> Tensor:
+        index = [slice(None)] * weight.dim()
+        index[dim] = slice(start, None, 2)
+        return weight[tuple(index)].flip(dim)
+
+    odd = F.pad(every_other_from(1), [0, 0] * (weight.dim() - 1 - dim) + [1, 0])  # zero at offset -1
+    return torch.stack([every_other_from(0), odd], dim=dim)

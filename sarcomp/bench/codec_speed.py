@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.profiler import record_function
+from torch.profiler import ProfilerActivity, profile, record_function
 
 from sarcomp.bench.measure import median_seconds
 from sarcomp.bench.settings import BenchSettings, compose_experiment, label
@@ -102,8 +102,6 @@ def stage_ms(model: torch.nn.Module, tiles: list[torch.Tensor], coded: list[dict
     ``coding_stage`` ranges), from ``torch.profiler`` over one pass through the tiles, and each
     pass's whole time under the profiler ("total"). CPU only: on a GPU the ranges would time
     kernel launches."""
-    from torch.profiler import ProfilerActivity, profile
-
     out = {}
     for direction, code in (
         ("encode", lambda: [model.compress(t) for t in tiles]),

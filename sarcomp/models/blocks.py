@@ -29,9 +29,8 @@ class SubpixelConvTranspose2d(nn.ConvTranspose2d):
     convolution to 4 × ``out_channels`` (one per output phase) and a 2× pixel shuffle.
 
     Same parameters, same state dict, the same map up to float rounding. On one CPU thread it is
-    2.5× faster where the output is narrow (the codec's 48 → 1 output layer at a 256² tile) and
+    2.4× faster where the output is narrow (the codec's 48 → 1 output layer at a 256² tile) and
     slower where it is wide, so only the output block uses it (``experiments/cpu_kernels.py``).
-    In training (forward and backward) the two forms take the same time.
     """
 
     def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
@@ -43,12 +42,12 @@ class SubpixelConvTranspose2d(nn.ConvTranspose2d):
 
 def run_channels_last(transform: nn.Sequential, x: Tensor) -> Tensor:
     """``transform(x)`` with, on the CPU, every convolution block's input in channels_last, where
-    oneDNN's 5×5 transposed convolutions run up to 2.6× faster at the stride-8 models' widths
-    (``SARCodec.decompress`` runs g_s so; ``experiments/cpu_kernels.py``). Attention modules get
-    the standard layout they are written for. The layout changes float rounding, not the map.
-    g_a gains nothing (its first block's output would have to be copied into the layout), and
-    h_s, whose output selects the entropy coder's tables, must not change at all, or files
-    written before would no longer decode.
+    oneDNN's 5×5 transposed convolutions run faster at the stride-8 models' widths (g_s: 9.3
+    against 8.0 ms at a 256² tile, ``experiments/cpu_kernels.py``; ``SARCodec.decompress`` runs
+    g_s so). Attention modules get the standard layout they are written for. The layout changes
+    float rounding, not the map. g_a gains nothing (its first block's output would have to be
+    copied into the layout), and h_s, whose output selects the entropy coder's tables, must not
+    change at all, or files written before would no longer decode.
     """
     if x.device.type != "cpu":
         return transform(x)

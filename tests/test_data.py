@@ -9,7 +9,7 @@ import torch
 from sarcomp.data.loaders import scene_paths
 from sarcomp.data.rasters import BandSpec, open_raster, read_window
 from sarcomp.data.representation import Representation, Scaling
-from sarcomp.data.tiles import GridTiles, RandomTiles, Scene, grid_windows
+from sarcomp.data.tiles import GridTiles, RandomTiles, Scene, grid_windows, spread_counts
 from sarcomp.errors import RasterError
 from tests.helpers import write_tif
 
@@ -190,3 +190,39 @@ def test_shared_sar_masks_and_round_trip(shared_sar):
     with open_raster(slc.path) as ds:
         values, valid = read_window(ds, slc.spec)
     assert valid.all() and values.min() >= 0 and values.shape == (157, 157)
+
+
+# ---------------------------------------------------------------- validation composition
+def test_capped_grid_samples_every_scene_not_a_prefix(tmp_path):
+    """The validation cap must take tiles from every scene (a mix's real scenes come after its
+    synthetic ones): a ``[:max_tiles]`` prefix of the scene list would keep only the first two."""
+    rng = np.random.default_rng(0)
+    big = [
+        write_tif(tmp_path / f"synthetic_{i}.tif", rng.gamma(1, 1, (64, 64)).astype(np.float32))
+        for i in range(3)
+    ]
+    small = [
+        write_tif(tmp_path / f"real_{i}.tif", rng.gamma(1, 1, (20, 40)).astype(np.float32)) for i in range(4)
+    ]
+    scenes = [Scene.load(p, BandSpec(), Representation()) for p in big + small]
+    tiles = GridTiles(scenes, tile_size=16, max_tiles=10)
+    per_scene = np.bincount([k for k, *_ in tiles.items], minlength=len(scenes))
+    assert len(tiles) == 10
+    # real scenes have 2x3 = 6 tiles each and the synthetic 16: every scene gets one or two
+    assert per_scene.min() >= 1 and per_scene.max() - per_scene.min() <= 1
+    # a scene's tiles are spread over it, not its first rows
+    grid = GridTiles(scenes[:1], tile_size=16, max_tiles=4)
+    assert [row for _, row, *_ in grid.items] == [0, 16, 32, 48]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "cap", "expected"),
+    [
+        ([16, 16, 2, 2], 12, [4, 4, 2, 2]),
+        ([16, 16], None, [16, 16]),
+        ([3, 1], 10, [3, 1]),
+        ([5, 5, 5], 4, [2, 1, 1]),
+    ],
+)
+def test_spread_counts_share_the_cap(sizes, cap, expected):
+    assert spread_counts(sizes, cap) == expected

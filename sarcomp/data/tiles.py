@@ -195,8 +195,42 @@ def grid_windows(height: int, width: int, tile: int, stride: int) -> list[tuple[
     return [(r, c, min(tile, height - r), min(tile, width - c)) for r in rows for c in cols]
 
 
+def spread_counts(sizes: Sequence[int], max_tiles: int | None) -> list[int]:
+    """How many of each scene's ``sizes[k]`` grid tiles to keep so that at most ``max_tiles`` are
+    kept in all: every scene gets an equal share (water-filling: a scene with fewer tiles than its
+    share keeps all of them and leaves the rest to the others). ``None`` keeps everything.
+
+    A validation cap must sample every scene (and so every source of a mix), never a prefix of
+    the scene list: a prefix once put every validation tile in the first two synthetic scenes.
+    """
+    if max_tiles is None or max_tiles >= sum(sizes):
+        return list(sizes)
+    counts = [0] * len(sizes)
+    left = max_tiles
+    open_ = [k for k, n in enumerate(sizes) if n > 0]
+    while left > 0 and open_:
+        share = max(1, left // len(open_))
+        for k in list(open_):
+            take = min(share, sizes[k] - counts[k], left)
+            counts[k] += take
+            left -= take
+            if counts[k] == sizes[k]:
+                open_.remove(k)
+            if left == 0:
+                break
+    return counts
+
+
+def spread_indices(size: int, count: int) -> list[int]:
+    """``count`` of ``range(size)`` spread evenly (the centres of ``count`` equal parts), sorted."""
+    return sorted({min(size - 1, int((i + 0.5) * size / count)) for i in range(count)}) if count else []
+
+
 class GridTiles(Dataset):
     """Deterministic tiles on a grid over every scene (val/test).
+
+    With ``max_tiles``, each scene keeps an equal share of the cap (:func:`spread_counts`), its
+    tiles spread over the scene (:func:`spread_indices`).
 
     Tiles past an edge, and images smaller than a tile, are padded by reflection to the full
     tile size; padded pixels are masked. Items carry ``scene``, ``row``, ``col``, ``h``, ``w``
@@ -209,11 +243,13 @@ class GridTiles(Dataset):
         self.readers = _SceneReaders(scenes)
         self.tile_size = tile_size
         stride = stride or tile_size
+        grids = [grid_windows(s.info.height, s.info.width, tile_size, stride) for s in scenes]
+        counts = spread_counts([len(g) for g in grids], max_tiles)
         self.items = [
-            (k, *w)
-            for k, s in enumerate(scenes)
-            for w in grid_windows(s.info.height, s.info.width, tile_size, stride)
-        ][:max_tiles]
+            (k, *grid[i])
+            for k, (grid, n) in enumerate(zip(grids, counts))
+            for i in spread_indices(len(grid), n)
+        ]
 
     @property
     def scenes(self) -> list[Scene]:

@@ -1,0 +1,79 @@
+"""The attention study's data protocol: frozen real-SAR splits, validation that holds real SAR."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sarcomp.data.loaders import grid_loader
+from sarcomp.data.mix import training_data
+from sarcomp.data.splits import check_manifest, make_splits, plan_crops
+from sarcomp.errors import SarcompError
+from tests.helpers import compose_train, load_script
+
+MANIFEST = Path(__file__).resolve().parents[1] / "experiments" / "protocol" / "sar_splits.json"
+
+
+def test_plan_crops_gives_development_files_no_test_band():
+    crops = plan_crops({"a.tif": 100, "dev.tif": 50}, ["dev.tif"])
+    by = {(c.name, c.split): c.rows for c in crops}
+    assert by == {
+        ("a.tif", "train"): (0, 60),
+        ("a.tif", "val"): (60, 80),
+        ("a.tif", "test"): (80, 100),
+        ("dev.tif", "train"): (0, 40),
+        ("dev.tif", "val"): (40, 50),
+    }
+    with pytest.raises(SarcompError, match="not in the source"):
+        plan_crops({"a.tif": 100}, ["missing.tif"])
+    with pytest.raises(SarcompError, match="too few"):
+        plan_crops({"a.tif": 2}, [])
+
+
+def test_check_manifest_names_the_changed_crop():
+    frozen = {"a.tif": {"test": {"rows": [8, 10], "sha256": "x"}}}
+    check_manifest(frozen, frozen)
+    with pytest.raises(SarcompError, match="a.tif/test"):
+        check_manifest({"a.tif": {"test": {"rows": [8, 10], "sha256": "y"}}}, frozen)
+
+
+def test_shared_sar_splits_match_the_frozen_manifest(shared_sar, tmp_path):
+    """The crops made from ../shared/sar are byte for byte those the study froze."""
+    script = load_script("scripts/make_sar_splits.py")
+    made = make_splits(shared_sar, tmp_path, script.DEVELOPMENT)
+    check_manifest(made, json.loads(MANIFEST.read_text())["crops"])
+    # no development file has a test band, every other file has one
+    assert {n for n, s in made.items() if "test" in s} == {n for n in made} - set(script.DEVELOPMENT)
+    assert sorted(p.name for p in (tmp_path / "test").iterdir()) == sorted(
+        n for n in made if n not in script.DEVELOPMENT
+    )
+
+
+def test_study_validation_holds_real_sar_from_every_file(shared_sar, tiny_data, tmp_path):
+    """With the study's data config and the recipe's cap (32 tiles), validation draws tiles from
+    every real file's val band and from the synthetic scenes: never a prefix of the scene list."""
+    script = load_script("scripts/make_sar_splits.py")
+    make_splits(shared_sar, tmp_path / "splits", script.DEVELOPMENT)
+    cfg = compose_train(
+        [
+            "experiment=recipe_cpu",
+            "data=study",
+            f"data.sources.0.root={tiny_data}",
+            f"data.sources.1.root={tmp_path / 'splits'}",
+            f"data.root={tmp_path / 'splits'}",
+            "data.tile_size=64",  # the tiny synthetic scenes are 96 px
+            "data.stride=64",
+        ]
+    )
+    _, train, val = training_data(cfg.data, 0)
+    loader = grid_loader(cfg.data, val, max_tiles=cfg.trainer.val_max_tiles)
+    per_scene = Counter(val[k].path.name for k, *_ in loader.dataset.items)
+    real = {p.name for p in (tmp_path / "splits" / "val").iterdir()}
+    assert real <= set(per_scene), f"real val files without a tile: {real - set(per_scene)}"
+    assert len(loader.dataset) == 32 and np.ptp(list(per_scene.values())) <= 1
+    # validation crops are not training crops (content hashes differ)
+    assert not {s.sha256 for s in train} & {s.sha256 for s in val}

@@ -96,6 +96,7 @@ class TrainerSchema:
     lr: float = MISSING
     aux_lr: float = MISSING
     entropy_lr_scale: float = MISSING
+    gamma_lr_scale: float = MISSING
     lr_schedule: str = MISSING
     min_lr_ratio: float = MISSING
     grad_clip: float | None = MISSING

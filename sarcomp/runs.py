@@ -36,6 +36,7 @@ CHECKPOINTS = "checkpoints"
 ADDED_MODEL_DEFAULTS = {"entropy": "factorized", "hyper_channels": None, "lmbdas": None}
 SCENES_FILE = "scenes.json"
 TENSORBOARD = "tensorboard"
+ATTENTION_LOG = "attention.jsonl"
 EVAL = "eval"
 
 
@@ -45,6 +46,11 @@ EVAL = "eval"
 
 def scenes_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / SCENES_FILE
+
+
+def attention_log_path(run_dir: str | Path) -> Path:
+    """Attention statistics per validation (sarcomp.training.attention_log)."""
+    return Path(run_dir) / ATTENTION_LOG
 
 
 def tensorboard_dir(run_dir: str | Path) -> Path:

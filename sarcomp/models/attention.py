@@ -60,6 +60,11 @@ def attention_names() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
+def attention_classes() -> dict[str, type[nn.Module]]:
+    """Registered attention classes by name."""
+    return dict(_REGISTRY)
+
+
 def check_attention_name(name: str) -> None:
     """Raise ``ValueError`` listing the valid names if ``name`` is not registered."""
     if name not in _REGISTRY:
@@ -334,17 +339,26 @@ def _linear_attention(q: Tensor, k: Tensor, v: Tensor, heads: int, eps: float = 
     return out.transpose(2, 3).reshape(b, c, h, w).to(v.dtype)
 
 
-class _ResidualAttention(nn.Module):
+class ResidualAttention(nn.Module):
     """``x + gamma * proj(attend(q, k, v))`` with 1×1 Q/K/V projections (SAGAN-style).
 
     Q/K have ``qk_channels`` (default ``max(channels // qk_reduction, 8)``), V and the output
-    projection ``channels``; both must divide by ``num_heads``. ``gamma`` starts at 0, so the
-    block starts as the identity exactly. ``gate`` is an identity through which the attention
-    output ``[B, C, H, W]`` (before ``proj``) passes, for hooks.
+    projection ``channels``; both must divide by ``num_heads``. ``gamma`` starts at
+    ``gamma_init`` (default 0: the block starts as the identity exactly). ``layer_scale=True``
+    makes ``gamma`` one value per channel (LayerScale, Touvron et al. 2021), e.g. with
+    ``gamma_init=0.1``: a scalar γ that starts at 0 gets no useful gradient while the attention
+    path it scales is random, and was seen to stay at 0 (issue 22). ``gate`` is an identity
+    through which the attention output ``[B, C, H, W]`` (before ``proj``) passes, for hooks.
     """
 
     def __init__(
-        self, channels: int, num_heads: int = 1, qk_reduction: int = 8, qk_channels: int | None = None
+        self,
+        channels: int,
+        num_heads: int = 1,
+        qk_reduction: int = 8,
+        qk_channels: int | None = None,
+        gamma_init: float = 0.0,
+        layer_scale: bool = False,
     ):
         super().__init__()
         qk = qk_channels if qk_channels is not None else max(channels // qk_reduction, 8)
@@ -356,7 +370,7 @@ class _ResidualAttention(nn.Module):
         self.v = nn.Conv2d(channels, channels, 1)
         self.proj = nn.Conv2d(channels, channels, 1)
         self.gate = nn.Identity()
-        self.gamma = nn.Parameter(torch.zeros(1))
+        self.gamma = nn.Parameter(torch.full((channels, 1, 1) if layer_scale else (1,), float(gamma_init)))
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """Mix values by attention; ``[B, c, H, W]`` maps in, ``[B, C, H, W]`` out."""
@@ -368,11 +382,11 @@ class _ResidualAttention(nn.Module):
 
 
 @register_attention("self_attention")
-class SelfAttention(_ResidualAttention):
+class SelfAttention(ResidualAttention):
     """Global multi-head self-attention (SAGAN) via ``scaled_dot_product_attention``.
 
     kwargs: ``num_heads=1``, ``qk_reduction=8``, ``qk_channels=None`` (see the base class),
-    ``max_tokens=4096`` (64×64) and ``window_size=8``: above ``max_tokens`` positions the
+    ``gamma_init``/``layer_scale`` (see the base class), ``max_tokens=4096`` (64×64) and ``window_size=8``: above ``max_tokens`` positions the
     block switches to local attention in ``window_size`` windows (as ``local_attention``),
     logged once per module; ``max_tokens=None`` never switches. ``query_chunk=128``: global
     attention takes the queries in blocks of that many positions (same result, memory linear in
@@ -388,8 +402,10 @@ class SelfAttention(_ResidualAttention):
         max_tokens: int | None = 4096,
         window_size: int = 8,
         query_chunk: int | None = 128,
+        gamma_init: float = 0.0,
+        layer_scale: bool = False,
     ):
-        super().__init__(channels, num_heads, qk_reduction, qk_channels)
+        super().__init__(channels, num_heads, qk_reduction, qk_channels, gamma_init, layer_scale)
         if query_chunk is not None and query_chunk < 1:
             raise ValueError(f"query_chunk must be positive or None, got {query_chunk}")
         self.max_tokens, self.window_size, self.query_chunk = max_tokens, window_size, query_chunk
@@ -412,7 +428,7 @@ class SelfAttention(_ResidualAttention):
 
 
 @register_attention("local_attention")
-class LocalAttention(_ResidualAttention):
+class LocalAttention(ResidualAttention):
     """Self-attention within non-overlapping ``window_size × window_size`` windows (default 8).
 
     Ragged edges are padded and masked (see ``_window_attention``). Other kwargs as
@@ -426,8 +442,10 @@ class LocalAttention(_ResidualAttention):
         qk_reduction: int = 8,
         qk_channels: int | None = None,
         window_size: int = 8,
+        gamma_init: float = 0.0,
+        layer_scale: bool = False,
     ):
-        super().__init__(channels, num_heads, qk_reduction, qk_channels)
+        super().__init__(channels, num_heads, qk_reduction, qk_channels, gamma_init, layer_scale)
         self.window_size = window_size
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
@@ -435,7 +453,7 @@ class LocalAttention(_ResidualAttention):
 
 
 @register_attention("axial_attention")
-class AxialAttention(_ResidualAttention):
+class AxialAttention(ResidualAttention):
     """Row attention then column attention (see ``_axial_attention``); kwargs as the base."""
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
@@ -443,7 +461,7 @@ class AxialAttention(_ResidualAttention):
 
 
 @register_attention("linear_attention")
-class LinearAttention(_ResidualAttention):
+class LinearAttention(ResidualAttention):
     """Linear (elu + 1 kernel) attention, ``O(H·W)`` (see ``_linear_attention``); kwargs as the base."""
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:

@@ -58,7 +58,7 @@ class TrainStep:
         groups = parameter_groups(self.model)
         self.clipped = groups.network + groups.density
         self.optimizer, self.aux_optimizer = build_optimizers(
-            self.model, float(t.lr), float(t.entropy_lr_scale), float(t.aux_lr)
+            self.model, float(t.lr), float(t.entropy_lr_scale), float(t.aux_lr), float(t.gamma_lr_scale)
         )
         self.scheduler = (
             torch.optim.lr_scheduler.CosineAnnealingLR(

@@ -55,6 +55,7 @@ from sarcomp.runs import (
     scenes_path,
     tensorboard_dir,
 )
+from sarcomp.training.attention_log import log_attention, probe_tiles
 from sarcomp.training.checks import check_train_config
 from sarcomp.training.console import StepTimer, log_end, log_start
 from sarcomp.training.distributed import DistContext, ShardSampler
@@ -147,6 +148,7 @@ class Trainer:
         if resume_state is not None:
             self._load_state(*resume_state)
         self.writer: SummaryWriter | None = None
+        self._probe: torch.Tensor | None = None  # validation tiles the attention is measured on
         self._stop_signal: int | None = None
         self._stop_agreed = False
         self._previous_handlers: dict[int, Any] = {}
@@ -427,6 +429,10 @@ class Trainer:
             first = per_rate[lmbdas[-1]][1]  # the highest rate's tiles for the explanations
             if first is not None and self.t.explain_at_val:
                 log_validation_figures(self.writer, self.model, first[0].to(self.device), step)
+        if self.ctx.is_main:  # gates and residual gains: did the attention switch on?
+            if self._probe is None:
+                self._probe = probe_tiles(self.val_loader.dataset).to(self.device)
+            log_attention(self.model, self._probe, step, self.run_dir, self.writer)
         improved = val["loss"] < self.progress.best  # same on every rank: the sums are all-reduced
         log.info(
             "step %d val: %s%s",

@@ -110,6 +110,7 @@ class TrainerSchema:
     val_every: int = MISSING
     val_max_tiles: int | None = MISSING
     checkpoint_every: int = MISSING
+    keep_every: int | None = MISSING
     explain_at_val: bool = MISSING
     max_nonfinite_streak: int = MISSING
     resume: bool = MISSING

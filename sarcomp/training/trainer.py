@@ -342,6 +342,8 @@ class Trainer:
                     val = self.validate()  # also writes last.pt
                 elif step % self.t.checkpoint_every == 0 or self._stop_agreed:
                     self.save("last")
+                if self.t.keep_every and step % self.t.keep_every == 0:
+                    self.save(f"step_{step}")  # kept: the same run judged at several budgets
                 if self._stop_agreed:
                     self._exit_on_signal(step)
                 if step >= self.t.max_steps:

@@ -137,6 +137,7 @@ class EvalSchema:
     lmbda: float | None = MISSING
     out: str | None = MISSING
     checkpoint: str = MISSING
+    ablate: list[str] | None = MISSING
     device: str = MISSING
     save_recon: bool = MISSING
     classic: ClassicSchema = field(default_factory=ClassicSchema)

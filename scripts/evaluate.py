@@ -56,6 +56,7 @@ def main(cfg: DictConfig) -> None:
             classic,
             bool(cfg.save_recon),
             cfg.lmbda,
+            list(cfg.ablate) if cfg.ablate else None,
         )
     print(format_table(summary_rows(learned + sweep)))
     matched = [p for path in paths if "matched" in path.name for p in load_results(path)]

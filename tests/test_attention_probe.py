@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sarcomp.errors import SarcompError
+from sarcomp.evaluation.evaluate import evaluate_run
 from sarcomp.models import SARCodec
 from sarcomp.models.attention import build_attention
 from sarcomp.models.attention_probe import ablated, attention_modules, attention_statistics, gate_means
@@ -123,3 +125,15 @@ def test_training_logs_attention_per_validation(tiny_data, tmp_path):
     log = read_attention_log(run_dir)
     assert sorted(log) == [2, 4]
     assert set(log[4]) == {"g_a.4", "g_s.0"} and {"gamma", "branch_ratio"} <= set(log[4]["g_s.0"])
+
+
+def test_evaluation_with_attention_switched_off(tiny_data, tmp_path, smoke_run):
+    run_dir = tmp_path / "cbam"
+    train(compose_train(smoke_overrides(tiny_data, "experiment=cbam_bottleneck"), run_dir), run_dir)
+    payload, path = evaluate_run(run_dir, ablate=["all"], checkpoint="last")
+    assert path.name == "metrics_ablated.json" and payload["ablated"] == ["g_a.4", "g_s.0"]
+    assert payload["images"] and all(r["bpp"] > 0 for r in payload["images"])
+    with pytest.raises(SarcompError, match="not attention modules"):
+        evaluate_run(run_dir, ablate=["g_a.0"], checkpoint="last")
+    with pytest.raises(SarcompError, match="no attention modules"):
+        evaluate_run(smoke_run, ablate=["all"], checkpoint="last")

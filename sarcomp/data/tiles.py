@@ -275,6 +275,12 @@ class GridTiles(Dataset):
         }
 
 
+def spread_sample(dataset: Dataset, count: int) -> torch.Tensor:
+    """``count`` tiles (``x``) spread evenly over a dataset, stacked: a small batch that sees every
+    part of it (e.g. every source of a validation set)."""
+    return torch.stack([dataset[i]["x"] for i in spread_indices(len(dataset), min(count, len(dataset)))])
+
+
 def place_tile(canvas: np.ndarray, item: dict, tile: np.ndarray) -> None:
     """Write a [T, T] tile of a :class:`GridTiles` item into its scene-sized ``canvas``, cutting off
     the padding past the scene's edge."""

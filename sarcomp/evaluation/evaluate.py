@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import statistics
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from sarcomp.codec.scene import code_scene, scene_grid
 from sarcomp.data.tiles import Scene, SceneImage
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
+from sarcomp.evaluation.ablation import switched_off
 from sarcomp.evaluation.classic import evaluate_classic, matched_codecs, write_matched
 from sarcomp.evaluation.recon import recon_folder, save_reconstruction
 from sarcomp.evaluation.results import results_payload, scene_record
@@ -153,8 +155,12 @@ def evaluate_run(
     classic: Mapping[str, Any] | None = None,
     save_recon: bool = False,
     lmbda: float | None = None,
+    ablate: Sequence[str] | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Rebuild a run's codec, evaluate it on the test split (its own, or ``data_cfg``'s), write JSON.
+
+    ``ablate`` (``["all"]`` or module names) switches attention modules off for the evaluation
+    (:mod:`sarcomp.evaluation.ablation`); the file name gets ``_ablated``.
 
     With ``classic`` (keys ``codecs``, ``bits``, ``match_rates``, ``match_codecs``, ``tol``; see
     configs/eval.yaml),
@@ -174,7 +180,8 @@ def evaluate_run(
     tag = data_tag(None if data_cfg is None else str(data["root"]))
     recon = recon_folder(run_dir, tag)
     save = (lambda im, rec: save_reconstruction(recon, im.scene, rec, im.valid)) if save_recon else None
-    rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev, identity, on_scene=save)
+    with switched_off(model, cfg, ablate, dev) if ablate else nullcontext() as off:
+        rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev, identity, on_scene=save)
     payload = results_payload(
         str(cfg.get("experiment_name", run_dir.name)),
         rows,
@@ -194,8 +201,11 @@ def evaluate_run(
         tile_size=int(data["tile_size"]),
         checkpoint=checkpoint,
         bytes_counted=BYTES_COUNTED,
+        ablated=off,
     )
     path = Path(out) if out else metrics_path(run_dir, tag)
+    if off and not out:
+        path = path.with_name(f"{path.stem}_ablated.json")
     if lmbda is not None and not out:  # one file per operating point of a variable-rate model
         path = path.with_name(f"{path.stem}_lmbda{lmbda:g}.json")
     write_json(path, payload)
@@ -220,6 +230,7 @@ def evaluate_folder(
     classic: Mapping[str, Any] | None = None,
     save_recon: bool = False,
     lmbda: float | None = None,
+    ablate: Sequence[str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Path]]:
     """Evaluate one run or every run of a sweep folder; then the classic rate sweep, once.
 
@@ -244,6 +255,7 @@ def evaluate_folder(
             classic,
             save_recon,
             lmbda,
+            ablate,
         )
         learned.append(payload)
         paths.append(path)

@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from torch.utils.tensorboard import SummaryWriter
 
-from sarcomp.data.tiles import spread_indices
+from sarcomp.data.tiles import spread_sample
 from sarcomp.models.attention_probe import attention_modules, attention_statistics
 from sarcomp.runs import attention_log_path
 
@@ -22,7 +22,7 @@ PROBE_TILES = 16
 
 def probe_tiles(dataset: Dataset, count: int = PROBE_TILES) -> torch.Tensor:
     """``count`` validation tiles spread over the whole validation set (so over its sources)."""
-    return torch.stack([dataset[i]["x"] for i in spread_indices(len(dataset), min(count, len(dataset)))])
+    return spread_sample(dataset, count)
 
 
 @torch.no_grad()

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The attention study (issue 22, experiments/PROTOCOL.md): V0-V3 x 3 seeds as variable-rate models,
+# the controls (V0-wide, per-λ models) and the placement sweep, then the test-split evaluation and
+# the report. Resumable: a finished run is skipped, a killed one resumes (trainer.resume=true).
+#   bash experiments/run_attention_study.sh                  # everything, in queue order
+#   STAGE=train|evaluate|report bash experiments/run_attention_study.sh
+#   ONLY="v0_s1 v1_s1" bash experiments/run_attention_study.sh   # some runs of the queue
+# Cost on the 2-core VM (two lanes, OMP_NUM_THREADS=1 each): about 16 min per 3,000-step run at
+# ~0.3 s/step, so ~1.7 h for V0-V3 x 3 seeds and ~4 h for the whole queue (31 runs); the
+# evaluation ~1 min per run, the report seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+STAGE=${STAGE:-all}
+LANES=${LANES:-2}
+STEPS=${STEPS:-3000}
+OUT=${OUT:-outputs/attention_study}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+LMBDAS="0.0003 0.001 0.003 0.01"
+COMMON=(data=study trainer.max_steps=$STEPS trainer.keep_every=$((STEPS / 2))
+        trainer.val_every=500 trainer.explain_at_val=false trainer.resume=true)
+VR=('model.lmbdas=[0.0003,0.001,0.003,0.01]' model.lmbda=0.01 'model.channels=[48,64]')
+# V3's gain: LayerScale, chosen on validation by the pilot (experiments/PROTOCOL.md)
+V3=(+model.attention.kwargs.gamma_init=0.1 +model.attention.kwargs.layer_scale=true)
+
+exp() { [[ $1 == baseline ]] && echo experiment=recipe_cpu || echo "experiment=[recipe_cpu,$1]"; }
+# the queue: name, then the overrides of that run
+queue() {
+    for seed in 1 2 3; do
+        echo "v0_s$seed $(exp baseline) seed=$seed ${VR[*]}"
+        echo "v1_s$seed $(exp cbam_bottleneck) seed=$seed ${VR[*]}"
+        echo "v2_s$seed $(exp cbam_everywhere) seed=$seed ${VR[*]}"
+        echo "v3_s$seed $(exp selfattn_bottleneck) seed=$seed ${VR[*]} ${V3[*]}"
+    done
+    echo "v0wide_s1 $(exp baseline) seed=1 ${VR[*]/%48,64]/48,65]}"
+    for l in $LMBDAS; do
+        echo "v0_l${l}_s1 $(exp baseline) seed=1 model.lmbda=$l model.channels=[48,64]"
+        echo "v1_l${l}_s1 $(exp cbam_bottleneck) seed=1 model.lmbda=$l model.channels=[48,64]"
+    done
+    for v in cbam_encoder cbam_decoder se_bottleneck eca_bottleneck spatial_bottleneck; do
+        echo "${v}_s1 $(exp $v) seed=1 ${VR[*]}"
+    done
+}
+
+train_one() {  # name overrides...: skipped when its last kept checkpoint exists
+    set -f  # overrides such as model.channels=[48,64] are not globs
+    local name=$1; shift
+    [[ -f $OUT/$name/checkpoints/step_$STEPS.pt ]] && return 0
+    $PY train.py "$@" $COMMON_ARGS hydra.run.dir="$OUT/$name" > "$OUT/$name.log" 2>&1 || echo "FAILED $name (see $OUT/$name.log)"
+}
+export -f train_one
+export PY OUT STEPS COMMON_ARGS="${COMMON[*]}"
+
+if [[ $STAGE == all || $STAGE == train ]]; then
+    [[ -f data/synthetic_recipe/SHA256SUMS ]] || make data-recipe
+    $PY scripts/make_sar_splits.py
+    mkdir -p "$OUT"
+    set -f
+    queue | while read -r name rest; do
+        [[ -z ${ONLY:-} || " $ONLY " == *" $name "* ]] && echo "$name $rest"
+    done | xargs -P "$LANES" -L 1 bash -c 'train_one "$@"' _
+    set +f
+fi
+
+if [[ $STAGE == all || $STAGE == evaluate ]]; then
+    $PY experiments/attention_study.py evaluate "$OUT" --steps $((STEPS / 2)) $STEPS
+fi
+if [[ $STAGE == all || $STAGE == evaluate || $STAGE == report ]]; then
+    $PY experiments/attention_study.py report "$OUT" --steps $((STEPS / 2)) $STEPS --out experiments/results/attention_study
+fi

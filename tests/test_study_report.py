@@ -18,7 +18,7 @@ def rows(
     """Per point, per scene rows: 5 scenes of different sizes and levels."""
     rng = np.random.default_rng(seed)
     out = []
-    for k, bpp in enumerate(BPP):
+    for bpp in BPP:
         out.append(
             [
                 {

@@ -26,7 +26,7 @@ from omegaconf import OmegaConf
 
 from sarcomp.analysis.study import write_report
 from sarcomp.cli import run_cli
-from sarcomp.config import register_resolvers
+from sarcomp.config import project_root, register_resolvers
 from sarcomp.data.loaders import load_split
 from sarcomp.evaluation.classic import evaluate_classic
 from sarcomp.evaluation.evaluate import evaluate_run
@@ -35,7 +35,8 @@ from sarcomp.models.attention_probe import attention_modules
 from sarcomp.runs import find_runs, load_run, run_config
 from sarcomp.training.attention_log import read_attention_log
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: configs, experiments/results
+DATA = project_root() / "data"  # data/ and outputs/ ($SARCOMP_ROOT, else the checkout)
 EVAL_LMBDAS = (0.0003, 0.00055, 0.001, 0.0017, 0.003, 0.0055, 0.01)
 ROW_KEYS = (
     "image",
@@ -65,7 +66,7 @@ def test_data(which: str) -> dict:
     if which == "real":
         rep = {"units": "auto", "db_range": None, "percentiles": [1.0, 99.0], "floor_db": -60.0}
         return common | {
-            "root": str(ROOT / "data" / "shared_sar_splits"),
+            "root": str(DATA / "shared_sar_splits"),
             "band_specs": str(ROOT / "configs" / "bands" / "shared_sar.yaml"),
             "representation": rep,
         }
@@ -165,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("stage", choices=["evaluate", "collect", "report"])
-    p.add_argument("folder", nargs="?", type=Path, default=ROOT / "outputs" / "attention_study")
+    p.add_argument("folder", nargs="?", type=Path, default=project_root() / "outputs" / "attention_study")
     p.add_argument("--steps", type=int, nargs="+", default=[1500, 3000])
     p.add_argument("--out", type=Path, default=ROOT / "experiments" / "results" / "attention_study")
     args = p.parse_args(argv)

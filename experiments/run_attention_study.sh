@@ -14,7 +14,8 @@ PY=${PY:-.venv/bin/python}
 STAGE=${STAGE:-all}
 LANES=${LANES:-2}
 STEPS=${STEPS:-3000}
-OUT=${OUT:-outputs/attention_study}
+HOME_DIR=${SARCOMP_ROOT:-$PWD}  # data/ and outputs/ (sarcomp.config.project_root)
+OUT=${OUT:-$HOME_DIR/outputs/attention_study}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 LMBDAS="0.0003 0.001 0.003 0.01"
 COMMON=(data=study trainer.max_steps=$STEPS trainer.keep_every=$((STEPS / 2))
@@ -52,8 +53,8 @@ export -f train_one
 export PY OUT STEPS COMMON_ARGS="${COMMON[*]}"
 
 if [[ $STAGE == all || $STAGE == train ]]; then
-    [[ -f data/synthetic_recipe/SHA256SUMS ]] || make data-recipe
-    $PY scripts/make_sar_splits.py
+    [[ -f $HOME_DIR/data/synthetic_recipe/SHA256SUMS ]] || make data-recipe
+    $PY scripts/make_sar_splits.py --out "$HOME_DIR/data/shared_sar_splits"
     mkdir -p "$OUT"
     set -f
     queue | while read -r name rest; do

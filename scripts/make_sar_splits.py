@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sarcomp.cli import run_cli
+from sarcomp.config import project_root
 from sarcomp.data.splits import DEVELOPMENT_BANDS, HOLDOUT_BANDS, check_manifest, make_splits
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import write_json
@@ -37,8 +38,8 @@ DEVELOPMENT = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "sar")
-    p.add_argument("--out", type=Path, default=ROOT / "data" / "shared_sar_splits")
+    p.add_argument("--source", type=Path, default=project_root().parent / "shared" / "sar")
+    p.add_argument("--out", type=Path, default=project_root() / "data" / "shared_sar_splits")
     p.add_argument("--manifest", type=Path, default=MANIFEST)
     p.add_argument("--freeze", action="store_true", help="write the manifest (refused if it exists)")
     args = p.parse_args(argv)

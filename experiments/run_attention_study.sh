@@ -5,6 +5,7 @@
 #   bash experiments/run_attention_study.sh                  # everything, in queue order
 #   STAGE=train|evaluate|report bash experiments/run_attention_study.sh
 #   ONLY="v0_s1 v1_s1" bash experiments/run_attention_study.sh   # some runs of the queue
+# Several invocations may run side by side (more lanes later): each run is claimed by one worker.
 # Cost on the 2-core VM (two lanes, OMP_NUM_THREADS=1 each): about 16 min per 3,000-step run at
 # ~0.3 s/step, so ~1.7 h for V0-V3 x 3 seeds and ~4 h for the whole queue (31 runs); the
 # evaluation ~1 min per run, the report seconds.
@@ -43,13 +44,23 @@ queue() {
     done
 }
 
-train_one() {  # name overrides...: skipped when its last kept checkpoint exists
+claim() {  # one worker per run, also across invocations: a claim is held while its worker lives
+    local dir=$OUT/.claims/$1 pid
+    mkdir -p "$OUT/.claims"
+    if ! mkdir "$dir" 2>/dev/null; then
+        pid=$(cat "$dir/pid" 2>/dev/null || true)
+        [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && return 1
+    fi
+    echo $$ > "$dir/pid"
+}
+train_one() {  # name overrides...: skipped when its last kept checkpoint exists or another worker has it
     set -f  # overrides such as model.channels=[48,64] are not globs
     local name=$1; shift
     [[ -f $OUT/$name/checkpoints/step_$STEPS.pt ]] && return 0
+    claim "$name" || return 0
     $PY train.py "$@" $COMMON_ARGS hydra.run.dir="$OUT/$name" > "$OUT/$name.log" 2>&1 || echo "FAILED $name (see $OUT/$name.log)"
 }
-export -f train_one
+export -f claim train_one
 export PY OUT STEPS COMMON_ARGS="${COMMON[*]}"
 
 if [[ $STAGE == all || $STAGE == train ]]; then

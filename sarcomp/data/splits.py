@@ -102,8 +102,10 @@ def make_splits(source: Path, out: Path, development: Iterable[str]) -> dict[str
     files = {p.name: p for p in list_rasters(source)}
     heights = {}
     for name, path in files.items():
-        with gdal_messages(path), rasterio.open(path) as src:
-            heights[name] = src.height
+        with gdal_messages(path), warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                heights[name] = src.height
     manifest: dict[str, dict] = {}
     for crop in plan_crops(heights, development):
         path = write_crop(files[crop.name], crop, out)

@@ -4,9 +4,10 @@
     python experiments/attention_study.py collect outputs/attention_study --out experiments/results/attention_study
     python experiments/attention_study.py report --out experiments/results/attention_study
 
-``evaluate`` codes the test split (real: the frozen bottom bands; synthetic: the recipe's test
-scenes) with every finished run at each kept checkpoint and each evaluation λ, with the real
-bitstream; the attention runs also with their modules switched off (all, and each alone) at the
+``evaluate`` codes the test split with the real bitstream: the real one (the frozen bottom
+bands) with every finished run at each kept checkpoint and each of the seven evaluation λ, the
+synthetic one (the recipe's 8 test scenes of 512², secondary) at the last checkpoint and the
+trained λ; the attention runs also with their modules switched off (all, and each alone) at the
 last checkpoint; and JPEG 2000 over its rate grid. Files already written are kept (rerunning
 resumes). ``collect`` gathers the per-scene rows into one committed bundle (``metrics.json``);
 ``report`` rebuilds every table and plot from that bundle alone, so a fresh clone regenerates them
@@ -93,9 +94,11 @@ def evaluate(out: Path, steps: Sequence[int]) -> None:
         for run in runs:
             cfg = run_config(run, f"step_{steps[-1]}")
             lmbdas = EVAL_LMBDAS if cfg.model.get("lmbdas") else (None,)
+            if which == "synthetic":  # 8 scenes of 512²: the trained λ at the last step only
+                lmbdas = tuple(cfg.model.lmbdas) if cfg.model.get("lmbdas") else lmbdas
             _, model, _ = load_run(run, f"step_{steps[-1]}")
             modules = list(attention_modules(model))
-            for step in steps:
+            for step in steps if which == "real" else steps[-1:]:
                 switches: list[str | None] = [None]
                 if which == "real" and step == steps[-1] and modules:
                     switches += ["all", *modules] if len(modules) > 1 else ["all"]
@@ -153,7 +156,7 @@ def collect(out: Path, dest: Path) -> Path:
         if path.exists():
             for p in json.loads(path.read_text())["results"]:
                 classic.append(
-                    {"codec": p["name"], "data": which, "quality": p.get("quality"), "rows": _rows(p)}
+                    {"codec": p["codec"], "data": which, "quality": p.get("param"), "rows": _rows(p)}
                 )
     attention = {run.name: read_attention_log(run) for run in find_runs(out)}
     bundle = dest / "metrics.json"

@@ -114,7 +114,13 @@ def bootstrap(
     def value(scenes: np.ndarray, a_draw: np.ndarray, t_draw: np.ndarray) -> float:
         return stat(curve(anchor, scenes, a_draw, weighting), curve(test, scenes, t_draw, weighting))
 
-    estimate = value(every, np.arange(len(anchor)), np.arange(len(test)))
+    everything = (every, np.arange(len(anchor)), np.arange(len(test)))
+    estimate = value(*everything)
+    reason = None
+    if statistic == "bd_rate" and not np.isfinite(estimate):  # say why the fit is N/A
+        a, t = curve(anchor, every, everything[1], weighting), curve(test, every, everything[2], weighting)
+        fit = bd((list(a[0]), list(a[1])), (list(t[0]), list(t[1])), method, rate_window)
+        reason = fit.get("na") or fit.get("bd_rate_na")
     rng = np.random.default_rng(seed)
     draws = np.array(
         [
@@ -139,6 +145,7 @@ def bootstrap(
         "level": level,
         "replicates": replicates,
         "na": int(replicates - ok.size),
+        "na_reason": reason,
         "scenes": n_scenes,
         "seeds": [len(anchor), len(test)],
     }

@@ -102,7 +102,7 @@ def verdict(stats: Mapping[str, Any]) -> str:
 
 def _cell(s: Mapping[str, Any], unit: str = "%") -> str:
     if not np.isfinite(s["estimate"]):
-        return "N/A"
+        return f"N/A ({s['na_reason']})" if s.get("na_reason") else "N/A"
     return (
         f"{s['estimate']:+.1f}{unit} [{s['low']:+.1f}, {s['high']:+.1f}]"
         if unit == "%"

@@ -203,7 +203,9 @@ def test_cli_round_trip_info_and_corruption(ckpt, tmp_path, capsys):
         code, err = _cli(capsys, "decompress", str(broken), str(out), "--device", "cpu", "--quiet")
         assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and str(broken) in err
         assert not out.exists() and not list(tmp_path.glob(".*tmp*"))  # no partial output
-    code, err = _cli(capsys, "compress", str(src), str(sarc), "--model", str(ckpt), "--tile", "40")
+    code, err = _cli(
+        capsys, "compress", str(src), str(tmp_path / "t.sarc"), "--model", str(ckpt), "--tile", "40"
+    )
     assert code == 2 and "multiple of 16" in err
     main(["decompress", str(sarc), str(out), "--device", "cpu", "--quiet"])
     assert out.exists()

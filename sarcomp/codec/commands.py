@@ -1,8 +1,8 @@
 """The ``sarcomp`` command: compress a SAR raster to ``.sarc``, decompress it to GeoTIFF, inspect a file.
 
     sarcomp compress <in.tif> <out.sarc> --model <run folder | checkpoint | shipped name> [--band N] [--tile 256]
-        [--range scene | model | --range=LO,HI]
-    sarcomp decompress <in.sarc> <out.tif> [--model ...]
+        [--range scene | model | --range=LO,HI] [--force]
+    sarcomp decompress <in.sarc> <out.tif> [--model ...] [--force]
     sarcomp info <in.sarc>
 
 Argument plumbing only: the work is in :mod:`sarcomp.codec.scene` and :mod:`sarcomp.codec.container`;
@@ -27,15 +27,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compress", help="raster -> .sarc")
     c.add_argument("src", help="input raster (GeoTIFF or any GDAL format)")
-    c.add_argument("dst", help="output .sarc file")
+    c.add_argument("dst", help="output .sarc file (never a raster; an existing .sarc file only with --force)")
+    c.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # a shell glob's further files: refused
     c.add_argument("--model", required=True, help="run folder, checkpoint file or shipped model name")
-    c.add_argument("--band", type=int, default=1, help="1-based band to compress (default 1)")
+    c.add_argument("--band", type=int, default=None, help="1-based band to compress (default 1)")
     c.add_argument(
         "--range",
         default="scene",
         help="clip range of the dB level: scene (default: the scene's own percentiles), model (the "
         "model's training range) or LO,HI in dB, written --range=LO,HI when LO is negative",
     )
+    c.add_argument("--force", action="store_true", help="replace an existing .sarc output")
     c.add_argument(
         "--units",
         default="auto",
@@ -57,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("decompress", help=".sarc -> GeoTIFF in the source's physical units")
     d.add_argument("src", help="input .sarc file")
     d.add_argument("dst", help="output GeoTIFF")
+    d.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
+    d.add_argument("--force", action="store_true", help="replace an existing output file")
     d.add_argument("--model", default=None, help="needed only if the model recorded in the file has moved")
     d.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -121,11 +125,13 @@ def _notes_lines(notes: Notes | None) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> None:
+    from sarcomp.codec.guard import one_input_one_output
     from sarcomp.codec.scene import compress_file, decompress_file
 
     if args.command == "info":
         print("\n".join(info_lines(args.src)))
         return
+    one_input_one_output(args.command, args.src, args.dst, args.extra)
     if args.command == "compress":
         out = compress_file(
             args.src,
@@ -139,6 +145,7 @@ def _run(args: argparse.Namespace) -> None:
             units=args.units,
             band_specs=args.band_specs,
             range_rule=args.range,
+            force=args.force,
         )
         print(
             f"{args.dst}: {out['bytes']} bytes, {out['bpp']:.4f} bpp ({out['billed_bpp']:.4f} without "
@@ -149,7 +156,9 @@ def _run(args: argparse.Namespace) -> None:
             f"low, {100 * out['clipped_high']:.2f}% high"
         )
         return
-    out = decompress_file(args.src, args.dst, model=args.model, device=args.device, progress=not args.quiet)
+    out = decompress_file(
+        args.src, args.dst, model=args.model, device=args.device, progress=not args.quiet, force=args.force
+    )
     rate = out["pixels"] / max(out["seconds"], 1e-9) / 1e6
     print(f"{args.dst}: {out['pixels']} pixels from {out['bpp']:.4f} bpp, {rate:.2f} MPixel/s")
 

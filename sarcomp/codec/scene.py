@@ -40,7 +40,7 @@ import torch
 from rasterio.errors import NotGeoreferencedWarning
 from tqdm import tqdm
 
-from sarcomp.codec import scaling
+from sarcomp.codec import guard, scaling
 from sarcomp.codec.container import (
     ID_NAME,
     Geo,
@@ -351,7 +351,7 @@ def compress_file(
     dst: str | Path,
     model_ref: str | Path,
     *,
-    band: int = 1,
+    band: int | None = None,
     tile: int = 256,
     overlap: int = 0,
     device: str = "auto",
@@ -359,24 +359,25 @@ def compress_file(
     units: str = "auto",
     band_specs: str | Path | None = None,
     range_rule: str | RangeRule = "scene",
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Compress band ``band`` of the raster ``src`` into the ``.sarc`` file ``dst`` (atomically).
+    """Compress band ``band`` (default 1) of the raster ``src`` into the ``.sarc`` file ``dst`` (atomically).
 
     ``units`` is what the raster holds (intensity, amplitude, db, display8, or ``auto`` per file:
     see :mod:`sarcomp.data.representation`); ``range_rule`` picks the clip range (``scene``,
     ``model`` or ``"LO,HI"`` dB: :mod:`sarcomp.codec.scaling`). ``band_specs`` is a band-spec file
     (:mod:`sarcomp.data.bandspecs`): its entry for ``src``, if any, sets bands (two-band I/Q too)
-    and units instead of ``band`` and ``units``.
+    and units instead of ``band`` and ``units``. ``dst`` must not be a raster, nor an existing file
+    unless it is a ``.sarc`` file and ``force`` is set (:mod:`sarcomp.codec.guard`).
 
     Returns ``bytes`` (file size), ``billed_bytes`` (without the metadata: georeferencing and
     notes), ``bpp`` (file bytes per scene pixel), ``billed_bpp``, ``pixels``, ``tiles``,
-    ``seconds``, ``range`` (the clip range and its rule) and ``clipped_low`` / ``clipped_high``
-    (shares of the valid pixels cut off).
+    ``seconds``, ``range`` (the clip range and its rule), ``clipped_low`` / ``clipped_high`` (shares
+    of the valid pixels cut off) and ``dropped`` (information not coded).
     """
     src, dst = Path(src), Path(dst)
     rule = range_rule if isinstance(range_rule, RangeRule) else scaling.parse_range(range_rule)
-    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
-        raise SarcompError(f"{dst}: output would overwrite the input")
+    guard.check_compress_output(src, dst, force)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         return _compress(src, dst, model_ref, band, tile, overlap, device, progress, units, band_specs, rule)
 
@@ -385,7 +386,7 @@ def _compress(
     src: Path,
     dst: Path,
     model_ref: str | Path,
-    band: int,
+    band: int | None,
     tile: int,
     overlap: int,
     device: str,
@@ -402,7 +403,7 @@ def _compress(
     loaded = resolve_model(model_ref, dev)
     data = loaded.cfg.get("data") or {}
     try:
-        spec = BandSpec(bands=(int(band),), complex_to=str(data.get("complex_to", "intensity")))
+        spec = BandSpec(bands=(int(band or 1),), complex_to=str(data.get("complex_to", "intensity")))
     except ValueError as exc:
         raise SarcompError(f"--band: {exc}") from None
     training = scaling.training_representation(loaded.cfg)
@@ -413,6 +414,9 @@ def _compress(
     specs = load_band_specs(band_specs) if band_specs is not None else None
     spec, rep = file_settings(src, specs, spec, rep)
     scene = scaling.load_for_coding(src, spec, rep, rule, training)
+    described = specs is not None and specs.match(src) is not None
+    guessed = rep.units == "auto" and not scene.info.is_complex  # resolve_units warned of unread bands
+    dropped = guard.dropped_information(src, scene.info, spec, band is not None, described, guessed)
     grid = scene_grid(scene.info.height, scene.info.width, tile, overlap, loaded.model)
     lmbda = float(loaded.model.lmbda) if getattr(loaded.model, "lmbdas", ()) else None
     start, tally = time.perf_counter(), ClipTally()
@@ -431,7 +435,7 @@ def _compress(
         )
         header.geo = _geo(ds, spec.bands[0], src, loaded.source)
         how = scaling.describe(rule, scene)
-        header.notes = Notes(how, *(float32(v) for v in tally.shares))
+        header.notes = Notes(how, *(float32(v) for v in tally.shares), dropped)
 
         def write(tmp: Path) -> None:
             spool.seek(0)
@@ -457,6 +461,7 @@ def _compress(
         "range": how,
         "clipped_low": tally.shares[0],
         "clipped_high": tally.shares[1],
+        "dropped": list(dropped),
     }
 
 
@@ -501,16 +506,17 @@ def decompress_file(
     model: str | Path | None = None,
     device: str = "auto",
     progress: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Decode the ``.sarc`` file ``src`` into the GeoTIFF ``dst`` (atomically): physical units of the
     source (intensity, amplitude or dB; display8 as uint8), its CRS, transform and nodata mask.
 
     ``model`` is needed only when the file was not made by a shipped model and the run folder or
-    checkpoint recorded in it has moved. Returns ``bytes``, ``bpp``, ``pixels``, ``seconds``.
+    checkpoint recorded in it has moved. An existing ``dst`` is replaced only with ``force`` (and
+    never when it is a ``.sarc`` file). Returns ``bytes``, ``bpp``, ``pixels``, ``seconds``.
     """
     src, dst = Path(src), Path(dst)
-    if dst.exists() and dst.resolve() == src.resolve():
-        raise SarcompError(f"{dst}: output would overwrite the input")
+    guard.check_decompress_output(src, dst, force)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         return _decompress(src, dst, model, device, progress)
 
@@ -620,7 +626,7 @@ import json, resource, sys, time
 from sarcomp.codec.scene import compress_file, decompress_file
 args = json.loads(sys.argv[1])
 fn = compress_file if args.pop("direction") == "compress" else decompress_file
-out = fn(*args.pop("paths"), progress=False, **args)
+out = fn(*args.pop("paths"), progress=False, force=True, **args)  # the benchmark rewrites its own files
 try:  # VmHWM is this process's own peak; ru_maxrss also counts the parent's RSS at spawn
     with open("/proc/self/status") as fh:
         out["peak_rss_mb"] = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:")) / 1024

@@ -16,7 +16,7 @@ finished rows to the GeoTIFF and keeps only the overlap. Memory is bounded by a 
 The same two functions (:func:`encode_scene`, :func:`decode_scene`) serve files
 (:func:`compress_file`, :func:`decompress_file`) and evaluation (:func:`code_scene`), so the bytes
 evaluation bills are those of the ``.sarc`` file that ``sarcomp compress`` writes (without its
-georeferencing block), and the pixels it scores are those ``sarcomp decompress`` writes.
+metadata: georeferencing and notes), and the pixels it scores are those ``sarcomp decompress`` writes.
 """
 
 from __future__ import annotations
@@ -251,7 +251,7 @@ class SceneCode:
     """One scene coded through a ``.sarc`` container in memory (see :func:`code_scene`)."""
 
     scene: Scene
-    container: bytes  # the file sarcomp compress writes, without its georeferencing block
+    container: bytes  # the file sarcomp compress writes, without its metadata
     ref: np.ndarray  # [0, 1] input, masked pixels 0
     rec: np.ndarray  # [0, 1] decoded, masked pixels 0
     valid: np.ndarray
@@ -274,7 +274,7 @@ def code_scene(
     """Compress ``scene`` into a container in memory, decode that container, return both images.
 
     The container is byte for byte what :func:`compress_file` writes for the same scene and model,
-    less the georeferencing block (which evaluation does not bill).
+    less its metadata (georeferencing and notes, which evaluation does not bill).
     """
     from sarcomp.data.rasters import open_raster
 

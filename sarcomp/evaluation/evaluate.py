@@ -13,8 +13,9 @@ through the real ``model.compress``, the strings in a ``.sarc`` container, decod
 container with ``model.decompress``. bpp = 8·(container bytes) / (scene pixels): the header a
 decoder needs besides the model (size, tile grid, scaling, model identity, per-tile string lengths,
 the nodata mask when there is one), the tile strings and the CRC — everything in the file but its
-georeferencing block (CRS, transform, nodata value, band description), which is not billed, as the
-classic codecs' files carry no georeferencing either (:data:`BYTES_COUNTED`, in every payload).
+metadata (the georeferencing block: CRS, transform, nodata value, band description; the notes: range
+rule, clipped shares, dropped information), which is not billed, as the classic codecs' files carry
+no georeferencing either (:data:`BYTES_COUNTED`, in every payload).
 ``encode_ms`` / ``decode_ms``: wall time to code the whole scene (the sum over its tiles, each
 timed after a warm-up, CUDA synchronised), and ``encode_ms_tile`` / ``decode_ms_tile``, the median
 per tile.
@@ -66,7 +67,7 @@ log = logging.getLogger(__name__)
 
 
 BYTES_COUNTED = (
-    "the .sarc file sarcomp compress writes, less its georeferencing block: header (size, tile grid, "
+    "the .sarc file sarcomp compress writes, less its metadata (georeferencing, notes): header (size, tile grid, "
     "scaling, model id, string lengths, nodata mask if any) + tile strings + CRC-32; tiles padded to "
     "the stride only"
 )
@@ -85,7 +86,7 @@ def evaluate_scenes(
     and the stitched reference images, so classic codecs can code them without a second read.
 
     Each scene goes through :func:`sarcomp.codec.scene.code_scene`: the ``.sarc`` container that
-    ``sarcomp compress`` writes (less its georeferencing block) is what ``bytes`` counts, and the
+    ``sarcomp compress`` writes (less its metadata) is what ``bytes`` counts, and the
     reconstruction is decoded from that container. ``identity`` is the model's (a hash of its
     weights when not given); only its size matters for the rate. ``on_scene(image,
     reconstruction)`` sees each decoded scene (e.g. to save it).

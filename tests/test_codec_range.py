@@ -14,6 +14,7 @@ import pytest
 import rasterio
 
 from sarcomp.codec.commands import info_lines, main
+from sarcomp.codec.container import FLAG_GEO, iter_strings, write_container
 from sarcomp.codec.scaling import CLIP_WARN, RangeRule, parse_range
 from sarcomp.codec.scene import compress_file, decompress_file, open_sarc
 from sarcomp.data.representation import Representation
@@ -151,3 +152,21 @@ def test_evaluation_codes_a_scene_as_compress_does(tmp_path, cached_models):
     assert row["scaling"] == {"lo": header.lo, "hi": header.hi}
     assert row["bytes"] == enc["billed_bytes"]
     assert (row["clipped_low"], row["clipped_high"]) == (enc["clipped_low"], enc["clipped_high"])
+
+
+def test_a_file_without_notes_decodes_and_shows_in_info(tmp_path, cached_models):
+    """Backward compatibility: the same file less its notes block (flag bit 3 clear, as every file
+    written before the block existed) decodes to the same pixels, and info says what it lacks."""
+    src = calibrated_intensity(tmp_path / "s.tif")
+    _round_trip(src, tmp_path, "intensity")
+    fh, header, offset = open_sarc(tmp_path / "s.sarc")
+    with fh:
+        strings = [s for tile in iter_strings(fh, header, offset) for s in tile]
+    header.notes, old = None, tmp_path / "old.sarc"
+    with open(old, "wb") as out:
+        write_container(out, header, strings)
+    assert old.read_bytes()[5] == FLAG_GEO  # the flags byte of a pre-notes file with georeferencing
+    decompress_file(old, tmp_path / "old.tif", device="cpu", progress=False)
+    with rasterio.open(tmp_path / "old.tif") as a, rasterio.open(tmp_path / "s_out.tif") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+    assert any("not recorded (file from an older sarcomp)" in line for line in info_lines(old))

@@ -72,8 +72,9 @@ def parse_range(value: str | Sequence[float] | None, what: str = "--range") -> R
     except (TypeError, ValueError):
         lo = hi = math.nan
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        example = "--range=-25,15" if what.startswith("--") else f"{what}[-25,15]"
         raise SarcompError(
-            f"{what} {value!r}: give scene, model, or LO,HI in dB with LO < HI (e.g. --range=-25,15)"
+            f"{what} {value!r}: give scene, model, or LO,HI in dB with LO < HI (e.g. {example})"
         )
     return RangeRule("given", (lo, hi))
 

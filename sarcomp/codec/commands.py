@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sarcomp.codec.container import Notes
+from sarcomp.codec.guard import one_input_one_output
 from sarcomp.host_memory import retain_freed_memory
 
 
@@ -125,7 +126,6 @@ def _notes_lines(notes: Notes | None) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from sarcomp.codec.guard import one_input_one_output
     from sarcomp.codec.scene import compress_file, decompress_file
 
     if args.command == "info":

@@ -28,12 +28,10 @@ from omegaconf import OmegaConf
 from sarcomp.analysis.study import write_report
 from sarcomp.cli import run_cli
 from sarcomp.config import project_root, register_resolvers
-from sarcomp.data.loaders import load_split
-from sarcomp.evaluation.classic import evaluate_classic
-from sarcomp.evaluation.evaluate import evaluate_run
+from sarcomp.evaluation.evaluate import classic_sweep_for_runs, evaluate_run
 from sarcomp.fileio import write_json
 from sarcomp.models.attention_probe import attention_modules
-from sarcomp.runs import find_runs, load_run, run_config
+from sarcomp.runs import classic_path, data_tag, find_runs, load_run, run_config
 from sarcomp.training.attention_log import read_attention_log
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: configs, experiments/results
@@ -116,10 +114,9 @@ def evaluate(out: Path, steps: Sequence[int]) -> None:
                             lmbda=lmbda,
                             ablate=None if ablated is None else ([ablated] if ablated != "all" else ["all"]),
                         )
-        anchor = out / "eval" / f"jpeg2000_{which}.json"
-        if not anchor.exists():
-            scenes = load_split(data, "test")
-            evaluate_classic(scenes, 128, ["jpeg2000"], 16, anchor, str(data.root))
+        if runs and not classic_path(out, data_tag(data.root)).exists():  # coded as the runs' scenes are
+            classic = {"codecs": ["jpeg2000"], "bits": 16, "sweep": True}
+            classic_sweep_for_runs(runs, out, classic, data, f"step_{steps[-1]}")
 
 
 def _rows(payload: dict) -> list[dict]:
@@ -152,7 +149,7 @@ def collect(out: Path, dest: Path) -> Path:
             )
     classic = []
     for which in ("real", "synthetic"):
-        path = out / "eval" / f"jpeg2000_{which}.json"
+        path = classic_path(out, data_tag(test_data(which)["root"]))
         if path.exists():
             for p in json.loads(path.read_text())["results"]:
                 classic.append(

@@ -135,6 +135,7 @@ class EvalSchema:
     run_dir: str | None = MISSING
     name: str | None = MISSING
     lmbda: float | None = MISSING
+    range: Any = MISSING  # scene | model | [LO, HI] (sarcomp.codec.scaling.parse_range)
     out: str | None = MISSING
     checkpoint: str = MISSING
     ablate: list[str] | None = MISSING

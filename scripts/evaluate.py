@@ -20,6 +20,7 @@ register_resolvers()
 @hydra.main(config_path="../configs", config_name="eval", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from sarcomp.analysis.render import format_table, summary_rows
+    from sarcomp.codec.scaling import parse_range
     from sarcomp.evaluation.evaluate import evaluate_folder
     from sarcomp.host_memory import retain_freed_memory
     from sarcomp.runs import load_results
@@ -29,6 +30,7 @@ def main(cfg: DictConfig) -> None:
     if cfg.get("data") is not None:
         run_cli(check_data_config, cfg.data)
     classic = OmegaConf.to_container(cfg.classic, resolve=True) if cfg.get("classic") else None
+    rule = run_cli(parse_range, cfg.range, "range=")
     if cfg.get("model") and cfg.model.get("pretrained"):
         from sarcomp.evaluation.pretrained import evaluate_pretrained
 
@@ -41,6 +43,7 @@ def main(cfg: DictConfig) -> None:
             cfg.device,
             classic,
             cfg.lmbda,
+            range_rule=rule,
         )
         learned, sweep, paths = [payload], [], [path]
     elif not cfg.run_dir:
@@ -57,6 +60,7 @@ def main(cfg: DictConfig) -> None:
             bool(cfg.save_recon),
             cfg.lmbda,
             list(cfg.ablate) if cfg.ablate else None,
+            rule,
         )
     print(format_table(summary_rows(learned + sweep)))
     matched = [p for path in paths if "matched" in path.name for p in load_results(path)]

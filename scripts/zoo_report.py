@@ -24,6 +24,7 @@ def report(cfg: DictConfig) -> None:
     from pathlib import Path
 
     from sarcomp.analysis.zoo import build_zoo_report, plot_zoo, render_zoo_markdown
+    from sarcomp.codec.scaling import coding, parse_range, training_representation
     from sarcomp.data.loaders import load_split
     from sarcomp.errors import SarcompError
     from sarcomp.evaluation.classic import evaluate_classic
@@ -42,14 +43,16 @@ def report(cfg: DictConfig) -> None:
     classic = OmegaConf.to_container(cfg.classic, resolve=True)
     tag = data_tag(str(cfg.data.root))
     learned, matched = [], []
-    scenes = load_split(cfg.data, "test")
+    rule = parse_range(cfg.range, "range=")
+    training = training_representation(entry(names[0])["config"])  # for range=model: the first model's
+    scenes = load_split(cfg.data, "test", coding(rule, training))  # the classic sweep's, coded as the models'
     for name in names:
         item = entry(name)
         scenes = unused_scenes(item, scenes)  # the classic sweep codes what no shipped model saw
         lmbdas = item["config"]["model"].get("lmbdas") or [None]
         for lmbda in lmbdas:
             payload, path = evaluate_pretrained(
-                name, cfg.data, None, cfg.paths.log_dir, cfg.device, classic, lmbda
+                name, cfg.data, None, cfg.paths.log_dir, cfg.device, classic, lmbda, range_rule=rule
             )
             learned.append({**payload, "curve": curve_of(item)})
             side = matched_path(path, tag)

@@ -36,3 +36,23 @@ def shared_sar() -> Path:
     if not SHARED_SAR.is_dir():
         pytest.skip("../shared/sar is not present")
     return SHARED_SAR
+
+
+_LOADED: dict = {}
+
+
+@pytest.fixture
+def cached_models(monkeypatch) -> None:
+    """``resolve_model`` loads each (model, device) once per session: a shipped model takes seconds
+    to load, and every compress/decompress call resolves its model anew."""
+    from sarcomp.codec import modelref
+
+    original = modelref.resolve_model
+
+    def cached(ref, device="cpu"):
+        key = (str(ref), str(device))
+        if key not in _LOADED:
+            _LOADED[key] = original(ref, device)
+        return _LOADED[key]
+
+    monkeypatch.setattr(modelref, "resolve_model", cached)

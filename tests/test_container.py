@@ -12,11 +12,13 @@ import pytest
 from sarcomp.codec.container import (
     FIXED,
     MAX_SIDE,
+    NOTES_FIXED,
     Geo,
     Grid,
     Header,
     MaskWriter,
     ModelId,
+    Notes,
     iter_strings,
     mask_rows,
     read_header,
@@ -99,6 +101,49 @@ def test_header_is_compact():
     """What a decoder needs (no geo block) for a 2 x 3 grid with 2 string groups and no mask."""
     header, _ = _header(mask=False, geo=False)
     assert len(header.decoder_bytes()) <= FIXED.size + 8 + 2 * 12  # fixed part, hash, <= 2-byte lengths
+
+
+NOTES = Notes("scene percentiles [1, 99]", 0.004, 0.0125, ("phase of complex samples", "band 2 of 2"))
+
+
+def test_notes_round_trip_and_are_metadata_not_billed():
+    header, strings = _header()
+    plain = _file(header, strings)
+    header.notes = NOTES
+    back, _ = _read(_file(header, strings))
+    assert back.notes.range_rule == NOTES.range_rule and back.notes.dropped == NOTES.dropped
+    assert (back.notes.clipped_low, back.notes.clipped_high) == pytest.approx((0.004, 0.0125))
+    assert back.geo == header.geo and back.lengths == header.lengths
+    # what a decoder needs is unchanged but for the flag bit; the notes are metadata, like the geo block
+    without = _read(plain)[0]
+    assert len(back.decoder_bytes()) == len(without.decoder_bytes())
+    assert back.metadata_bytes() == without.metadata_bytes() + 1 + len(NOTES.pack())
+
+
+def test_files_without_notes_read_as_before():
+    """A version-1 file of the layout before the notes flag existed (flags 0): no notes, decodes."""
+    header, offset = _read(_forged())
+    assert header.notes is None and offset == FIXED.size + 8 + 4
+
+
+def _with_notes(block: bytes) -> bytes:
+    head = FIXED.pack(b"SARC", 1, 8, 64, 64, 32, 0, 16, 16, 0, 1, -30.0, 10.0, 0) + bytes(8) + b"\x01" * 4
+    return _with_crc(head + bytes([len(block)]) + block + b"x" * 4)
+
+
+@pytest.mark.parametrize(
+    "block,message",
+    [
+        (NOTES_FIXED.pack(1.5, 0.0) + b"\x00\x00", "clipped shares"),
+        (NOTES_FIXED.pack(0.0, 0.0) + b"\x00\x63", "exceed"),
+        (NOTES_FIXED.pack(0.0, 0.0) + b"\x00\x00zz", "trailing"),
+        (NOTES_FIXED.pack(0.0, 0.0) + b"\x02\xff\xfe\x00", "UTF-8"),
+    ],
+)
+def test_hostile_notes_are_refused(block, message):
+    assert _read(_with_notes(NOTES_FIXED.pack(0.0, 0.0) + b"\x00\x00"))[0].notes == Notes()
+    with pytest.raises(BitstreamError, match=message):
+        _read(_with_notes(block))
 
 
 def test_shipped_name_identity_round_trips():

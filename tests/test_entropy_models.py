@@ -202,7 +202,9 @@ def test_hyperprior_variable_rate_codes_whole_scenes_through_sarc(tmp_path):
     values = (0.05 * np.random.default_rng(0).gamma(1.0, 1.0, (40, 70))).astype(np.float32)
     src = write_tif(tmp_path / "s.tif", values)
     sarc, out = tmp_path / "s.sarc", tmp_path / "s_out.tif"
-    compress_file(src, sarc, ckpt, tile=32, device="cpu", progress=False, units="intensity")
+    compress_file(
+        src, sarc, ckpt, tile=32, device="cpu", progress=False, units="intensity", range_rule="model"
+    )
     decompress_file(sarc, out, device="cpu", progress=False)
     loaded = resolve_model(ckpt)
     scene = Scene.load(src, BandSpec(), Representation(units="intensity"))

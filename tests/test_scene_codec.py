@@ -18,6 +18,7 @@ from rasterio.transform import from_origin
 from sarcomp.codec.commands import info_lines, main
 from sarcomp.codec.container import ModelId, read_header
 from sarcomp.codec.modelref import model_hash, resolve_model
+from sarcomp.codec.scaling import RangeRule, load_for_coding, training_representation
 from sarcomp.codec.scene import code_scene, compress_file, decompress_file
 from sarcomp.data.rasters import BandSpec
 from sarcomp.data.representation import Representation
@@ -73,10 +74,16 @@ def odd_scene(tmp_path_factory) -> Path:
     return _write_scene(tmp_path_factory.mktemp("scene") / "odd.tif", 1000, 777)
 
 
+def _coded_scene(ckpt: Path, path: Path, spec: BandSpec | None = None) -> Scene:
+    """The scene as sarcomp compress codes it by default: the range chosen by the one rule."""
+    cfg = resolve_model(ckpt).cfg
+    rep = Representation(units="intensity")
+    return load_for_coding(path, spec or BandSpec(), rep, RangeRule(), training_representation(cfg))
+
+
 def _in_memory(ckpt: Path, path: Path, tile: int, overlap: int = 0):
     loaded = resolve_model(ckpt)
-    scene = Scene.load(path, BandSpec(), Representation(units="intensity"))
-    return code_scene(loaded.model, scene, loaded.identity, tile, overlap)
+    return code_scene(loaded.model, _coded_scene(ckpt, path), loaded.identity, tile, overlap)
 
 
 def test_odd_scene_round_trip_matches_memory_and_keeps_georeferencing(ckpt, odd_scene, tmp_path):
@@ -196,7 +203,9 @@ def test_cli_round_trip_info_and_corruption(ckpt, tmp_path, capsys):
         code, err = _cli(capsys, "decompress", str(broken), str(out), "--device", "cpu", "--quiet")
         assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and str(broken) in err
         assert not out.exists() and not list(tmp_path.glob(".*tmp*"))  # no partial output
-    code, err = _cli(capsys, "compress", str(src), str(sarc), "--model", str(ckpt), "--tile", "40")
+    code, err = _cli(
+        capsys, "compress", str(src), str(tmp_path / "t.sarc"), "--model", str(ckpt), "--tile", "40"
+    )
     assert code == 2 and "multiple of 16" in err
     main(["decompress", str(sarc), str(out), "--device", "cpu", "--quiet"])
     assert out.exists()
@@ -299,7 +308,7 @@ def test_band_specs_file_reads_two_band_iq(shared_sar, ckpt, tmp_path):
     assert "units: intensity" in "\n".join(info_lines(sarc))
     decompress_file(sarc, out, device="cpu", progress=False)
     loaded = resolve_model(ckpt)
-    scene = Scene.load(src, BandSpec(bands=(1, 2), iq=True), Representation(units="intensity"))
+    scene = _coded_scene(ckpt, src, BandSpec(bands=(1, 2), iq=True))
     coded = code_scene(loaded.model, scene, loaded.identity, 64)
     expected = coded.scene.representation.from_unit(coded.rec, coded.scene.scaling).astype(np.float32)
     with rasterio.open(out) as b:

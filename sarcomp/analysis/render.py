@@ -337,7 +337,7 @@ def render_markdown(report: Mapping[str, Any], plots: Sequence[Path] = (), title
         "",
         "Values are the mean ± sample std over seeds of each run's mean over the test scenes "
         "(no ± with one seed). bpp: bytes of the .sarc file `sarcomp compress` writes (header, tile "
-        "strings, CRC; the georeferencing block is not billed) per scene pixel. encode/decode ms: "
+        "strings, CRC; the metadata, georeferencing and notes, is not billed) per scene pixel. encode/decode ms: "
         "whole scene (sum over its tiles). Δtime: relative change of encode + decode ms. "
         f"MS-SSIM: mean over the {report['ms_ssim_scenes']} of {len(report['images'])} scene(s) where it is "
         f"defined (≥ {MS_SSIM_MIN_SIDE} px on each side, no nodata); N/A if none. "

@@ -1,7 +1,8 @@
 """The ``sarcomp`` command: compress a SAR raster to ``.sarc``, decompress it to GeoTIFF, inspect a file.
 
     sarcomp compress <in.tif> <out.sarc> --model <run folder | checkpoint | shipped name> [--band N] [--tile 256]
-    sarcomp decompress <in.sarc> <out.tif> [--model ...]
+        [--range scene | model | --range=LO,HI] [--force]
+    sarcomp decompress <in.sarc> <out.tif> [--model ...] [--force]
     sarcomp info <in.sarc>
 
 Argument plumbing only: the work is in :mod:`sarcomp.codec.scene` and :mod:`sarcomp.codec.container`;
@@ -15,6 +16,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from sarcomp.codec.container import Notes
+from sarcomp.codec.guard import one_input_one_output
 from sarcomp.host_memory import retain_freed_memory
 
 
@@ -25,9 +28,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compress", help="raster -> .sarc")
     c.add_argument("src", help="input raster (GeoTIFF or any GDAL format)")
-    c.add_argument("dst", help="output .sarc file")
+    c.add_argument("dst", help="output .sarc file (never a raster; an existing .sarc file only with --force)")
+    c.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # a shell glob's further files: refused
     c.add_argument("--model", required=True, help="run folder, checkpoint file or shipped model name")
-    c.add_argument("--band", type=int, default=1, help="1-based band to compress (default 1)")
+    c.add_argument("--band", type=int, default=None, help="1-based band to compress (default 1)")
+    c.add_argument(
+        "--range",
+        default="scene",
+        help="clip range of the dB level: scene (default: the scene's own percentiles), model (the "
+        "model's training range) or LO,HI in dB, written --range=LO,HI when LO is negative",
+    )
+    c.add_argument("--force", action="store_true", help="replace an existing .sarc output")
     c.add_argument(
         "--units",
         default="auto",
@@ -49,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("decompress", help=".sarc -> GeoTIFF in the source's physical units")
     d.add_argument("src", help="input .sarc file")
     d.add_argument("dst", help="output GeoTIFF")
+    d.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
+    d.add_argument("--force", action="store_true", help="replace an existing output file")
     d.add_argument("--model", default=None, help="needed only if the model recorded in the file has moved")
     d.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -66,7 +79,7 @@ def info_lines(path: str | Path) -> list[str]:
     fh.close()
     g, geo, size = header.grid, header.geo, path.stat().st_size
     pixels = g.height * g.width
-    geo_bytes = len(header.pack()) - len(header.decoder_bytes())
+    geo_bytes = header.metadata_bytes()
     lines = [
         f"file: {path} ({size} bytes)",
         f"size: {g.height} x {g.width} px ({pixels} pixels)",
@@ -75,9 +88,11 @@ def info_lines(path: str | Path) -> list[str]:
         f"model: {header.model}" + (f" (lmbda {header.lmbda:g})" if header.lmbda is not None else ""),
         f"string groups per tile: {header.groups}",
         f"units: {header.units}, scaling [{header.lo:g}, {header.hi:g}]",
+        *_notes_lines(header.notes),
         f"nodata mask: {'yes (' + str(len(header.mask)) + ' bytes)' if header.mask is not None else 'none'}",
-        f"header: {len(header.decoder_bytes())} bytes for decoding, {geo_bytes} bytes georeferencing",
-        f"bpp: {8 * size / pixels:.4f} (file), {8 * (size - geo_bytes) / pixels:.4f} (without georeferencing)",
+        f"header: {len(header.decoder_bytes())} bytes for decoding, {geo_bytes} bytes metadata "
+        "(georeferencing, notes)",
+        f"bpp: {8 * size / pixels:.4f} (file), {8 * (size - geo_bytes) / pixels:.4f} (without metadata)",
         f"ratio vs float32: {4 * pixels / size:.1f}:1",
     ]
     if geo is not None:
@@ -99,12 +114,24 @@ def info_lines(path: str | Path) -> list[str]:
     return lines
 
 
+def _notes_lines(notes: Notes | None) -> list[str]:
+    if notes is None:
+        return ["range rule, clipped pixels, dropped information: not recorded (file from an older sarcomp)"]
+    lines = [
+        f"range: {notes.range_rule}",
+        f"clipped: {100 * notes.clipped_low:.2f}% of valid pixels below the range, "
+        f"{100 * notes.clipped_high:.2f}% above",
+    ]
+    return lines + [f"dropped: {text}" for text in notes.dropped]
+
+
 def _run(args: argparse.Namespace) -> None:
     from sarcomp.codec.scene import compress_file, decompress_file
 
     if args.command == "info":
         print("\n".join(info_lines(args.src)))
         return
+    one_input_one_output(args.command, args.src, args.dst, args.extra)
     if args.command == "compress":
         out = compress_file(
             args.src,
@@ -117,13 +144,21 @@ def _run(args: argparse.Namespace) -> None:
             progress=not args.quiet,
             units=args.units,
             band_specs=args.band_specs,
+            range_rule=args.range,
+            force=args.force,
         )
         print(
             f"{args.dst}: {out['bytes']} bytes, {out['bpp']:.4f} bpp ({out['billed_bpp']:.4f} without "
-            f"georeferencing), {out['pixels'] / max(out['seconds'], 1e-9) / 1e6:.2f} MPixel/s"
+            f"metadata), {out['pixels'] / max(out['seconds'], 1e-9) / 1e6:.2f} MPixel/s"
+        )
+        print(
+            f"{args.dst}: range {out['range']}; clipped {100 * out['clipped_low']:.2f}% of valid pixels "
+            f"low, {100 * out['clipped_high']:.2f}% high"
         )
         return
-    out = decompress_file(args.src, args.dst, model=args.model, device=args.device, progress=not args.quiet)
+    out = decompress_file(
+        args.src, args.dst, model=args.model, device=args.device, progress=not args.quiet, force=args.force
+    )
     rate = out["pixels"] / max(out["seconds"], 1e-9) / 1e6
     print(f"{args.dst}: {out['pixels']} pixels from {out['bpp']:.4f} bpp, {rate:.2f} MPixel/s")
 

@@ -8,19 +8,21 @@ Layout (little-endian; the full description is in ``docs/sarc-format.md``)::
     lengths        one LEB128 varint per tile and string group, tiles in row-major order
     mask           (flag MASK)  varint length + zlib stream of the validity mask, np.packbits per row
     geo            (flag GEO)   varint length + georeferencing block (see :class:`Geo`)
+    notes          (flag NOTES) varint length + notes block (see :class:`Notes`)
     strings        the tile strings, concatenated in the order of ``lengths``
     crc32          CRC-32 of every byte before it
 
 Nothing is unpickled or evaluated, and every size is checked against hard limits and against the
 bytes actually present before anything is allocated: a truncated, bit-flipped or hostile file is a
 one-line :class:`~sarcomp.errors.BitstreamError`. What a decoder needs for the pixels (everything but
-the geo block) is what evaluation bills; the geo block (CRS, transform, nodata value, band
-description, source file name) is metadata, like a GeoTIFF's tags.
+the geo and notes blocks) is what evaluation bills; the geo block (CRS, transform, nodata value, band
+description, source file name) and the notes (how the clip range was chosen, the share of pixels it
+clipped, information the encoder dropped) are metadata, like a GeoTIFF's tags. Files without notes
+(written before the flag existed) read as before.
 """
 
 from __future__ import annotations
 
-import io
 import struct
 import zlib
 from collections.abc import Iterator, Sequence
@@ -29,11 +31,12 @@ from typing import BinaryIO
 
 import numpy as np
 
+from sarcomp.codec.binio import Reader, text_field, varint
 from sarcomp.errors import BitstreamError
 
 MAGIC = b"SARC"
 VERSION = 1
-FLAG_MASK, FLAG_GEO, FLAG_LMBDA = 1, 2, 4
+FLAG_MASK, FLAG_GEO, FLAG_LMBDA, FLAG_NOTES = 1, 2, 4, 8
 UNITS: tuple[str, ...] = ("intensity", "amplitude", "db", "display8")
 ID_HASH, ID_NAME = 0, 1
 HASH_BYTES = 8
@@ -46,10 +49,13 @@ MAX_GROUPS = 8
 MAX_NAME = 64
 MAX_GEO = 1 << 16
 MAX_STRING = 1 << 28  # one tile's string
+MAX_NOTES = 1 << 12
+MAX_DROPPED = 16  # "dropped" lines in the notes block
 
 # geo block: flags, epsg, then transform (6 f64) and nodata (f64) when flagged; then short strings
 GEO_HAS_TRANSFORM, GEO_HAS_NODATA, GEO_HAS_EPSG, GEO_HAS_WKT = 1, 2, 4, 8
 GEO_FIXED = struct.Struct("<BIQ")  # flags, EPSG code, source file size in bytes
+NOTES_FIXED = struct.Struct("<ff")  # share of valid pixels clipped below lo, above hi
 
 
 @dataclass(frozen=True)
@@ -159,14 +165,14 @@ class Geo:
             out += struct.pack("<d", self.nodata)
         for text in (self.crs_wkt or "", self.description, self.source, self.model_hint):
             raw = text.encode("utf-8")
-            out += _varint(len(raw)) + raw
+            out += varint(len(raw)) + raw
         if len(out) > MAX_GEO:
             raise ValueError(f"georeferencing block of {len(out)} bytes exceeds {MAX_GEO}")
         return bytes(out)
 
     @classmethod
     def unpack(cls, data: bytes) -> Geo:
-        r = _Reader(data, "georeferencing block")
+        r = Reader(data, "georeferencing block")
         flags, epsg, source_bytes = r.struct(GEO_FIXED)
         transform = r.struct(struct.Struct("<6d")) if flags & GEO_HAS_TRANSFORM else None
         nodata = r.struct(struct.Struct("<d"))[0] if flags & GEO_HAS_NODATA else None
@@ -185,6 +191,46 @@ class Geo:
 
 
 @dataclass
+class Notes:
+    """What the encoder chose and what it dropped (not needed to decode, not billed; ``sarcomp info``).
+
+    Layout: clipped shares (2 × f32, fractions of the valid pixels below ``lo`` and above ``hi``),
+    the range rule (varint-length UTF-8), then a count (u8) and that many varint-length UTF-8 lines
+    naming information the encoder dropped (the phase of complex samples, unread bands).
+    """
+
+    range_rule: str = ""
+    clipped_low: float = 0.0
+    clipped_high: float = 0.0
+    dropped: tuple[str, ...] = ()
+
+    def pack(self) -> bytes:
+        if len(self.dropped) > MAX_DROPPED:
+            raise ValueError(f"{len(self.dropped)} dropped-information notes exceed {MAX_DROPPED}")
+        out = bytearray(NOTES_FIXED.pack(self.clipped_low, self.clipped_high))
+        out += text_field(self.range_rule) + bytes([len(self.dropped)])
+        for text in self.dropped:
+            out += text_field(text)
+        if len(out) > MAX_NOTES:
+            raise ValueError(f"notes block of {len(out)} bytes exceeds {MAX_NOTES}")
+        return bytes(out)
+
+    @classmethod
+    def unpack(cls, data: bytes, name: str) -> Notes:
+        r = Reader(data, f"{name}: notes block")
+        low, high = r.struct(NOTES_FIXED)
+        if not (0.0 <= low <= 1.0 and 0.0 <= high <= 1.0):
+            raise BitstreamError(f"{name}: invalid clipped shares in notes ({low}, {high})")
+        rule = r.text()
+        count = r.take(1)[0]
+        if count > MAX_DROPPED:
+            raise BitstreamError(f"{name}: {count} dropped-information notes exceed {MAX_DROPPED}")
+        dropped = tuple(r.text() for _ in range(count))
+        r.done()
+        return cls(rule, low, high, dropped)
+
+
+@dataclass
 class Header:
     """Everything before the tile strings."""
 
@@ -199,14 +245,16 @@ class Header:
     mask: bytes | None = None  # zlib of packbits rows; None = every pixel valid
     geo: Geo | None = None
     lmbda: float | None = None
+    notes: Notes | None = None
 
     def decoder_bytes(self) -> bytes:
-        """The bytes a decoder needs besides the model (no geo block): what evaluation bills."""
+        """The bytes a decoder needs besides the model (no geo or notes block): what evaluation bills."""
         g = self.grid
         flags = (
             (FLAG_MASK if self.mask is not None else 0)
             | (FLAG_GEO if self.geo is not None else 0)
             | (FLAG_LMBDA if self.lmbda is not None else 0)
+            | (FLAG_NOTES if self.notes is not None else 0)
         )
         out = bytearray(
             FIXED.pack(
@@ -234,14 +282,22 @@ class Header:
         if self.lmbda is not None:
             out += struct.pack("<f", self.lmbda)
         for n in self.lengths:
-            out += _varint(n)
+            out += varint(n)
         if self.mask is not None:
-            out += _varint(len(self.mask)) + self.mask
+            out += varint(len(self.mask)) + self.mask
         return bytes(out)
 
     def pack(self) -> bytes:
-        geo = b"" if self.geo is None else self.geo.pack()
-        return self.decoder_bytes() + (_varint(len(geo)) + geo if self.geo is not None else b"")
+        out = self.decoder_bytes()
+        for block in (self.geo, self.notes):
+            if block is not None:
+                raw = block.pack()
+                out += varint(len(raw)) + raw
+        return out
+
+    def metadata_bytes(self) -> int:
+        """Bytes of the geo and notes blocks (with their lengths): in the file, not billed."""
+        return len(self.pack()) - len(self.decoder_bytes())
 
     def tile_lengths(self, index: int) -> list[int]:
         return self.lengths[index * self.groups : (index + 1) * self.groups]
@@ -290,11 +346,11 @@ def read_header(fh: BinaryIO, size: int, name: str) -> tuple[Header, int]:
     if head[4] != VERSION:
         raise BitstreamError(f"{name}: .sarc format version {head[4]}, this sarcomp reads version {VERSION}")
     _check_crc(fh, size, name)
-    r = _Reader(fh, name, size - 4)
+    r = Reader(fh, name, size - 4)
     (_, _, flags, height, width, tile, overlap, pad, shape_stride, units, groups, lo, hi, kind) = r.struct(
         FIXED
     )
-    if flags & ~(FLAG_MASK | FLAG_GEO | FLAG_LMBDA):
+    if flags & ~(FLAG_MASK | FLAG_GEO | FLAG_LMBDA | FLAG_NOTES):
         raise BitstreamError(f"{name}: unknown header flags {flags:#x}")
     if units >= len(UNITS) or not 1 <= groups <= MAX_GROUPS or shape_stride == 0:
         raise BitstreamError(
@@ -329,11 +385,14 @@ def read_header(fh: BinaryIO, size: int, name: str) -> tuple[Header, int]:
     geo = None
     if flags & FLAG_GEO:
         geo = Geo.unpack(r.take(r.varint(min(MAX_GEO, r.remaining))))
+    notes = None
+    if flags & FLAG_NOTES:
+        notes = Notes.unpack(r.take(r.varint(min(MAX_NOTES, r.remaining))), name)
     if sum(lengths) != r.remaining:
         raise BitstreamError(
             f"{name}: tile strings need {sum(lengths)} bytes, file holds {r.remaining} after the header"
         )
-    header = Header(grid, UNITS[units], lo, hi, model, groups, shape_stride, lengths, mask, geo, lmbda)
+    header = Header(grid, UNITS[units], lo, hi, model, groups, shape_stride, lengths, mask, geo, lmbda, notes)
     return header, r.pos
 
 
@@ -394,61 +453,3 @@ def _check_crc(fh: BinaryIO, size: int, name: str) -> None:
     (stored,) = struct.unpack("<I", fh.read(4))
     if stored != crc:
         raise BitstreamError(f"{name}: checksum mismatch (file truncated or corrupted)")
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-class _Reader:
-    """Bounds-checked reads of the first ``limit`` bytes of a file (or of a bytes buffer): every
-    overrun is a BitstreamError, and nothing larger than what is present is ever requested."""
-
-    def __init__(self, source: bytes | BinaryIO, name: str, limit: int | None = None):
-        self.fh = io.BytesIO(source) if isinstance(source, bytes) else source
-        self.limit = len(source) if isinstance(source, bytes) else int(limit or 0)
-        self.name, self.pos = name, 0
-        self.fh.seek(0)
-
-    @property
-    def remaining(self) -> int:
-        return self.limit - self.pos
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or n > self.remaining:
-            raise BitstreamError(f"{self.name}: truncated header (needs {n} bytes, {self.remaining} left)")
-        out = self.fh.read(n)
-        if len(out) != n:
-            raise BitstreamError(f"{self.name}: file truncated")
-        self.pos += n
-        return out
-
-    def struct(self, fmt: struct.Struct) -> tuple:
-        return fmt.unpack(self.take(fmt.size))
-
-    def varint(self, limit: int) -> int:
-        value, shift = 0, 0
-        while True:
-            byte = self.take(1)[0]
-            value |= (byte & 0x7F) << shift
-            if value > limit:
-                raise BitstreamError(f"{self.name}: size {value} in header exceeds {limit}")
-            if not byte & 0x80:
-                return value
-            shift += 7
-
-    def text(self) -> str:
-        raw = self.take(self.varint(self.remaining))
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BitstreamError(f"{self.name}: text field is not UTF-8") from None
-
-    def done(self) -> None:
-        if self.remaining:
-            raise BitstreamError(f"{self.name}: {self.remaining} unexpected trailing bytes")

@@ -16,7 +16,7 @@ finished rows to the GeoTIFF and keeps only the overlap. Memory is bounded by a 
 The same two functions (:func:`encode_scene`, :func:`decode_scene`) serve files
 (:func:`compress_file`, :func:`decompress_file`) and evaluation (:func:`code_scene`), so the bytes
 evaluation bills are those of the ``.sarc`` file that ``sarcomp compress`` writes (without its
-georeferencing block), and the pixels it scores are those ``sarcomp decompress`` writes.
+metadata: georeferencing and notes), and the pixels it scores are those ``sarcomp decompress`` writes.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ import torch
 from rasterio.errors import NotGeoreferencedWarning
 from tqdm import tqdm
 
+from sarcomp.codec import guard, scaling
 from sarcomp.codec.container import (
     ID_NAME,
     Geo,
@@ -47,12 +48,14 @@ from sarcomp.codec.container import (
     Header,
     MaskWriter,
     ModelId,
+    Notes,
     float32,
     iter_strings,
     mask_rows,
     read_header,
     write_container,
 )
+from sarcomp.codec.scaling import ClipTally, RangeRule, stored_scaling
 from sarcomp.data.representation import Representation, Scaling
 from sarcomp.data.tiles import Scene
 from sarcomp.devices import pick_device
@@ -74,13 +77,6 @@ BandSink = Callable[[int, np.ndarray, np.ndarray], None]  # (first row, unit [n,
 def pad_multiple(model: torch.nn.Module) -> int:
     """What tile sides must be a multiple of for this model (its ``stride``, else 16)."""
     return int(getattr(model, "stride", STRIDE))
-
-
-def stored_scaling(scene: Scene) -> Scene:
-    """The scene with its clip range rounded to float32, as the header stores it, so the encoder
-    normalises with exactly the numbers the decoder de-normalises with."""
-    s = scene.scaling
-    return replace(scene, scaling=Scaling(float32(s.lo), float32(s.hi)))
 
 
 def _ramp(index: int, count: int, length: int, overlap: int) -> np.ndarray:
@@ -139,11 +135,13 @@ def encode_scene(
     progress: bool = False,
     on_band: BandSink | None = None,
     times: list[float] | None = None,
+    tally: ClipTally | None = None,
 ) -> Header:
     """Code every tile of ``scene`` (read from the open raster ``ds``) into ``spool``; return the header.
 
     ``scene`` must carry the float32 scaling (:func:`stored_scaling`). ``on_band`` sees each band
-    of new rows as read ([0, 1] values, validity); ``times`` collects per-tile encode ms.
+    of new rows as read ([0, 1] values, validity); ``times`` collects per-tile encode ms; ``tally``
+    counts the valid pixels the clip range cuts off.
     """
     rows, cols, width = grid.rows, grid.cols, grid.width
     lmbda = None if lmbda is None else float32(lmbda)  # as stored: the decoder must use the same λ
@@ -153,9 +151,11 @@ def encode_scene(
     bar = tqdm(total=grid.n_tiles, desc="compress", unit="tile", disable=not progress, file=sys.stderr)
     for ri, r in enumerate(rows):
         h = grid.extent(r, grid.height)
-        unit, valid = scene.read_unit(ds, r, 0, h, width)
+        unit, valid, clipped = scene.read_unit_counted(ds, r, 0, h, width)
         new = rows[ri + 1] - r if ri + 1 < len(rows) else h
         mask.add(valid[:new])
+        if tally is not None:
+            tally.add(clipped[:new], valid[:new])
         if on_band is not None:
             on_band(r, unit[:new], valid[:new])
         for c in cols:
@@ -251,12 +251,13 @@ class SceneCode:
     """One scene coded through a ``.sarc`` container in memory (see :func:`code_scene`)."""
 
     scene: Scene
-    container: bytes  # the file sarcomp compress writes, without its georeferencing block
+    container: bytes  # the file sarcomp compress writes, without its metadata
     ref: np.ndarray  # [0, 1] input, masked pixels 0
     rec: np.ndarray  # [0, 1] decoded, masked pixels 0
     valid: np.ndarray
     tiles: int
     coded_pixels: int
+    clipped: tuple[float, float]  # shares of the valid pixels below lo and above hi
     encode_ms: list[float] = field(default_factory=list)
     decode_ms: list[float] = field(default_factory=list)
 
@@ -273,7 +274,7 @@ def code_scene(
     """Compress ``scene`` into a container in memory, decode that container, return both images.
 
     The container is byte for byte what :func:`compress_file` writes for the same scene and model,
-    less the georeferencing block (which evaluation does not bill).
+    less its metadata (georeferencing and notes, which evaluation does not bill).
     """
     from sarcomp.data.rasters import open_raster
 
@@ -287,10 +288,20 @@ def code_scene(
         ref[row : row + len(unit)], valid[row : row + len(unit)] = unit, ok
 
     enc_ms: list[float] = []
-    spool = io.BytesIO()
+    spool, tally = io.BytesIO(), ClipTally()
     with open_raster(scene.path) as ds:
         header = encode_scene(
-            model, scene, ds, grid, identity, device, spool, lmbda=lmbda, on_band=keep, times=enc_ms
+            model,
+            scene,
+            ds,
+            grid,
+            identity,
+            device,
+            spool,
+            lmbda=lmbda,
+            on_band=keep,
+            times=enc_ms,
+            tally=tally,
         )
     buf = io.BytesIO()
     write_container(buf, header, [spool.getvalue()])
@@ -303,7 +314,9 @@ def code_scene(
     dec_ms: list[float] = []
     parsed, offset = read_header(buf, len(container), str(scene.path))
     decode_scene(model, parsed, iter_strings(buf, parsed, offset), device, put, times=dec_ms)
-    return SceneCode(scene, container, ref, rec, valid, grid.n_tiles, grid.coded_pixels(), enc_ms, dec_ms)
+    return SceneCode(
+        scene, container, ref, rec, valid, grid.n_tiles, grid.coded_pixels(), tally.shares, enc_ms, dec_ms
+    )
 
 
 def scene_grid(height: int, width: int, tile: int, overlap: int, model: torch.nn.Module) -> Grid:
@@ -338,72 +351,91 @@ def compress_file(
     dst: str | Path,
     model_ref: str | Path,
     *,
-    band: int = 1,
+    band: int | None = None,
     tile: int = 256,
     overlap: int = 0,
     device: str = "auto",
     progress: bool = True,
     units: str = "auto",
     band_specs: str | Path | None = None,
+    range_rule: str | RangeRule = "scene",
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Compress band ``band`` of the raster ``src`` into the ``.sarc`` file ``dst`` (atomically).
+    """Compress band ``band`` (default 1) of the raster ``src`` into the ``.sarc`` file ``dst`` (atomically).
 
     ``units`` is what the raster holds (intensity, amplitude, db, display8, or ``auto`` per file:
-    see :mod:`sarcomp.data.representation`); the clip range (fixed dB range or per-scene
-    percentiles) is the model's training representation's. ``band_specs`` is a band-spec file
+    see :mod:`sarcomp.data.representation`); ``range_rule`` picks the clip range (``scene``,
+    ``model`` or ``"LO,HI"`` dB: :mod:`sarcomp.codec.scaling`). ``band_specs`` is a band-spec file
     (:mod:`sarcomp.data.bandspecs`): its entry for ``src``, if any, sets bands (two-band I/Q too)
-    and units instead of ``band`` and ``units``.
+    and units instead of ``band`` and ``units``. ``dst`` must not be a raster, nor an existing file
+    unless it is a ``.sarc`` file and ``force`` is set (:mod:`sarcomp.codec.guard`).
 
-    Returns ``bytes`` (file size), ``billed_bytes`` (without the georeferencing block), ``bpp``
-    (file bytes per scene pixel), ``billed_bpp``, ``pixels``, ``tiles`` and ``seconds``.
+    Returns ``bytes`` (file size), ``billed_bytes`` (without the metadata: georeferencing and
+    notes), ``bpp`` (file bytes per scene pixel), ``billed_bpp``, ``pixels``, ``tiles``,
+    ``seconds``, ``range`` (the clip range and its rule), ``clipped_low`` / ``clipped_high`` (shares
+    of the valid pixels cut off) and ``dropped`` (information not coded).
     """
     src, dst = Path(src), Path(dst)
-    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
-        raise SarcompError(f"{dst}: output would overwrite the input")
+    rule = range_rule if isinstance(range_rule, RangeRule) else scaling.parse_range(range_rule)
+    guard.check_compress_output(src, dst, force)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-        return _compress(src, dst, model_ref, band, tile, overlap, device, progress, units, band_specs)
+        return _compress(src, dst, model_ref, band, tile, overlap, device, progress, units, band_specs, rule)
 
 
 def _compress(
     src: Path,
     dst: Path,
     model_ref: str | Path,
-    band: int,
+    band: int | None,
     tile: int,
     overlap: int,
     device: str,
     progress: bool,
     units: str,
     band_specs: str | Path | None,
+    rule: RangeRule,
 ) -> dict[str, Any]:
     from sarcomp.codec.modelref import resolve_model
     from sarcomp.data.bandspecs import file_settings, load_band_specs
-    from sarcomp.data.loaders import representation
     from sarcomp.data.rasters import BandSpec, open_raster
 
     dev = pick_device(device, "--device")
     loaded = resolve_model(model_ref, dev)
     data = loaded.cfg.get("data") or {}
     try:
-        spec = BandSpec(bands=(int(band),), complex_to=str(data.get("complex_to", "intensity")))
+        spec = BandSpec(bands=(int(band or 1),), complex_to=str(data.get("complex_to", "intensity")))
     except ValueError as exc:
         raise SarcompError(f"--band: {exc}") from None
-    rep = representation(data) if "representation" in data else Representation()
+    training = scaling.training_representation(loaded.cfg)
     try:
-        rep = replace(rep, units=units)
+        rep = replace(training, units=units)
     except ValueError as exc:
         raise SarcompError(f"--units: {exc}") from None
-    if band_specs is not None:
-        spec, rep = file_settings(src, load_band_specs(band_specs), spec, rep)
-    scene = stored_scaling(Scene.load(src, spec, rep))
+    specs = load_band_specs(band_specs) if band_specs is not None else None
+    spec, rep = file_settings(src, specs, spec, rep)
+    scene = scaling.load_for_coding(src, spec, rep, rule, training)
+    described = specs is not None and specs.match(src) is not None
+    guessed = rep.units == "auto" and not scene.info.is_complex  # resolve_units warned of unread bands
+    dropped = guard.dropped_information(src, scene.info, spec, band is not None, described, guessed)
     grid = scene_grid(scene.info.height, scene.info.width, tile, overlap, loaded.model)
     lmbda = float(loaded.model.lmbda) if getattr(loaded.model, "lmbdas", ()) else None
-    start = time.perf_counter()
+    start, tally = time.perf_counter(), ClipTally()
     with open_raster(src) as ds, tempfile.SpooledTemporaryFile(SPOOL_BYTES) as spool:
         header = encode_scene(
-            loaded.model, scene, ds, grid, loaded.identity, dev, spool, lmbda=lmbda, progress=progress
+            loaded.model,
+            scene,
+            ds,
+            grid,
+            loaded.identity,
+            dev,
+            spool,
+            lmbda=lmbda,
+            progress=progress,
+            tally=tally,
         )
         header.geo = _geo(ds, spec.bands[0], src, loaded.source)
+        how = scaling.describe(rule, scene)
+        header.notes = Notes(how, *(float32(v) for v in tally.shares), dropped)
 
         def write(tmp: Path) -> None:
             spool.seek(0)
@@ -411,9 +443,10 @@ def _compress(
                 write_container(fh, header, iter(lambda: spool.read(1 << 20), b""))
 
         atomic_write(dst, write)
+    scaling.warn_if_clipped(src, tally.shares, rule, how)
     seconds = time.perf_counter() - start
     size = dst.stat().st_size
-    billed = size - (len(header.pack()) - len(header.decoder_bytes()))
+    billed = size - header.metadata_bytes()
     pixels = grid.height * grid.width
     return {
         "path": str(dst),
@@ -425,6 +458,10 @@ def _compress(
         "tiles": grid.n_tiles,
         "seconds": seconds,
         "model_id": str(loaded.identity),
+        "range": how,
+        "clipped_low": tally.shares[0],
+        "clipped_high": tally.shares[1],
+        "dropped": list(dropped),
     }
 
 
@@ -469,16 +506,17 @@ def decompress_file(
     model: str | Path | None = None,
     device: str = "auto",
     progress: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Decode the ``.sarc`` file ``src`` into the GeoTIFF ``dst`` (atomically): physical units of the
     source (intensity, amplitude or dB; display8 as uint8), its CRS, transform and nodata mask.
 
     ``model`` is needed only when the file was not made by a shipped model and the run folder or
-    checkpoint recorded in it has moved. Returns ``bytes``, ``bpp``, ``pixels``, ``seconds``.
+    checkpoint recorded in it has moved. An existing ``dst`` is replaced only with ``force`` (and
+    never when it is a ``.sarc`` file). Returns ``bytes``, ``bpp``, ``pixels``, ``seconds``.
     """
     src, dst = Path(src), Path(dst)
-    if dst.exists() and dst.resolve() == src.resolve():
-        raise SarcompError(f"{dst}: output would overwrite the input")
+    guard.check_decompress_output(src, dst, force)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         return _decompress(src, dst, model, device, progress)
 
@@ -495,7 +533,7 @@ def _decompress(
     with fh:
         loaded = _decoder_model(header, model, dev, str(src))
         grid, geo = header.grid, header.geo or Geo()
-        rep, scaling = Representation(units=header.units), Scaling(header.lo, header.hi)
+        rep, clip = Representation(units=header.units), Scaling(header.lo, header.hi)
         display8 = header.units == "display8"
         nodata = geo.nodata
         if nodata is None and header.mask is not None:
@@ -520,7 +558,7 @@ def _decompress(
 
         def sink_to(out: Any) -> BandSink:
             def sink(row: int, unit: np.ndarray, valid: np.ndarray) -> None:
-                physical = rep.from_unit(unit, scaling)
+                physical = rep.from_unit(unit, clip)
                 physical = np.rint(np.clip(physical, 0, 255)) if display8 else physical
                 physical = np.where(valid, physical, nodata if nodata is not None else 0)
                 window = Window(0, row, grid.width, len(unit))
@@ -588,7 +626,7 @@ import json, resource, sys, time
 from sarcomp.codec.scene import compress_file, decompress_file
 args = json.loads(sys.argv[1])
 fn = compress_file if args.pop("direction") == "compress" else decompress_file
-out = fn(*args.pop("paths"), progress=False, **args)
+out = fn(*args.pop("paths"), progress=False, force=True, **args)  # the benchmark rewrites its own files
 try:  # VmHWM is this process's own peak; ru_maxrss also counts the parent's RSS at spawn
     with open("/proc/self/status") as fh:
         out["peak_rss_mb"] = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:")) / 1024

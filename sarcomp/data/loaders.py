@@ -9,7 +9,7 @@ recorded in its folder (``scenes.json``) so evaluation can refuse training scene
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -71,12 +71,18 @@ def scene_paths(root: str | Path, split: str, exclude: Sequence[str] = ()) -> li
     return [f for f, v in zip(files, in_val) if v == (split == "val")]
 
 
-def load_split(cfg: Mapping[str, Any], split: str) -> list[Scene]:
+def load_split(
+    cfg: Mapping[str, Any], split: str, coding: Callable[[Representation], Representation] | None = None
+) -> list[Scene]:
     """The scenes of one split, each with its band-spec entry applied (sarcomp.data.bandspecs);
-    file names matching a ``data.exclude`` glob are held back from every split."""
+    file names matching a ``data.exclude`` glob are held back from every split. ``coding`` replaces
+    the config's clip range (evaluation codes scenes as ``sarcomp compress`` does:
+    :func:`sarcomp.codec.scaling.coding`)."""
     source = spec_file(cfg)
     specs = load_band_specs(source) if source is not None else None
     spec, rep = band_spec(cfg), representation(cfg)
+    if coding is not None:
+        rep = coding(rep)
     exclude = list(cfg.get("exclude") or ())
     paths = scene_paths(cfg["root"], split, exclude)
     if not paths and exclude:

@@ -104,8 +104,7 @@ class Representation:
 
     def to_unit(self, values: np.ndarray, scaling: Scaling) -> np.ndarray:
         """Physical values to float32 in [0, 1]."""
-        level = np.clip(self.to_level(values), scaling.lo, scaling.hi)
-        return ((level - scaling.lo) / (scaling.hi - scaling.lo)).astype(np.float32)
+        return unit_from_level(self.to_level(values), scaling)
 
     def from_unit(self, unit: np.ndarray, scaling: Scaling) -> np.ndarray:
         """[0, 1] back to physical units (float64)."""
@@ -128,3 +127,9 @@ class Representation:
     def _require_concrete(self) -> None:
         if self.units == "auto":
             raise ValueError("units=auto must be resolved per file with Representation.resolve()")
+
+
+def unit_from_level(level: np.ndarray, scaling: Scaling) -> np.ndarray:
+    """Levels (dB, or raw values for db/display8) clipped to [lo, hi] and scaled to float32 [0, 1]."""
+    level = np.clip(level, scaling.lo, scaling.hi)
+    return ((level - scaling.lo) / (scaling.hi - scaling.lo)).astype(np.float32)

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from sarcomp.data.guess import resolve_units
 from sarcomp.data.identity import file_sha256
 from sarcomp.data.rasters import BandSpec, RasterInfo, open_raster, raster_info, read_window
-from sarcomp.data.representation import Representation, Scaling
+from sarcomp.data.representation import Representation, Scaling, unit_from_level
 from sarcomp.errors import RasterError
 
 log = logging.getLogger(__name__)
@@ -79,10 +79,22 @@ class Scene:
 
     def read_unit(self, ds, row: int, col: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         """A window as ([0, 1] float32, valid mask); masked pixels set to 0."""
-        values, valid = read_window(ds, self.spec, Window(col, row, width, height))
-        unit = self.representation.to_unit(np.where(valid, values, 1.0), self.scaling)
-        unit[~valid] = 0.0
+        unit, valid, _ = self.read_unit_counted(ds, row, col, height, width)
         return unit, valid
+
+    def read_unit_counted(
+        self, ds, row: int, col: int, height: int, width: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`read_unit`, plus per row the valid pixels whose level lies below ``lo`` and
+        above ``hi`` (int64 [height, 2]): what the clip range cuts off."""
+        values, valid = read_window(ds, self.spec, Window(col, row, width, height))
+        level = self.representation.to_level(np.where(valid, values, 1.0))
+        clipped = np.stack(
+            [((level < self.scaling.lo) & valid).sum(1), ((level > self.scaling.hi) & valid).sum(1)], axis=1
+        )
+        unit = unit_from_level(level, self.scaling)
+        unit[~valid] = 0.0
+        return unit, valid, clipped
 
     def record(self) -> dict:
         """What a run folder and a metrics JSON store about this scene."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from sarcomp.codec.classic import CODECS, Codec, available_codecs, build_codec, encode_at_bpp
-from sarcomp.codec.scene import stored_scaling
+from sarcomp.codec.scaling import stored_scaling
 from sarcomp.data.tiles import Scene, SceneImage, stitch_scene
 from sarcomp.evaluation.results import results_payload, scene_record
 from sarcomp.fileio import write_json

@@ -1,7 +1,10 @@
 """Evaluate a trained run: code its test scenes with the real bitstream, then the classic codecs.
 
 **Scenes.** Each test scene is read window by window into one [0, 1] scene image (nodata masked
-and set to 0, the clip range rounded to float32 as the ``.sarc`` header stores it). All metrics
+and set to 0, the clip range rounded to float32 as the ``.sarc`` header stores it). The clip range
+is chosen as ``sarcomp compress`` chooses it (:mod:`sarcomp.codec.scaling`: the scene's own
+percentiles by default, ``range=model`` or ``range=[LO,HI]`` otherwise); each row records the
+shares of valid pixels it cut off (``clipped_low``, ``clipped_high``). All metrics
 (:mod:`sarcomp.metrics.scene`) are computed on that whole scene image over its valid pixels.
 
 **Learned codec.** Each scene is coded as ``sarcomp compress`` codes it
@@ -10,8 +13,9 @@ through the real ``model.compress``, the strings in a ``.sarc`` container, decod
 container with ``model.decompress``. bpp = 8·(container bytes) / (scene pixels): the header a
 decoder needs besides the model (size, tile grid, scaling, model identity, per-tile string lengths,
 the nodata mask when there is one), the tile strings and the CRC — everything in the file but its
-georeferencing block (CRS, transform, nodata value, band description), which is not billed, as the
-classic codecs' files carry no georeferencing either (:data:`BYTES_COUNTED`, in every payload).
+metadata (the georeferencing block: CRS, transform, nodata value, band description; the notes: range
+rule, clipped shares, dropped information), which is not billed, as the classic codecs' files carry
+no georeferencing either (:data:`BYTES_COUNTED`, in every payload).
 ``encode_ms`` / ``decode_ms``: wall time to code the whole scene (the sum over its tiles, each
 timed after a warm-up, CUDA synchronised), and ``encode_ms_tile`` / ``decode_ms_tile``, the median
 per tile.
@@ -37,6 +41,7 @@ import torch
 
 from sarcomp.codec.container import ModelId
 from sarcomp.codec.modelref import model_hash
+from sarcomp.codec.scaling import RangeRule, coding, training_representation
 from sarcomp.codec.scene import code_scene, scene_grid
 from sarcomp.data.tiles import Scene, SceneImage
 from sarcomp.devices import pick_device
@@ -64,7 +69,7 @@ log = logging.getLogger(__name__)
 
 
 BYTES_COUNTED = (
-    "the .sarc file sarcomp compress writes, less its georeferencing block: header (size, tile grid, "
+    "the .sarc file sarcomp compress writes, less its metadata (georeferencing, notes): header (size, tile grid, "
     "scaling, model id, string lengths, nodata mask if any) + tile strings + CRC-32; tiles padded to "
     "the stride only"
 )
@@ -83,7 +88,7 @@ def evaluate_scenes(
     and the stitched reference images, so classic codecs can code them without a second read.
 
     Each scene goes through :func:`sarcomp.codec.scene.code_scene`: the ``.sarc`` container that
-    ``sarcomp compress`` writes (less its georeferencing block) is what ``bytes`` counts, and the
+    ``sarcomp compress`` writes (less its metadata) is what ``bytes`` counts, and the
     reconstruction is decoded from that container. ``identity`` is the model's (a hash of its
     weights when not given); only its size matters for the rate. ``on_scene(image,
     reconstruction)`` sees each decoded scene (e.g. to save it).
@@ -107,6 +112,8 @@ def evaluate_scenes(
             "coded_pixels": coded.coded_pixels,
             "bytes": n_bytes,
             "bpp": 8 * n_bytes / (h * w),
+            "clipped_low": coded.clipped[0],
+            "clipped_high": coded.clipped[1],
             **scene_metrics(image, coded.rec),
             "encode_ms": float(sum(coded.encode_ms)),
             "decode_ms": float(sum(coded.decode_ms)),
@@ -137,13 +144,15 @@ def exclude_training_scenes(
     return kept
 
 
-def _test_scenes(cfg: Any, data_cfg: Any | None, run_dir: Path) -> tuple[Any, list[Scene]]:
+def _test_scenes(
+    cfg: Any, data_cfg: Any | None, run_dir: Path, rule: RangeRule | None
+) -> tuple[Any, list[Scene]]:
+    """The test scenes (the run's, or ``data_cfg``'s) it did not train on, in the range ``rule`` picks."""
     from sarcomp.data.loaders import load_split
 
     data = data_cfg if data_cfg is not None else cfg.data
-    return data, exclude_training_scenes(
-        load_split(data, "test"), used_scene_paths([run_dir]), used_scene_hashes([run_dir])
-    )
+    scenes = load_split(data, "test", coding(rule or RangeRule(), training_representation(cfg)))
+    return data, exclude_training_scenes(scenes, used_scene_paths([run_dir]), used_scene_hashes([run_dir]))
 
 
 def evaluate_run(
@@ -156,11 +165,13 @@ def evaluate_run(
     save_recon: bool = False,
     lmbda: float | None = None,
     ablate: Sequence[str] | None = None,
+    range_rule: RangeRule | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Rebuild a run's codec, evaluate it on the test split (its own, or ``data_cfg``'s), write JSON.
 
     ``ablate`` (``["all"]`` or module names) switches attention modules off for the evaluation
-    (:mod:`sarcomp.evaluation.ablation`); the file name gets ``_ablated``.
+    (:mod:`sarcomp.evaluation.ablation`); the file name gets ``_ablated``. ``range_rule`` picks each
+    scene's clip range as ``sarcomp compress --range`` does (default: the scene's own percentiles).
 
     With ``classic`` (keys ``codecs``, ``bits``, ``match_rates``, ``match_codecs``, ``tol``; see
     configs/eval.yaml),
@@ -175,7 +186,7 @@ def evaluate_run(
         from sarcomp.evaluation.pretrained import set_operating_point
 
         set_operating_point(model, lmbda)
-    data, scenes = _test_scenes(cfg, data_cfg, run_dir)
+    data, scenes = _test_scenes(cfg, data_cfg, run_dir, range_rule)
     identity = ModelId.hashed(model_hash(cfg, model))
     tag = data_tag(None if data_cfg is None else str(data["root"]))
     recon = recon_folder(run_dir, tag)
@@ -231,6 +242,7 @@ def evaluate_folder(
     save_recon: bool = False,
     lmbda: float | None = None,
     ablate: Sequence[str] | None = None,
+    range_rule: RangeRule | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Path]]:
     """Evaluate one run or every run of a sweep folder; then the classic rate sweep, once.
 
@@ -256,6 +268,7 @@ def evaluate_folder(
             save_recon,
             lmbda,
             ablate,
+            range_rule,
         )
         learned.append(payload)
         paths.append(path)
@@ -266,7 +279,7 @@ def evaluate_folder(
             paths.append(recon_folder(run, tag))
     sweep: list[dict[str, Any]] = []
     if classic and classic["sweep"] and classic["codecs"]:
-        sweep, path = classic_sweep_for_runs(runs, folder, classic, data_cfg, checkpoint)
+        sweep, path = classic_sweep_for_runs(runs, folder, classic, data_cfg, checkpoint, range_rule)
         paths.append(path)
     return learned, sweep, paths
 
@@ -277,11 +290,12 @@ def classic_sweep_for_runs(
     classic: Mapping[str, Any],
     data_cfg: Any | None = None,
     checkpoint: str = "best",
+    range_rule: RangeRule | None = None,
 ) -> tuple[list[dict[str, Any]], Path]:
     """The classic rate sweep on the test scenes (the first run's, or ``data_cfg``'s) that none of
     ``runs`` trained or validated on, written to ``classic_path(folder, tag)``."""
     cfg = run_config(runs[0], checkpoint)
-    data, scenes = _test_scenes(cfg, data_cfg, runs[0])
+    data, scenes = _test_scenes(cfg, data_cfg, runs[0], range_rule)
     scenes = exclude_training_scenes(scenes, used_scene_paths(runs), used_scene_hashes(runs))
     path = classic_path(folder, data_tag(None if data_cfg is None else str(data["root"])))
     results = evaluate_classic(

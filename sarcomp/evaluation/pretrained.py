@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sarcomp.codec.scaling import RangeRule, coding, training_representation
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
 
@@ -54,8 +55,12 @@ def evaluate_pretrained(
     classic: Mapping[str, Any] | None = None,
     lmbda: float | None = None,
     zoo_dir: str | Path | None = None,
+    range_rule: RangeRule | None = None,
 ) -> tuple[dict[str, Any], Path]:
-    """Evaluate the shipped model ``name`` on ``data_cfg``'s test split; write and return the payload."""
+    """Evaluate the shipped model ``name`` on ``data_cfg``'s test split; write and return the payload.
+
+    Each scene's clip range is chosen by ``range_rule`` as ``sarcomp compress --range`` chooses it
+    (default: the scene's own percentiles; :mod:`sarcomp.codec.scaling`)."""
     from sarcomp.codec.container import ModelId
     from sarcomp.data.loaders import load_split
     from sarcomp.evaluation.classic import write_matched
@@ -75,7 +80,8 @@ def evaluate_pretrained(
     cfg, model = load_pretrained(name, dev, zoo_dir)
     if lmbda is not None:
         set_operating_point(model, lmbda)
-    scenes = unused_scenes(item, load_split(data_cfg, "test"))
+    rule = coding(range_rule or RangeRule(), training_representation(cfg))
+    scenes = unused_scenes(item, load_split(data_cfg, "test", rule))
     identity = ModelId.named(name)  # what a .sarc file of this model names (and bills)
     rows, images = evaluate_scenes(model, scenes, int(data_cfg["tile_size"]), dev, identity)
     tag = data_tag(str(data_cfg["root"]))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from sarcomp.analysis.study import write_report
+from sarcomp.analysis.study import update_section, write_report
 from sarcomp.cli import run_cli
 from sarcomp.config import project_root, register_resolvers
 from sarcomp.evaluation.evaluate import classic_sweep_for_runs, evaluate_run
@@ -177,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         for path in write_report(args.out / "metrics.json", args.out, args.steps):
             print(path)
+        update_section(ROOT / "experiments" / "README.md", (args.out / "summary.md").read_text())
+        print(ROOT / "experiments" / "README.md")
     return 0
 
 

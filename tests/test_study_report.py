@@ -73,6 +73,7 @@ def test_report_from_bundle_ranks_a_variant_with_known_gain(tmp_path):
     bundle = tmp_path / "metrics.json"
     bundle.write_text(json.dumps({"learned": entries, "classic": classic, "attention": attention}))
     written = write_report(bundle, tmp_path, [3000], replicates=100)
+    assert "| V1 | 3,000 |" in (tmp_path / "summary.md").read_text()
     results = json.loads((tmp_path / "results.json").read_text())["real_step3000"]
     v1 = results["against_v0"]["V1"]["bd_rate_cubic_scene"]
     assert -11.5 < v1["low"] <= v1["estimate"] <= v1["high"] < -8.5

@@ -230,6 +230,53 @@ def attention_table(bundle: Mapping[str, Any]) -> str:
     return md_table(["run", "module", "at the last validation"], body) if body else "(no attention runs)"
 
 
+def plot_attention(bundle: Mapping[str, Any], path: Path) -> Path | None:
+    """Per attention run: |γ| (self-attention) or the spread of the gates (CBAM's spatial, SE/ECA's
+    gate) against the training step, one line per module."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = defaultdict(list)
+    for run, log in sorted(bundle["attention"].items()):
+        for step in sorted(log, key=int):
+            for module, values in log[step].items():
+                key = next(
+                    (k for k in ("gamma", "spatial_std", "gate_std", "theta_shift") if k in values), None
+                )
+                if key:
+                    series[(run, module, key)].append((int(step), values[key]))
+    if not series:
+        return None
+    kinds = sorted({k for _, _, k in series})
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 3.6), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        for (run, module, k), points in series.items():
+            if k == kind:
+                ax.plot(*zip(*points), label=f"{run} {module}", lw=1)
+        ax.set_xlabel("training step")
+        ax.set_ylabel(
+            {"gamma": "|γ| (self-attention)", "spatial_std": "spread of the spatial gate"}.get(kind, kind)
+        )
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=5)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def update_section(readme: Path, text: str, name: str = "attention-study") -> None:
+    """Replace the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in ``readme``."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    current = readme.read_text()
+    if begin not in current or end not in current:
+        raise ValueError(f"{readme}: no {begin} ... {end} section to regenerate")
+    head, rest = current.split(begin, 1)
+    atomic_write_text(readme, f"{head}{begin}\n{text}\n{end}{rest.split(end, 1)[1]}")
+
+
 def write_report(
     bundle_path: Path, out: Path, steps: Sequence[int], replicates: int = REPLICATES
 ) -> list[Path]:
@@ -284,6 +331,38 @@ def write_report(
                 + "\n"
             )
     sections.append(f"## Attention at the end of training\n\n{attention_table(bundle)}\n")
+    figure = plot_attention(bundle, out / "attention.png")
+    if figure is not None:
+        written.append(figure)
+        sections.append(f"![attention during training]({figure.name})\n")
     write_json(out / "results.json", results)
     atomic_write_text(out / "report.md", "\n".join(sections))
-    return [*written, out / "results.json", out / "report.md"]
+    atomic_write_text(out / "summary.md", summary(results, steps))
+    return [*written, out / "results.json", out / "report.md", out / "summary.md"]
+
+
+def summary(results: Mapping[str, Any], steps: Sequence[int]) -> str:
+    """The verdict per variant on the real test split at each budget (for experiments/README.md)."""
+    body = []
+    for step in steps:
+        rows = results.get(f"real_step{step}", {}).get("against_v0", {})
+        for name, s in rows.items():
+            body.append(
+                [
+                    name,
+                    f"{step:,}",
+                    _cell(s["bd_rate_cubic_scene"]),
+                    _cell(s["bd_rate_pchip_scene"]),
+                    _cell(s["delta_psnr_scene"], "dB"),
+                    verdict(s),
+                ]
+            )
+    if not body:
+        return "(no results yet)"
+    header = ["against V0", "steps", "BD-rate cubic", "BD-rate pchip", "ΔPSNR at equal rate (dB)", "verdict"]
+    return (
+        "Real test split (frozen bottom bands of 7 files); 95 % bootstrap intervals over scenes × seeds. "
+        "Full tables, ablation, fixed-λ gap and plots: "
+        "[`results/attention_study/report.md`](results/attention_study/report.md).\n\n"
+        + md_table(header, body)
+    )

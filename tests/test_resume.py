@@ -202,4 +202,4 @@ def test_sigterm_while_waiting_for_data_saves_and_exits(tiny_data, tmp_path, one
         trainer.fit()
     assert exit_.value.code == 128 + signal.SIGTERM
     assert load_checkpoint(checkpoint_path(tmp_path))["step"] == 3
-    assert signal.getsignal(signal.SIGTERM) != trainer._on_signal  # handler restored
+    assert signal.getsignal(signal.SIGTERM) != trainer.signals.on_signal  # handler restored

@@ -23,10 +23,10 @@ def scalars(run_dir, tag):
 def test_smoke_training_lowers_the_loss(tiny_data, tmp_path):
     overrides = smoke_overrides(
         tiny_data,
-        "trainer.max_steps=60",
-        "trainer.val_every=60",
+        "trainer.max_steps=120",
+        "trainer.val_every=120",
         "trainer.lr=2e-3",
-        "data.train_samples=240",
+        "data.train_samples=480",
         "seed=3",
     )
     trainer = Trainer(compose_train(overrides, tmp_path), tmp_path)

@@ -46,6 +46,29 @@ def check_tile_sizes(data: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> N
             )
 
 
+LR_SCHEDULES = ("cosine", "constant")
+
+
+def check_trainer_section(t: Mapping[str, Any]) -> None:
+    """The ``trainer`` settings a run cannot start with: an unknown schedule, a count below 1."""
+    if str(t["lr_schedule"]) not in LR_SCHEDULES:
+        raise SarcompError(
+            f"trainer.lr_schedule: unknown schedule {t['lr_schedule']!r}; valid: {', '.join(LR_SCHEDULES)}"
+        )
+    for key in (
+        "max_steps",
+        "accumulate",
+        "log_every",
+        "val_every",
+        "checkpoint_every",
+        "max_nonfinite_streak",
+    ):
+        if int(t[key]) < 1:
+            raise SarcompError(f"trainer.{key}={t[key]}: must be at least 1")
+    if t.get("keep_every") is not None and int(t["keep_every"]) < 1:
+        raise SarcompError(f"trainer.keep_every={t['keep_every']}: must be at least 1 (or null)")
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Every check of a composed ``train.yaml`` config (one-line :class:`SarcompError`)."""
     check_data_config(cfg.data)

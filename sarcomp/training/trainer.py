@@ -19,15 +19,11 @@ from __future__ import annotations
 import logging
 import math
 import os
-import random
 import shutil
-import signal
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard import SummaryWriter
@@ -42,8 +38,6 @@ from sarcomp.errors import SarcompError
 from sarcomp.fileio import remove_stale_temporaries, write_json
 from sarcomp.host_memory import retain_freed_memory
 from sarcomp.interpret.explain import log_validation_figures
-from sarcomp.metrics import psnr, ssim
-from sarcomp.models.complexity import count_parameters
 from sarcomp.runs import (
     checkpoint_path,
     config_to_text,
@@ -56,54 +50,16 @@ from sarcomp.runs import (
     tensorboard_dir,
 )
 from sarcomp.training.attention_log import log_attention, probe_tiles
-from sarcomp.training.checks import check_train_config
+from sarcomp.training.checks import check_train_config, check_trainer_section
 from sarcomp.training.console import StepTimer, log_end, log_start
 from sarcomp.training.distributed import DistContext, ShardSampler
-from sarcomp.training.loss import bits_per_pixel
+from sarcomp.training.hparams import log_hparams
+from sarcomp.training.signals import StopSignals
+from sarcomp.training.state import Progress, rng_state, seed_everything, set_rng_state
 from sarcomp.training.step import TrainStep
+from sarcomp.training.validation import validation_sums
 
 log = logging.getLogger(__name__)
-
-LR_SCHEDULES = ("cosine", "constant")
-
-
-@dataclass
-class Progress:
-    """Counters that a checkpoint carries across a restart."""
-
-    step: int = 0
-    best: float = math.inf
-    best_step: int = 0
-    nonfinite_total: int = 0
-    nonfinite_streak: int = 0
-    val: dict[str, float] = field(default_factory=dict)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict[str, Any]:
-    """This process's RNG states, as tensors and plain values only (``weights_only`` loads)."""
-    np_state = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "python": random.getstate(),
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
-    }
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"].cpu())
-    if torch.cuda.is_available() and state.get("cuda"):
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
-    random.setstate(_as_tuple(state["python"]))
-    if "numpy" in state:
-        name, keys, *rest = state["numpy"]
-        np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
 
 
 class Trainer:
@@ -112,7 +68,7 @@ class Trainer:
     def __init__(self, cfg: DictConfig, run_dir: str | Path):
         self.cfg, self.t = cfg, cfg.trainer
         self.run_dir = Path(run_dir)
-        self._check_trainer_config()
+        check_trainer_section(self.t)
         self.ctx = DistContext.from_env()
         self.device = pick_device(self.t.device, "trainer.device", self.ctx.local_rank)
         self.ctx.join(self.device)
@@ -149,26 +105,8 @@ class Trainer:
             self._load_state(*resume_state)
         self.writer: SummaryWriter | None = None
         self._probe: torch.Tensor | None = None  # validation tiles the attention is measured on
-        self._stop_signal: int | None = None
+        self.signals = StopSignals()
         self._stop_agreed = False
-        self._previous_handlers: dict[int, Any] = {}
-
-    def _check_trainer_config(self) -> None:
-        t = self.t
-        if str(t.lr_schedule) not in LR_SCHEDULES:
-            raise SarcompError(
-                f"trainer.lr_schedule: unknown schedule {t.lr_schedule!r}; valid: {', '.join(LR_SCHEDULES)}"
-            )
-        for key in (
-            "max_steps",
-            "accumulate",
-            "log_every",
-            "val_every",
-            "checkpoint_every",
-            "max_nonfinite_streak",
-        ):
-            if int(t[key]) < 1:
-                raise SarcompError(f"trainer.{key}={t[key]}: must be at least 1")
 
     def _setup_model(self) -> None:
         self.step = TrainStep(self.cfg.model, self.t, self.device, self.ctx)
@@ -276,7 +214,7 @@ class Trainer:
             log_end(self.run_dir, self.progress.best_step, self.progress.best, self.progress.step)
             self.ctx.close()
             return dict(self.progress.val)
-        self._install_signal_handlers()
+        self.signals.install()
         bar = None
         try:
             if self.ctx.is_main:
@@ -305,7 +243,7 @@ class Trainer:
                 self.model.update(force=True)
                 self.save("last")
                 self._check_ranks_agree()
-                self._log_hparams(val)
+                log_hparams(self.writer, self.cfg, self.model, val, self.progress.step)
                 if self.ctx.is_main:
                     log_end(self.run_dir, self.progress.best_step, self.progress.best, self.progress.step)
             return val
@@ -315,7 +253,7 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
-            self._restore_signal_handlers()
+            self.signals.restore()
             if self.writer:
                 self.writer.close()
             self.ctx.close()
@@ -345,7 +283,7 @@ class Trainer:
                 if self.t.keep_every and step % self.t.keep_every == 0:
                     self.save(f"step_{step}")  # kept: the same run judged at several budgets
                 if self._stop_agreed:
-                    self._exit_on_signal(step)
+                    self.signals.exit(step)
                 if step >= self.t.max_steps:
                     break
         return val or self.validate()
@@ -368,10 +306,10 @@ class Trainer:
                 # "DataLoader worker ... exited unexpectedly". We are between steps, so the state
                 # is consistent: save it. (With DDP the ranks could not agree on it: re-raise,
                 # the last periodic checkpoint stands.)
-                if self._stop_signal is None or self.ctx.enabled:
+                if self.signals.received is None or self.ctx.enabled:
                     raise
                 self.save("last")
-                self._exit_on_signal(self.progress.step)
+                self.signals.exit(self.progress.step)
             yield batches
 
     def train_step(self, batches: list[dict]) -> dict[str, float] | None:
@@ -382,7 +320,7 @@ class Trainer:
         totals = self.step.accumulate(batches)
         finite = math.isfinite(totals["loss"])  # NaN/inf in any micro-batch survives the mean
         self.progress.step += 1
-        nonfinite, stop = self.ctx.any([not finite, self._stop_signal is not None], self.device)
+        nonfinite, stop = self.ctx.any([not finite, self.signals.received is not None], self.device)
         self._stop_agreed = stop
         applied = None if nonfinite else self.step.apply()
         if applied is None:
@@ -452,25 +390,7 @@ class Trainer:
     def _validate_at(self, lmbda: float | None) -> tuple[dict[str, float], tuple | None]:
         """Validation metrics at one rate (``None``: the model's own λ) and the first tiles (input,
         reconstruction), which it logs as images."""
-        rate = {} if lmbda is None else {"lmbda": lmbda}
-        latents = ("y",) if getattr(self.model, "entropy", "factorized") == "factorized" else ("y", "z")
-        sums = {"loss": 0.0, "bpp": 0.0, **{f"bpp_{k}": 0.0 for k in latents}, "psnr": 0.0, "ssim": 0.0}
-        count, first = 0, None
-        for batch in self.val_loader:
-            x, mask = self.step.to_device(batch)
-            with self.step.autocast():
-                out = self.model(x, **rate)
-            parts = self.step.loss_fn(out, x, mask, **rate)
-            n = x.shape[0]
-            x_hat = out["x_hat"].float().clamp(0, 1)
-            sums["loss"] += float(parts["loss"]) * n
-            sums["bpp"] += float(parts["bpp"]) * n
-            for name in latents:  # rate per latent: y, and z with a hyperprior
-                sums[f"bpp_{name}"] += float(bits_per_pixel({name: out["likelihoods"][name]}, x.numel())) * n
-            sums["psnr"] += float(psnr(x, x_hat, mask).sum())
-            sums["ssim"] += float(torch.nan_to_num(ssim(x, x_hat, mask)).sum())
-            count += n
-            first = first or (x[:4].float().cpu(), x_hat[:4].cpu())
+        sums, count, first = validation_sums(self.model, self.val_loader, self.step, lmbda)
         *totals, count = self.ctx.sum([*sums.values(), count], self.device)
         if self.writer and first is not None:
             suffix = "" if lmbda is None else f"_lmbda_{lmbda:g}"
@@ -493,30 +413,6 @@ class Trainer:
                 "all %d ranks finished at step %d with identical weights", self.ctx.world_size, reports[0][0]
             )
 
-    def _log_hparams(self, val: dict[str, float]) -> None:
-        if not self.writer:
-            return
-        m = self.cfg.model
-        hparams = {
-            "experiment": str(self.cfg.get("experiment_name", "")),
-            "attention": str(m.attention.type),
-            "placement": str(m.attention.placement),
-            "entropy": str(m.get("entropy", "factorized")),
-            "lmbda": float(m.lmbda),
-            "distortion": str(m.distortion),
-            "channels": "-".join(str(int(c)) for c in m.channels),
-            "width_max": int(max(m.channels)),
-            "latent_channels": int(m.latent_channels),
-            "lr": float(self.t.lr),
-            "max_steps": int(self.t.max_steps),
-            "batch_size": int(self.cfg.data.batch_size),
-            "tile_size": int(self.cfg.data.tile_size),
-            "seed": int(self.cfg.seed),
-        }
-        params = count_parameters(self.model)
-        metrics = {f"hparam/val_{k}": v for k, v in val.items()} | {"hparam/params": float(params)}
-        self.writer.add_hparams(hparams, metrics, run_name=".", global_step=self.progress.step)
-
     def _remove_partial_outputs(self) -> None:
         """A new run that failed before its first checkpoint leaves nothing behind."""
         if self.resumed or not self.ctx.is_main or checkpoint_path(self.run_dir).exists():
@@ -526,46 +422,6 @@ class Trainer:
             self.writer = None
         shutil.rmtree(tensorboard_dir(self.run_dir), ignore_errors=True)
         (scenes_path(self.run_dir)).unlink(missing_ok=True)
-
-    # ------------------------------------------------------------------ signals
-    def _install_signal_handlers(self) -> None:
-        """SIGTERM (preemption, scancel, torchrun shutting down) and, inside a submitit job, its
-        preemption signal (USR1/USR2, already handled in Python): finish the step, save, exit."""
-        if not _in_main_thread():
-            return
-        for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2):
-            previous = signal.getsignal(sig)
-            if sig == signal.SIGTERM or callable(previous):
-                self._previous_handlers[sig] = previous
-                signal.signal(sig, self._on_signal)
-
-    def _restore_signal_handlers(self) -> None:
-        for sig, previous in self._previous_handlers.items():
-            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
-        self._previous_handlers = {}
-
-    def _on_signal(self, signum: int, _frame) -> None:
-        self._stop_signal = signum
-
-    def _exit_on_signal(self, step: int) -> None:
-        """After the checkpoint: hand a submitit signal on (it requeues the job), then exit."""
-        signum = self._stop_signal or signal.SIGTERM  # another rank was signalled
-        log.warning("signal %d: checkpoint saved at step %d, exiting", signum, step)
-        previous = self._previous_handlers.get(signum)
-        self._restore_signal_handlers()
-        if signum != signal.SIGTERM and callable(previous):
-            previous(signum, None)
-        raise SystemExit(128 + signum)
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def _as_tuple(value: Any) -> Any:
-    return tuple(_as_tuple(v) for v in value) if isinstance(value, list) else value
 
 
 def _as_markdown_code(text: str) -> str:

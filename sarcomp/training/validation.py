@@ -1,0 +1,40 @@
+"""One validation pass: the R-D loss, rate per latent, PSNR and SSIM summed over the validation
+tiles (this rank's share; the trainer all-reduces and divides)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from sarcomp.metrics import psnr, ssim
+from sarcomp.training.loss import bits_per_pixel
+from sarcomp.training.step import TrainStep
+
+
+@torch.no_grad()
+def validation_sums(
+    model: nn.Module, loader: DataLoader, step: TrainStep, lmbda: float | None
+) -> tuple[dict[str, float], int, tuple[torch.Tensor, torch.Tensor] | None]:
+    """(sums per metric, tiles, the first four tiles and their reconstructions) at one rate
+    (``None``: the model's own λ)."""
+    rate = {} if lmbda is None else {"lmbda": lmbda}
+    latents = ("y",) if getattr(model, "entropy", "factorized") == "factorized" else ("y", "z")
+    sums = {"loss": 0.0, "bpp": 0.0, **{f"bpp_{k}": 0.0 for k in latents}, "psnr": 0.0, "ssim": 0.0}
+    count, first = 0, None
+    for batch in loader:
+        x, mask = step.to_device(batch)
+        with step.autocast():
+            out = model(x, **rate)
+        parts = step.loss_fn(out, x, mask, **rate)
+        n = x.shape[0]
+        x_hat = out["x_hat"].float().clamp(0, 1)
+        sums["loss"] += float(parts["loss"]) * n
+        sums["bpp"] += float(parts["bpp"]) * n
+        for name in latents:  # rate per latent: y, and z with a hyperprior
+            sums[f"bpp_{name}"] += float(bits_per_pixel({name: out["likelihoods"][name]}, x.numel())) * n
+        sums["psnr"] += float(psnr(x, x_hat, mask).sum())
+        sums["ssim"] += float(torch.nan_to_num(ssim(x, x_hat, mask)).sum())
+        count += n
+        first = first or (x[:4].float().cpu(), x_hat[:4].cpu())
+    return sums, count, first

@@ -291,7 +291,7 @@ def test_shipped_model_is_named_in_the_file_and_found_again(ckpt, tmp_path, monk
 
 @pytest.mark.slow
 def test_measure_whole_scene(ckpt, tmp_path):
-    from sarcomp.codec.scene import measure_whole_scene
+    from sarcomp.bench.scene import measure_whole_scene
 
     out = measure_whole_scene(96, ckpt, 32, tmp_path, device="cpu")
     assert out["compress_mpix_s"] > 0 and out["decompress_mpix_s"] > 0 and 0 < out["bpp"] < 32

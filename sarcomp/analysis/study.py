@@ -330,6 +330,19 @@ def write_report(
                 + md_table(["model", "bpp", "PSNR", "ΔPSNR vs its variable-rate curve (dB)"], gap)
                 + "\n"
             )
+    cost = out / "cost.json"
+    if cost.exists():  # experiments/attention_cost.py
+        c = json.loads(cost.read_text())
+        body = [
+            [n, f"{r['params']:,}", f"{r['macs_per_pixel']:,.0f}", f"{r['ratio_to_v0']:.3f}×"]
+            for n, r in c["rows"].items()
+        ]
+        sections.append(
+            f"## Cost per variant\n\n`experiments/attention_cost.py` ({c['threads']} thread(s), batch {c['batch']}, "
+            f"{c['repeats']} round-robin repeats):\n\n"
+            + md_table(["variant", "parameters", "MACs per pixel", "train step vs V0"], body)
+            + "\n"
+        )
     sections.append(f"## Attention at the end of training\n\n{attention_table(bundle)}\n")
     figure = plot_attention(bundle, out / "attention.png")
     if figure is not None:

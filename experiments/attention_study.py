@@ -71,7 +71,7 @@ def test_data(which: str) -> dict:
         }
     rep = {"units": "intensity", "db_range": [-30.0, 10.0], "percentiles": None, "floor_db": -60.0}
     return common | {
-        "root": str(ROOT / "data" / "synthetic_recipe"),
+        "root": str(DATA / "synthetic_recipe"),
         "band_specs": None,
         "representation": rep,
     }

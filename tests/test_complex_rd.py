@@ -78,3 +78,20 @@ def test_representation_report_runs_small(tmp_path):
     assert rows[0]["bits_per_sample"] < rows[1]["bits_per_sample"]
     assert rows[0]["ifg_phase_error_deg"] > rows[1]["ifg_phase_error_deg"]
     assert "float32 round trip" in script.markdown(trips, mean_rows(rows), 1.0, "cmd")
+
+
+def test_baselines_report_runs_small(tmp_path):
+    script = load_script("experiments/complex_baselines.py")
+    chosen = [c for c in script.codecs() if c[1] in ("2 bits", "4 bits", "target 3", "target 8")]
+    rows = mean_rows(measure(synthetic_pairs(1, 64), chosen))
+    assert [(r["codec"], r["setting"]) for r in rows] == [
+        ("BAQ", "2 bits"),
+        ("BAQ", "4 bits"),
+        ("JPEG 2000 I/Q", "target 3"),
+        ("JPEG 2000 I/Q", "target 8"),
+    ]
+    cross = script.crossings(rows)
+    text = script.markdown(rows, {"synthetic": ["pair_0000 (bowl) 64x64"]}, cross, 1.0, "cmd")
+    assert "| synthetic (1) | BAQ | 2 bits | 4.02 |" in text and "goes below 10°" in text
+    script.plot(rows, tmp_path / "rd.png")
+    assert (tmp_path / "rd.png").stat().st_size > 10_000

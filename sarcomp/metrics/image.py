@@ -1,9 +1,10 @@
 """Image-quality metrics on [0, 1] tiles, honouring validity masks.
 
 All functions take tensors [N, C, H, W] (``mask`` bool, True = valid, [N, C, H, W] or [N, 1, H, W])
-and return one value per image (SSIM: the mean over channels of each channel's SSIM). PSNR and SSIM use only valid pixels (SSIM averages its map over the windows that lie
-entirely on valid pixels). MS-SSIM (pytorch-msssim) needs images larger than 160 px on each
-side and no masked pixels; otherwise it is N/A (NaN), never a silently wrong value.
+and return one value per image (SSIM: the mean of each channel's SSIM). PSNR and SSIM use only
+valid pixels (SSIM averages its map over the windows that lie entirely on valid pixels). MS-SSIM
+(pytorch-msssim) needs images larger than 160 px on each side and no masked pixels; otherwise it
+is N/A (NaN), never a silently wrong value.
 """
 
 from __future__ import annotations

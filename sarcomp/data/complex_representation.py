@@ -17,10 +17,11 @@ The per-scene numbers (``c`` and the dB range) form a :class:`ComplexScaling`, c
 scene like :class:`sarcomp.data.representation.Scaling` and recorded with it.
 
 Default ``iq`` with p = 0.5 and c the 99.9th percentile, from the measurement
-(``experiments/results/complex/representation.md``): with a uniform quantiser and entropy coding,
-p = 0.5 reaches 10° interferometric phase error on the synthetic pairs at about 4.5-4.7 bits per
-complex sample against 5.5 for p = 1 and 6.2 or more for ``logpolar`` (whose (cos, sin) channels
-spend bits on the phase of dark samples); saturating the top 0.5 % (c = p99.5) leaves a 1.7°
+(``experiments/results/complex/representation.md``, three 256 px synthetic pairs): with a uniform
+quantiser and entropy coding, p = 0.5 reaches 10° interferometric phase error at 4.5-4.7 bits per
+complex sample against 5.5-5.6 for p = 1; ``logpolar`` (whose (cos, sin) channels spend bits on
+the phase of dark samples) already costs 6.2 bits at its coarsest step (9.0°, where p = 0.5 gives
+about 6°) and loses at every rate measured. Saturating the top 0.5 % (c = p99.5) leaves a 1.7°
 interferometric floor at high rate, the top 0.1 % about 0.6°; c = max has none but ties the
 scene's scale to its single brightest sample.
 """

@@ -18,6 +18,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from sarcomp.data.bandspecs import file_settings, load_band_specs, spec_file
+from sarcomp.data.complex_representation import ComplexRepresentation
+from sarcomp.data.complex_tiles import ComplexScene
 from sarcomp.data.rasters import BandSpec, list_rasters
 from sarcomp.data.representation import Representation
 from sarcomp.data.tiles import GridTiles, Scene
@@ -77,7 +79,8 @@ def load_split(
     """The scenes of one split, each with its band-spec entry applied (sarcomp.data.bandspecs);
     file names matching a ``data.exclude`` glob are held back from every split. ``coding`` replaces
     the config's clip range (evaluation codes scenes as ``sarcomp compress`` does:
-    :func:`sarcomp.codec.scaling.coding`)."""
+    :func:`sarcomp.codec.scaling.coding`). With ``data.complex`` the scenes are complex and keep
+    their phase (:class:`sarcomp.data.complex_tiles.ComplexScene`)."""
     source = spec_file(cfg)
     specs = load_band_specs(source) if source is not None else None
     spec, rep = band_spec(cfg), representation(cfg)
@@ -87,7 +90,18 @@ def load_split(
     paths = scene_paths(cfg["root"], split, exclude)
     if not paths and exclude:
         raise SarcompError(f"{cfg['root']}: no {split} scenes left after data.exclude={exclude}")
+    if cfg.get("complex"):
+        form = complex_representation(cfg)
+        return [ComplexScene.load(p, file_settings(p, specs, spec, rep)[0], form) for p in paths]
     return [Scene.load(p, *file_settings(p, specs, spec, rep)) for p in paths]
+
+
+def complex_representation(cfg: Mapping[str, Any]) -> ComplexRepresentation:
+    """The ``data.complex`` node as a :class:`ComplexRepresentation`."""
+    try:
+        return ComplexRepresentation.from_config(cfg["complex"])
+    except (TypeError, ValueError) as exc:
+        raise SarcompError(f"data.complex: {exc}") from None
 
 
 def _without(files: list[Path], exclude: Sequence[str]) -> list[Path]:

@@ -2,7 +2,9 @@
 
 Tiles come from windowed reads, so a large scene is never read whole. Each item is a dict with
 ``x`` (float32 [1, T, T] in [0, 1]) and ``mask`` (bool [1, T, T], True = valid pixel); masked
-pixels are filled with 0 and must be ignored by losses and metrics.
+pixels are filled with 0 and must be ignored by losses and metrics. A scene whose ``read_unit``
+returns channels ``[C, h, w]`` (:class:`sarcomp.data.complex_tiles.ComplexScene`) gives
+``[C, T, T]`` items.
 """
 
 from __future__ import annotations
@@ -183,15 +185,20 @@ class RandomTiles(Dataset):
                 break
         if self.augment:
             unit, valid = _augment(rng, unit, valid)
-        return {"x": torch.from_numpy(unit)[None], "mask": torch.from_numpy(valid)[None]}
+        return {"x": _channels(unit), "mask": _channels(valid)}
+
+
+def _channels(a: np.ndarray) -> torch.Tensor:
+    """A [h, w] or [C, h, w] array as a [C, h, w] tensor."""
+    return torch.from_numpy(a if a.ndim == 3 else a[None])
 
 
 def _augment(rng: np.random.Generator, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     turns, flip = int(rng.integers(4)), bool(rng.integers(2))
     out = []
     for a in arrays:
-        a = np.rot90(a, turns)
-        out.append(np.ascontiguousarray(a[:, ::-1] if flip else a))
+        a = np.rot90(a, turns, axes=(-2, -1))
+        out.append(np.ascontiguousarray(a[..., ::-1] if flip else a))
     return tuple(out)
 
 
@@ -273,12 +280,12 @@ class GridTiles(Dataset):
     def __getitem__(self, index: int) -> dict:
         k, row, col, h, w = self.items[index]
         unit, valid = self.scenes[k].read_unit(self.readers.handle(k), row, col, h, w)
-        pad = ((0, self.tile_size - h), (0, self.tile_size - w))
+        pad = ((0, 0),) * (unit.ndim - 2) + ((0, self.tile_size - h), (0, self.tile_size - w))
         unit = np.pad(unit, pad, mode="symmetric")
         valid = np.pad(valid, pad, constant_values=False)
         return {
-            "x": torch.from_numpy(unit)[None],
-            "mask": torch.from_numpy(valid)[None],
+            "x": _channels(unit),
+            "mask": _channels(valid),
             "scene": k,
             "row": row,
             "col": col,

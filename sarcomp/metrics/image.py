@@ -1,9 +1,10 @@
 """Image-quality metrics on [0, 1] tiles, honouring validity masks.
 
-All functions take tensors [N, 1, H, W] (``mask`` bool, True = valid) and return one value per
-image. PSNR and SSIM use only valid pixels (SSIM averages its map over the windows that lie
-entirely on valid pixels). MS-SSIM (pytorch-msssim) needs images larger than 160 px on each
-side and no masked pixels; otherwise it is N/A (NaN), never a silently wrong value.
+All functions take tensors [N, C, H, W] (``mask`` bool, True = valid, [N, C, H, W] or [N, 1, H, W])
+and return one value per image (SSIM: the mean of each channel's SSIM). PSNR and SSIM use only
+valid pixels (SSIM averages its map over the windows that lie entirely on valid pixels). MS-SSIM
+(pytorch-msssim) needs images larger than 160 px on each side and no masked pixels; otherwise it
+is N/A (NaN), never a silently wrong value.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def _all_valid(x: Tensor, mask: Tensor | None) -> Tensor:
 
 def mse(x: Tensor, x_hat: Tensor, mask: Tensor | None = None) -> Tensor:
     """Mean squared error over valid pixels, per image."""
-    m = _all_valid(x, mask).to(x.dtype)
+    m = _all_valid(x, mask).expand_as(x).to(x.dtype)
     err = (x.float() - x_hat.float()) ** 2 * m
     return err.flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1)
 
@@ -49,6 +50,11 @@ def _blur(x: Tensor, g: Tensor) -> Tensor:
 
 def ssim(x: Tensor, x_hat: Tensor, mask: Tensor | None = None, data_range: float = 1.0) -> Tensor:
     """Structural similarity (Gaussian 11×11, σ = 1.5), mean over fully valid windows, per image."""
+    n, c = x.shape[:2]
+    if c > 1:  # each channel on its own, then their mean
+        m = None if mask is None else mask.expand_as(x).reshape(n * c, 1, *x.shape[-2:])
+        flat = ssim(x.reshape(n * c, 1, *x.shape[-2:]), x_hat.reshape(n * c, 1, *x.shape[-2:]), m, data_range)
+        return flat.view(n, c).mean(1)
     x, x_hat = x.float(), x_hat.float()
     if min(x.shape[-2:]) < SSIM_WINDOW:
         return torch.full((x.shape[0],), math.nan, device=x.device)

@@ -15,6 +15,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from sarcomp.cli import run_cli
+from sarcomp.data.loaders import complex_representation
 from sarcomp.errors import SarcompError
 
 
@@ -46,6 +47,22 @@ def check_tile_sizes(data: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> N
             )
 
 
+def check_channels(data: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> None:
+    """``model.in_channels`` is the number of channels a data tile has: 1, or the channels of the
+    ``data.complex`` representation (``model=complex`` with ``data=complex_synthetic``)."""
+    complex_ = data.get("complex")
+    expected = complex_representation(data).channels if complex_ else 1
+    got = int(model_cfg.get("in_channels", 1))
+    if got != expected:
+        what = f"data.complex.form={complex_['form']} gives" if complex_ else "real-valued data give"
+        hint = (
+            f"model=complex{'' if expected == 2 else f' model.in_channels={expected}'}"
+            if complex_
+            else "a complex data config (data=complex_synthetic) or model=autoencoder"
+        )
+        raise SarcompError(f"model.in_channels={got}, but {what} {expected} channel(s) per tile; use {hint}")
+
+
 LR_SCHEDULES = ("cosine", "constant")
 
 
@@ -73,6 +90,7 @@ def check_train_config(cfg: DictConfig) -> None:
     """Every check of a composed ``train.yaml`` config (one-line :class:`SarcompError`)."""
     check_data_config(cfg.data)
     check_tile_sizes(cfg.data, cfg.model)
+    check_channels(cfg.data, cfg.model)
 
 
 class CheckConfig(Callback):

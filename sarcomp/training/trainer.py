@@ -57,7 +57,7 @@ from sarcomp.training.hparams import log_hparams
 from sarcomp.training.signals import StopSignals
 from sarcomp.training.state import Progress, rng_state, seed_everything, set_rng_state
 from sarcomp.training.step import TrainStep
-from sarcomp.training.validation import validation_sums
+from sarcomp.training.validation import validation_sums, viewable
 
 log = logging.getLogger(__name__)
 
@@ -395,8 +395,8 @@ class Trainer:
         if self.writer and first is not None:
             suffix = "" if lmbda is None else f"_lmbda_{lmbda:g}"
             if lmbda is None or lmbda == self.model.lmbdas[0]:
-                self.writer.add_images("val/input", first[0], self.progress.step)
-            self.writer.add_images(f"val/reconstruction{suffix}", first[1], self.progress.step)
+                self.writer.add_images("val/input", viewable(first[0]), self.progress.step)
+            self.writer.add_images(f"val/reconstruction{suffix}", viewable(first[1]), self.progress.step)
         return {k: v / max(count, 1) for k, v in zip(sums, totals)}, first
 
     def _check_ranks_agree(self) -> None:

@@ -38,3 +38,9 @@ def validation_sums(
         count += n
         first = first or (x[:4].float().cpu(), x_hat[:4].cpu())
     return sums, count, first
+
+
+def viewable(tiles: torch.Tensor) -> torch.Tensor:
+    """Tiles [N, C, H, W] as TensorBoard images: one or three channels as they are, else the first
+    channel (of complex tiles: the in-phase part, or the amplitude level of ``logpolar``)."""
+    return tiles if tiles.shape[1] in (1, 3) else tiles[:, :1]

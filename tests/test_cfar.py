@@ -33,6 +33,9 @@ def test_target_on_flat_clutter_is_detected_exactly_above_the_threshold(method: 
     image[40, 40] = 2.0 * alpha * 0.98
     mask = cfar.cfar_mask(image, 4.0, config)
     assert mask[20, 20] and not mask[40, 40] and mask.sum() == 1
+    ratio = cfar.cfar_ratio(image, 4.0, config)
+    margin = cfar.margins(cfar.cluster(mask, image), ratio)
+    assert margin == pytest.approx([10 * math.log10(1.02)])  # clears its threshold by 0.086 dB
 
 
 def test_ca_multiplier_is_the_classic_exponential_formula_for_one_look() -> None:

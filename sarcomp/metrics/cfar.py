@@ -153,10 +153,11 @@ def _solve(pfa_of: Callable[[float], float], pfa: float) -> float:
     return math.exp(optimize.brentq(f, math.log(1e-3), math.log(1e6), xtol=1e-10))
 
 
-def cfar_mask(
+def cfar_ratio(
     intensity: np.ndarray, looks: float, config: CfarConfig = CfarConfig(), valid: np.ndarray | None = None
 ) -> np.ndarray:
-    """Detected pixels (bool) of a linear-intensity image whose clutter has ``looks`` looks (ENL)."""
+    """The test statistic ``X / (α·Z)`` of every pixel (detected where it exceeds 1; 0 where no
+    test is made) of a linear-intensity image whose clutter has ``looks`` looks (ENL)."""
     image = np.asarray(intensity, np.float64)
     valid = np.isfinite(image) if valid is None else np.asarray(valid, bool) & np.isfinite(image)
     image = np.where(valid, image, 0.0)
@@ -166,8 +167,10 @@ def cfar_mask(
         cells = int(ring.sum())
         k = max(1, math.ceil(c.rank * cells))
         filled = np.where(valid, image, np.median(image[valid]) if valid.any() else 0.0)
-        clutter = ndimage.rank_filter(filled, k - 1, footprint=ring, mode="mirror")
-        return valid & (image > os_multiplier(cells, k, float(looks), c.pfa) * clutter)
+        clutter = os_multiplier(cells, k, float(looks), c.pfa) * ndimage.rank_filter(
+            filled, k - 1, footprint=ring, mode="mirror"
+        )
+        return np.where(valid & (clutter > 0), image / np.where(clutter > 0, clutter, 1.0), 0.0)
     total = _ring_sum(image, c.guard, c.train, c.step)
     count = np.rint(_ring_sum(valid.astype(np.float64), c.guard, c.train, c.step)).astype(np.int64)
     tested = valid & (count >= c.min_cells)
@@ -177,8 +180,24 @@ def cfar_mask(
         sizes, inverse = np.unique(np.where(tested, count, c.min_cells), return_inverse=True)
         table = np.array([ca_multiplier(int(n), float(looks), c.pfa) for n in sizes])
         alpha = table[inverse.reshape(image.shape)]
-    mean = total / np.maximum(count, 1)
-    return tested & (image > alpha * mean)
+    clutter = alpha * total / np.maximum(count, 1)
+    tested &= clutter > 0
+    return np.where(tested, image / np.where(tested, clutter, 1.0), 0.0)
+
+
+def cfar_mask(
+    intensity: np.ndarray, looks: float, config: CfarConfig = CfarConfig(), valid: np.ndarray | None = None
+) -> np.ndarray:
+    """Detected pixels (bool): where :func:`cfar_ratio` exceeds 1."""
+    return cfar_ratio(intensity, looks, config, valid) > 1.0
+
+
+def margins(detections: Detections, ratio: np.ndarray) -> np.ndarray:
+    """How far each detection clears its threshold: the largest :func:`cfar_ratio` over its pixels, in dB."""
+    if not detections.count:
+        return np.zeros(0)
+    peak = ndimage.maximum(ratio, detections.labels, np.arange(1, detections.count + 1))
+    return 10.0 * np.log10(np.asarray(peak, np.float64))
 
 
 def cluster(mask: np.ndarray, intensity: np.ndarray, merge: int = 1) -> Detections:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sarcomp.analysis.detection import goal, keeps, pooled, threshold
+from sarcomp.analysis.detection import goal, keeps, pooled, threshold, threshold_table
 
 
 def row(**values):
@@ -70,4 +70,19 @@ def test_goal_is_fit_free_where_the_points_allow_and_says_so_otherwise() -> None
     verdict, why = goal(learned, threshold([point(0.2, -4), point(0.9, 0)]))  # crossings between points
     assert verdict == "met" and why.startswith("by interpolation")
     assert goal(threshold([point(1, -5)]), learned)[0] == "not met"
+    assert goal(threshold([point(1, -5)]), threshold([point(2, -3)])) == (
+        "not met",
+        "the learned curve does not keep detection at any measured rate (up to 1.000 bpp); "
+        "nor does JPEG 2000 (up to 2.000 bpp)",
+    )
     assert goal(learned, threshold([point(1, -5)]))[0] == "met"
+
+
+def test_threshold_table_names_where_each_codec_keeps_detection() -> None:
+    pts = {
+        "learned": [point(0.5, -2) | {"det_fa_change": 5.0}, point(1.0, -0.5) | {"det_fa_change": -3.0}],
+        "jpeg2000": [point(0.5, -4), point(1.0, -3)],
+    }
+    text = threshold_table(pts, {c: threshold(p) for c, p in pts.items()})
+    assert "| learned | 2 (0.50–1.00) | 1.000 bpp | 0.500 | 0.794 | ΔPd [pp] -0.50 | -3 |" in text
+    assert "| jpeg2000 | 2 (0.50–1.00) | not kept (up to the highest rate) | 1.000 | N/A | — |" in text

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from sarcomp.analysis.render import md_table
+
 TOLERANCE_PP = 1.0  # percentage points
 
 
@@ -136,7 +138,15 @@ def goal(learned: Mapping[str, Any], anchor: Mapping[str, Any]) -> tuple[str, st
     or, between measured points, when the interpolated crossings say so (labelled); ``not met`` when
     the anchor keeps detection from an equal or lower rate, or the learned curve never does."""
     if learned["status"] == "not kept":
-        return "not met", "the learned curve does not keep detection at any measured rate"
+        also = (
+            f"; nor does JPEG 2000 (up to {anchor['below']:.3f} bpp)"
+            if anchor["status"] == "not kept"
+            else ""
+        )
+        return (
+            "not met",
+            f"the learned curve does not keep detection at any measured rate (up to {learned['below']:.3f} bpp){also}",
+        )
     if anchor["status"] == "not kept":
         return "met", f"JPEG 2000 does not keep detection even at {anchor['below']:.3f} bpp"
     if learned["status"] == "kept at every rate" and anchor["status"] == "kept at every rate":
@@ -157,3 +167,51 @@ def goal(learned: Mapping[str, Any], anchor: Mapping[str, Any]) -> tuple[str, st
         return "undetermined", "the curves cross between measured points and cannot be interpolated"
     verdict = "met" if a < b else "not met"
     return verdict, f"by interpolation between measured points: learned {a:.3f} bpp, JPEG 2000 {b:.3f} bpp"
+
+
+def fmt(value: Any, spec: str) -> str:
+    """``value`` formatted, or N/A when it is not a finite number."""
+    ok = isinstance(value, (int, float)) and math.isfinite(value)
+    return format(value, spec) if ok else "N/A"
+
+
+def threshold_table(points: Mapping[str, list[dict]], thresholds: Mapping[str, dict]) -> str:
+    """Per codec: where it keeps detection (:func:`threshold`) and what it scores there."""
+    head = ["codec", "points (bpp range)", "detection kept from", "highest rate that fails below it"]
+    head += ["interpolated crossing", "criterion there", "ΔFA / Mpx there", "|Δpeak| dB", "shift px"]
+    head += ["refl. PSNR (original)"]
+    rows = []
+    for codec, pts in points.items():
+        t = thresholds[codec]
+        at = next((p for p in pts if p["bpp"] == t["bpp"]), None) or {}
+        kept = {"not kept": "not kept (up to the highest rate)", "kept at every rate": "≤ "}.get(
+            t["status"], ""
+        )
+        name, value = criterion(at) if at else ("", float("nan"))
+        rows.append(
+            [codec, f"{len(pts)} ({pts[0]['bpp']:.2f}–{pts[-1]['bpp']:.2f})"]
+            + [kept + (fmt(t["bpp"], ".3f") + " bpp" if t["bpp"] is not None else "")]
+            + [fmt(t["below"], ".3f"), fmt(t["interpolated"], ".3f")]
+            + [f"{name} {fmt(value, '+.2f' if name.startswith('Δ') else '.3f')}" if at else "—"]
+            + [fmt(at.get("det_fa_change"), "+.0f"), fmt(at.get("det_peak_err_db"), ".2f")]
+            + [fmt(at.get("det_shift_px"), ".2f")]
+            + [f"{fmt(at.get('refl_psnr'), '.2f')} ({fmt(at.get('refl_psnr_ref'), '.2f')})"]
+        )
+    return md_table(head, rows)
+
+
+def points_table(points: Mapping[str, list[dict]]) -> str:
+    """Every pooled point of every codec."""
+    head = ["codec", "kind", "bpp", "PSNR", "Pd", "ΔPd pp", "FA/Mpx", "ΔFA/Mpx", "F1", "|Δpeak| dB"]
+    head += ["Δpeak dB", "shift px", "refl. PSNR", "refl. RMSE dB"]
+    keys = [("bpp", ".3f"), ("psnr", ".2f"), ("det_pd", ".3f"), ("det_pd_change", "+.2f")]
+    keys += [("det_fa_mpx", ".0f"), ("det_fa_change", "+.0f"), ("det_f1", ".3f")]
+    keys += [("det_peak_err_db", ".2f"), ("det_peak_bias_db", "+.2f"), ("det_shift_px", ".2f")]
+    keys += [("refl_psnr", ".2f"), ("refl_rmse_db", ".2f")]
+    scale = {"det_pd_change": 100.0}
+    rows = [
+        [codec, p["kind"], *(fmt(p.get(k, math.nan) * scale.get(k, 1.0), f) for k, f in keys)]
+        for codec, pts in points.items()
+        for p in pts
+    ]
+    return md_table(head, rows)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sarcomp.data.tiles import SceneImage
-from sarcomp.data.truth import load_truth
+from sarcomp.data.truth import load_truth, targets_path
 from sarcomp.metrics import reflectivity
 from sarcomp.metrics.detection import REFERENCE_KEYS, TRUTH_KEYS, detection_metrics
 
@@ -25,7 +25,7 @@ OPERATOR_KEYS = (*REFERENCE_KEYS, *TRUTH_KEYS, *reflectivity.KEYS)
 def operator_metrics(image: SceneImage, reference: np.ndarray, reconstruction: np.ndarray) -> dict[str, Any]:
     """Every operator metric of one scene; ``reference`` and ``reconstruction`` in linear intensity."""
     scene, valid = image.scene, image.valid
-    truth = load_truth(scene.path, scene.sha256)
+    truth = load_truth(scene.path, scene.sha256) if targets_path(scene.path).is_file() else None
     targets = None if truth is None else (truth.rows, truth.cols)
     out = detection_metrics(reference, reconstruction, valid, targets)
     out.update(dict.fromkeys(reflectivity.KEYS, math.nan))

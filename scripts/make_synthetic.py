@@ -5,6 +5,9 @@ Defaults (scene size, looks, seed, scenes per split) are those of
 only when they hold what the generator writes for these settings: a file that differs stops the
 command with a message (regenerate it with ``--overwrite``). ``<root>/SHA256SUMS`` lists the SHA-256
 of every scene (``sha256sum -c SHA256SUMS`` checks them; run folders and metrics record the same hashes).
+Each scene gets its ground truth beside it (``scene_XXXX.targets.json``: the point targets), and with
+``--reflectivity [SPLIT ...]`` (default ``test``) the noise-free reflectivity of those splits in
+``<split>/reflectivity/``; ``<root>/TRUTH.SHA256SUMS`` lists them (:mod:`sarcomp.data.truth`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from sarcomp.cli import run_cli
 from sarcomp.data.identity import file_sha256
 from sarcomp.data.synthetic import SyntheticConfig, generate_dataset, scene_path
+from sarcomp.data.truth import write_sums, write_truth
 from sarcomp.fileio import atomic_write_text
 
 
@@ -32,6 +36,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--looks", type=int, nargs="+", default=list(d.looks), help="looks to draw from")
     p.add_argument("--overwrite", action="store_true", help="regenerate existing files")
+    p.add_argument(
+        "--reflectivity",
+        nargs="*",
+        metavar="SPLIT",
+        default=None,
+        help="also write the noise-free reflectivity of these splits (the flag alone: test)",
+    )
     a = p.parse_args(argv)
     cfg = SyntheticConfig(a.size, tuple(a.looks), a.seed, a.train, a.val, a.test)
 
@@ -48,9 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     sums = "".join(f"{file_sha256(f)}  {f.relative_to(root).as_posix()}\n" for f in files)
     if files:
         atomic_write_text(root / "SHA256SUMS", sums)
+    splits = ["test"] if a.reflectivity == [] else (a.reflectivity or [])
+    truth, truth_files = run_cli(
+        write_truth, root, cfg.counts, cfg.size, cfg.looks, cfg.seed, splits, a.overwrite
+    )
+    if truth_files:
+        write_sums(root, truth_files)
     print(
         f"synthetic data in {a.root}: {len(written)} written, {total - len(written)} kept "
-        f"({total} scenes, {time.perf_counter() - t0:.1f} s)"
+        f"({total} scenes; {len(truth)} of {len(truth_files)} ground-truth files written; "
+        f"{time.perf_counter() - t0:.1f} s)"
     )
     return 0
 

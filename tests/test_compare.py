@@ -163,8 +163,11 @@ def test_compare_cli_on_a_smoke_sweep(smoke_run, tmp_path, monkeypatch):
     assert info.value.code == 0
     text = out.read_text()
     assert "| Variant | Attention | Placement |" in text and "JPEG2000 16-bit" in text
+    assert "## Detection and reflectivity fidelity" in text and "| original (uncompressed) | — |" in text
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["variants"][0]["bd"]["vs_jpeg2000"]["na"].startswith("1 RD point")
+    assert report["variants"][0]["table"]["metrics"]["det_f1"]["n"] == 1  # no ground truth in the smoke data
+    assert report["variants"][0]["table"]["metrics"]["det_pd"]["n"] == 0
     assert {Path(p).name for p in report["outputs"]["plots"]} >= {"smoke_rd_psnr.png", "smoke_rd_ssim.png"}
     assert not (tmp_path / "results" / "smoke_rd_ms_ssim.png").exists()  # 96 px: MS-SSIM N/A, no plot
     assert all(Path(p).stat().st_size > 1000 for p in report["outputs"]["plots"])

@@ -55,6 +55,7 @@ def _scene(units: str, lo: float = -30.0, hi: float = 10.0):
     """A stand-in for Scene with just what the metrics use."""
 
     class _S:
+        path = REPO / "no_such_scene.tif"  # no ground truth beside it
         representation = Representation(units=units, db_range=(lo, hi))
         scaling = Scaling(lo, hi)
 

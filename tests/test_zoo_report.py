@@ -122,3 +122,17 @@ def test_zoo_report_script_on_a_temporary_zoo(smoke_run, tiny_data, tmp_path):
     (point,) = report["points"]
     assert point["name"] == "tiny" and point["delta_jpeg2000"]["n"] == 2
     assert "ΔPSNR vs jpeg2000" in out.read_text() and out.with_name("zoo_rd_psnr.png").is_file()
+
+
+def test_detection_table_shows_the_original_the_model_and_the_classic_codec_at_its_rates():
+    det = {"det_pd": 0.9, "det_pd_ref": 0.95, "det_pd_change": -0.05, "det_f1": 0.8, "refl_psnr_ref": 30.0}
+    learned = [payload("m", "learned", [("a", 0.5, 20.0)], lmbda=0.01)]
+    learned[0]["images"][0].update(det)
+    learned[0]["mean"] = mean_row(learned[0]["images"])
+    matched = [[payload("J2K", "jpeg2000", [("a", 0.5, 20.6)])]]
+    matched[0][0]["images"][0].update(det, det_pd=0.85, det_pd_change=-0.1)
+    matched[0][0]["mean"] = mean_row(matched[0][0]["images"])
+    text = render_zoo_markdown(build_zoo_report(learned, matched, sweep("jpeg2000", [(0.5, 20.5)])))
+    assert "| original (uncompressed) | — | 0.950 | +0.00 | N/A | +0 | 1.000 |" in text
+    assert "| m λ=0.01 | 0.500 | 0.900 | -5.00 | N/A | N/A | 0.800 |" in text
+    assert "| &nbsp;&nbsp;jpeg2000 at these rates | 0.500 | 0.850 | -10.00 |" in text

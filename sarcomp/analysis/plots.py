@@ -18,6 +18,10 @@ PLOT_METRICS = (
     ("enl_ratio", "ENL ratio (ideal 1)"),
     ("ratio_var", "ratio-image variance (0 lossless)"),
     ("epi", "EPI (ideal 1)"),
+    ("det_pd_change", "Δ detection probability vs original (fraction)"),
+    ("det_fa_change", "Δ false alarms per Mpx vs original"),
+    ("det_f1", "detection F1 vs original"),
+    ("refl_psnr", "PSNR [dB] vs noise-free reflectivity (5x5 multilook)"),
 )
 LOG_AXES = {"enl_ratio", "ratio_var"}  # ratios spanning decades: one outlier would flatten a linear axis
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sarcomp.analysis import operator
 from sarcomp.analysis.stats import SPREAD_RULE
 from sarcomp.metrics.image import MS_SSIM_MIN_SIDE
 
@@ -22,6 +23,8 @@ DEFAULT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("epi", "EPI", ".3f"),
     ("encode_ms", "enc ms", ".1f"),
     ("decode_ms", "dec ms", ".1f"),
+    ("det_f1", "det F1", ".3f"),
+    ("det_pd_change", "ΔPd", "+.3f"),
 )
 
 
@@ -373,6 +376,12 @@ def render_markdown(report: Mapping[str, Any], plots: Sequence[Path] = (), title
         "reconstruction / ENL of the reference, per-window ENL capped at 1e6 (> 1: speckle smoothed). Ratio image I/Î: mean (ideal 1) and variance (0 for a "
         "lossless codec; 1/L for an ideal L-look despeckler). Mean preservation: mean Î / mean I. EPI: "
         "Laplacian correlation edge preservation. RMSE dB: error of the reconstruction in dB.",
+        "",
+        f"## Detection and reflectivity fidelity at λ = {lm:g}",
+        "",
+        operator.compare_table(report),
+        "",
+        operator.NOTE,
     ]
     if report["classic_sweep"]:
         parts += [

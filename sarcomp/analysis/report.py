@@ -21,6 +21,7 @@ from typing import Any
 from sarcomp.analysis.collect import RunResult, common_images, restrict
 from sarcomp.analysis.stats import SPREAD_RULE, bd, delta, monotone, stat
 from sarcomp.errors import SarcompError
+from sarcomp.metrics.operator import OPERATOR_KEYS
 
 
 @dataclass
@@ -193,6 +194,7 @@ METRICS = (
     "epi",
     "encode_ms",
     "decode_ms",
+    *OPERATOR_KEYS,
 )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from sarcomp.analysis import operator
 from sarcomp.analysis.render import md_table
 from sarcomp.analysis.stats import bd
 from sarcomp.evaluation.results import mean_row
@@ -59,7 +60,7 @@ def point_row(learned: Mapping[str, Any], matched: Sequence[Mapping[str, Any]]) 
     for payload in matched:
         deltas = [ours[_key(r)] - r["psnr"] for r in payload["images"] if _key(r) in ours]
         finite = [d for d in deltas if math.isfinite(d)]
-        for key in ("bpp", "psnr", "enl_ratio", "epi"):
+        for key in ("bpp", "psnr", "enl_ratio", "epi", *operator.MATCHED_KEYS):
             row[f"{payload['codec']}_{key}"] = payload["mean"].get(key, math.nan)
         row[f"delta_{payload['codec']}"] = (
             {"mean": float(np.mean(finite)), "min": min(finite), "max": max(finite), "n": len(finite)}
@@ -174,6 +175,8 @@ def render_zoo_markdown(report: Mapping[str, Any], plot: Path | None = None) -> 
     rows = [[p["name"], _f(p.get("lmbda"), "g")] + [_f(p.get(k), f) for k, _, f in fidelity] for p in points]
     out += ["### SAR fidelity and time (per scene; the classic codecs' at the model's rates)", ""]
     out += [md_table(["model", "λ", *(t for _, t, _ in fidelity)], rows), ""]
+    out += ["### Detection and reflectivity fidelity (the classic codecs' at the model's rates)", ""]
+    out += [operator.zoo_table(points), "", operator.NOTE, ""]
     lo, hi = MILESTONE_RATES
     out += ["### Bjøntegaard (cubic) and the milestones against JPEG 2000", ""]
     rows = []

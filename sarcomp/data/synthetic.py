@@ -242,8 +242,11 @@ def _walk(
 # --------------------------------------------------------------------------- #
 # Reflectivity
 # --------------------------------------------------------------------------- #
-def _generate_layers(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Noise-free reflectivity (float32, linear), class map (uint8), number of targets."""
+def _generate_layers(
+    rng: np.random.Generator, size: int, record: dict | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Noise-free reflectivity (float32, linear), class map (uint8), number of targets; ``record``
+    receives the targets' pixels and their gain over the local level (``rows``, ``cols``, ``gain_db``)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
 
     # --- large-scale structure ---------------------------------------------
@@ -434,6 +437,7 @@ def _generate_layers(rng: np.random.Generator, size: int) -> tuple[np.ndarray, n
     add(rng.uniform(0, size, nlone), rng.uniform(0, size, nlone))
     rows, cols = np.concatenate(tr), np.concatenate(tc)
     ntarget = int(rows.size)
+    gain_db = np.zeros(0)
     if ntarget:
         imp = np.zeros((size, size), np.float32)
         bg = np.power(10.0, db[rows, cols] / 10.0)
@@ -444,6 +448,8 @@ def _generate_layers(rng: np.random.Generator, size: int) -> tuple[np.ndarray, n
         refl += np.maximum(imp, 0.0)
 
     refl += np.float32(10.0 ** (NESZ_DB / 10.0))
+    if record is not None:
+        record.update(rows=rows, cols=cols, gain_db=gain_db)
     return refl.astype(np.float32), cls, ntarget
 
 
@@ -498,7 +504,11 @@ def apply_speckle(
 
 
 def generate_scene(
-    size: int, looks: int, seed: int, speckle_correlation: float = SPECKLE_CORRELATION
+    size: int,
+    looks: int,
+    seed: int,
+    speckle_correlation: float = SPECKLE_CORRELATION,
+    record: dict | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Speckled intensity scene (float32, (size, size)) and its metadata.
 
@@ -506,9 +516,13 @@ def generate_scene(
     matching the lag-1 intensity correlation (~0.5) of Sentinel-1 GRD data.
     The reflectivity and the speckle use independent streams spawned from
     ``seed``, so a given seed yields the same underlying scene for any ``looks``.
+    ``record`` (ground truth, :mod:`sarcomp.data.truth`) receives the targets (see
+    :func:`generate_layers`), the ``reflectivity`` and the class map ``classes``.
     """
     ss_refl, ss_speckle = np.random.SeedSequence(int(seed)).spawn(2)
-    refl, cls, ntarget = _generate_layers(np.random.default_rng(ss_refl), int(size))
+    refl, cls, ntarget = _generate_layers(np.random.default_rng(ss_refl), int(size), record)
+    if record is not None:
+        record.update(reflectivity=refl, classes=cls)
     intensity = apply_speckle(np.random.default_rng(ss_speckle), refl, int(looks), speckle_correlation)
     counts = np.bincount(cls.ravel(), minlength=len(CLASS_NAMES)) / cls.size
     meta: dict = {

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from sarcomp.data.tiles import SceneImage
+from sarcomp.metrics.operator import OPERATOR_KEYS
 from sarcomp.metrics.scene import SAR_KEYS
 
 METRIC_KEYS = ("bpp", "psnr", "rmse_db", "ssim", "ms_ssim", *SAR_KEYS, "encode_ms", "decode_ms")
-LEARNED_KEYS = (*METRIC_KEYS, "encode_ms_tile", "decode_ms_tile")
+LEARNED_KEYS = (*METRIC_KEYS, "encode_ms_tile", "decode_ms_tile", *OPERATOR_KEYS)
 
 
 def scene_record(image: SceneImage) -> dict[str, Any]:

@@ -12,6 +12,8 @@
   pixels. Reconstructions are clipped to [0, 1] first (as any decoder writing the representation
   would). The reference is the representation's round trip of the raster (clipped to [lo, hi]), so
   these measure the codec, not the clip range. N/A for ``display8`` scenes, with ``sar_note``.
+- Operator metrics (:mod:`sarcomp.metrics.operator`) on the same intensities: CFAR detection
+  against the reference's detections and the generator's targets, reflectivity fidelity.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 
 from sarcomp.data.tiles import SceneImage
 from sarcomp.metrics.image import MS_SSIM_MIN_SIDE, ms_ssim, psnr, ssim
+from sarcomp.metrics.operator import OPERATOR_KEYS, operator_metrics
 from sarcomp.metrics.sar import sar_fidelity
 
 SAR_KEYS = ("enl_ratio", "ratio_mean", "ratio_var", "mean_preservation", "epi")
@@ -63,9 +66,10 @@ def scene_metrics(image: SceneImage, reconstruction: np.ndarray) -> dict[str, An
         for u in (image.ref, rec)
     )
     if ref_i is None or rec_i is None:
-        out.update({k: math.nan for k in SAR_KEYS})
+        out.update({k: math.nan for k in (*SAR_KEYS, *OPERATOR_KEYS)})
         out["sar_note"] = "N/A: display8 data has no linear radiometry"
         return out
+    out.update(operator_metrics(image, ref_i, rec_i))
     try:
         out.update(sar_fidelity(ref_i, rec_i, mask=valid))
     except ValueError as exc:  # e.g. no fully valid 16x16 window for the ENL

@@ -32,7 +32,8 @@ import numpy as np
 from sarcomp.errors import BitstreamError
 
 MAGIC = b"SARC"
-VERSION = 1
+VERSION = 2  # what new files are written as; 1: tables and h_s in floating point (docs/sarc-format.md)
+VERSIONS = (1, 2)  # what this sarcomp reads
 FLAG_MASK, FLAG_GEO, FLAG_LMBDA = 1, 2, 4
 UNITS: tuple[str, ...] = ("intensity", "amplitude", "db", "display8")
 ID_HASH, ID_NAME = 0, 1
@@ -199,6 +200,7 @@ class Header:
     mask: bytes | None = None  # zlib of packbits rows; None = every pixel valid
     geo: Geo | None = None
     lmbda: float | None = None
+    version: int = VERSION
 
     def decoder_bytes(self) -> bytes:
         """The bytes a decoder needs besides the model (no geo block): what evaluation bills."""
@@ -211,7 +213,7 @@ class Header:
         out = bytearray(
             FIXED.pack(
                 MAGIC,
-                VERSION,
+                self.version,
                 flags,
                 g.height,
                 g.width,
@@ -287,12 +289,15 @@ def read_header(fh: BinaryIO, size: int, name: str) -> tuple[Header, int]:
     head = fh.read(FIXED.size)
     if head[:4] != MAGIC:
         raise BitstreamError(f"{name}: not a .sarc file (magic {head[:4]!r}, expected {MAGIC!r})")
-    if head[4] != VERSION:
-        raise BitstreamError(f"{name}: .sarc format version {head[4]}, this sarcomp reads version {VERSION}")
+    if head[4] not in VERSIONS:
+        raise BitstreamError(
+            f"{name}: .sarc format version {head[4]}, this sarcomp reads versions "
+            + " and ".join(map(str, VERSIONS))
+        )
     _check_crc(fh, size, name)
     r = _Reader(fh, name, size - 4)
-    (_, _, flags, height, width, tile, overlap, pad, shape_stride, units, groups, lo, hi, kind) = r.struct(
-        FIXED
+    (_, version, flags, height, width, tile, overlap, pad, shape_stride, units, groups, lo, hi, kind) = (
+        r.struct(FIXED)
     )
     if flags & ~(FLAG_MASK | FLAG_GEO | FLAG_LMBDA):
         raise BitstreamError(f"{name}: unknown header flags {flags:#x}")
@@ -333,7 +338,9 @@ def read_header(fh: BinaryIO, size: int, name: str) -> tuple[Header, int]:
         raise BitstreamError(
             f"{name}: tile strings need {sum(lengths)} bytes, file holds {r.remaining} after the header"
         )
-    header = Header(grid, UNITS[units], lo, hi, model, groups, shape_stride, lengths, mask, geo, lmbda)
+    header = Header(
+        grid, UNITS[units], lo, hi, model, groups, shape_stride, lengths, mask, geo, lmbda, version
+    )
     return header, r.pos
 
 

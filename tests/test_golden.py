@@ -82,8 +82,16 @@ def _network_input(
         yield
         return
     network = model.portable.network()
+
+    class Fed:
+        def outputs(self, z, medians, size):
+            return network.outputs(change(z), medians, size, dtype)
+
+        def indexes(self, values):
+            return network.indexes(values)
+
     original = model.portable.network
-    model.portable.network = lambda: lambda z, medians, size: network(change(z), medians, size, dtype)
+    model.portable.network = Fed
     try:
         yield
     finally:

@@ -268,7 +268,9 @@ class SARCodec(CompressionModel):
         if portable:
             network = self.portable.network()
             with coding_stage("h_s"):
-                return network(z_symbols, self.entropy_bottleneck.quantiles[:, 0, 1], shape)
+                values = network.outputs(z_symbols, self.entropy_bottleneck.quantiles[:, 0, 1], shape)
+            with coding_stage("indexes"):
+                return network.indexes(values)
         with coding_stage("h_s"):
             scales, means = self._gaussian_params(z_hat, shape)
         with coding_stage("indexes"):

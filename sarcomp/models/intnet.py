@@ -99,13 +99,19 @@ class IntegerHyperSynthesis:
         self.table = torch.from_numpy(_round_down_float32(np.asarray(scale_table[:-1], np.float64)))
         self.layers = [_integer_layer(conv, slope, (1 << b) - 1) for (conv, slope), b in zip(pairs, bits)]
 
-    @torch.no_grad()
     def __call__(
         self, z_symbols: Tensor, medians: Tensor, y_size: Sequence[int], dtype: torch.dtype = torch.float32
     ) -> tuple[Tensor, Tensor | None]:
         """Indexes (and means) for a y of spatial size ``y_size`` from ẑ = z's decoded symbols plus
-        the factorised prior's ``medians`` (per channel). ``dtype`` carries the integers through
-        the convolutions (float32; float64 gives the same numbers)."""
+        the factorised prior's ``medians`` (per channel): :meth:`indexes` of :meth:`outputs`."""
+        return self.indexes(self.outputs(z_symbols, medians, y_size, dtype))
+
+    @torch.no_grad()
+    def outputs(
+        self, z_symbols: Tensor, medians: Tensor, y_size: Sequence[int], dtype: torch.dtype = torch.float32
+    ) -> Tensor:
+        """h_s's outputs cut to ``y_size``, exact (float32): the integer network on ẑ. ``dtype``
+        carries the integers through the convolutions (float32; float64 gives the same numbers)."""
         device = medians.device
         x = z_symbols.to(device, torch.float64) + medians.double().reshape(1, -1, 1, 1)
         unit = np.ones((len(x), 1))  # x · unit: the exact real values
@@ -120,9 +126,12 @@ class IntegerHyperSynthesis:
         acc = x[..., : y_size[-2], : y_size[-1]].float()  # exact: |acc| < 2**24
         if last.slope is not None:  # ReLU of a hyperprior's scales; a LeakyReLU rounds once here
             acc = F.leaky_relu(acc, last.slope)
-        values = acc * torch.from_numpy(unit.astype(np.float32)).to(device)[:, :, None, None]  # exact
+        return acc * torch.from_numpy(unit.astype(np.float32)).to(device)[:, :, None, None]  # exact
+
+    def indexes(self, values: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Scale-table indexes (int32) of the scale channels of :meth:`outputs`, and the means."""
         channels = values.shape[1] // 2 if self.means else values.shape[1]
-        indexes = torch.bucketize(values[:, :channels].contiguous(), self.table.to(device)).int()
+        indexes = torch.bucketize(values[:, :channels].contiguous(), self.table.to(values.device)).int()
         return indexes, values[:, channels:] if self.means else None
 
 

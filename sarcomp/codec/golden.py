@@ -36,6 +36,7 @@ from sarcomp.data.representation import Representation
 from sarcomp.data.tiles import Scene
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import atomic_write
+from sarcomp.models.portable import FloatPath
 
 RECORD = "golden.json"
 HEIGHT, WIDTH, TILE, SEED = 48, 144, 64, 23
@@ -122,29 +123,27 @@ def write_scene(path: Path) -> Scene:
     return stored_scaling(Scene.load(path, BandSpec(), Representation(units="intensity")))
 
 
-class _FloatPath:
-    """A codec coding as sarcomp did before version 2 (for the version-1 golden file)."""
-
-    def __init__(self, model: torch.nn.Module):
-        self.model, self.stride = model, model.stride
-
-    def compress(self, x: torch.Tensor, lmbda: float | None = None) -> dict[str, Any]:
-        return self.model.compress(x, lmbda, portable=False)
-
-
 def encode_case(case: Case, folder: Path, scene: Scene) -> bytes:
     """The case's ``.sarc`` file (without georeferencing: nothing machine-specific in it)."""
+    loaded = load_case_model(case, folder)
+    return encode(loaded, scene, TILE, case.version, case.lmbda)
+
+
+def encode(
+    loaded: LoadedModel, scene: Scene, tile: int, version: int = VERSION, lmbda: float | None = None
+) -> bytes:
+    """A ``.sarc`` container of ``scene`` (no georeferencing) as ``version`` codes it: 2 portable,
+    1 by the float path."""
     from sarcomp.data.rasters import open_raster
 
-    loaded = load_case_model(case, folder)
-    model = loaded.model if case.version >= 2 else _FloatPath(loaded.model)
-    grid = scene_grid(HEIGHT, WIDTH, TILE, 0, loaded.model)
+    model = loaded.model if version >= 2 else FloatPath(loaded.model)
+    grid = scene_grid(scene.info.height, scene.info.width, tile, 0, loaded.model)
     spool = io.BytesIO()
     with open_raster(scene.path) as ds:
         header = encode_scene(
-            model, scene, ds, grid, loaded.identity, torch.device("cpu"), spool, lmbda=case.lmbda
+            model, scene, ds, grid, loaded.identity, torch.device("cpu"), spool, lmbda=lmbda
         )
-    header.version = case.version
+    header.version = version
     out = io.BytesIO()
     write_container(out, header, [spool.getvalue()])
     return out.getvalue()

@@ -44,3 +44,19 @@ class PortableCoding:
             means = self.model.entropy == "meanscale"
             self._network = IntegerHyperSynthesis(self.model.h_s, scale_table(), means)
         return self._network
+
+
+class FloatPath:
+    """A codec that compresses and decompresses by its float path (``portable=False``): how
+    version-1 files were coded, for code that calls ``compress`` / ``decompress`` without it."""
+
+    def __init__(self, model: Any):
+        self.model, self.stride = model, model.stride
+
+    def compress(self, x: torch.Tensor, lmbda: float | None = None) -> dict[str, Any]:
+        return self.model.compress(x, lmbda, portable=False)
+
+    def decompress(
+        self, strings: list, shape: Any, lmbda: float | None = None, portable: bool = False
+    ) -> dict:
+        return self.model.decompress(strings, shape, lmbda, portable=False)

@@ -155,10 +155,13 @@ def test_table_rounded_down_to_float32_compares_as_the_float64_table():
     np.testing.assert_array_equal(bucketed, counted)
 
 
-def test_update_derives_the_portable_state_again():
+def test_update_and_new_weights_derive_the_portable_state_again():
     model = SARCodec(channels=(8, 8), latent_channels=8, hyper_channels=4, entropy="meanscale").eval()
     model.update(force=True)
     first = model.portable.network()
     assert model.portable.network() is first
     model.update(force=True)
-    assert model.portable.network() is not first
+    second = model.portable.network()
+    assert second is not first
+    model.load_state_dict(model.state_dict())
+    assert model.portable.network() is not second

@@ -161,6 +161,11 @@ class SARCodec(CompressionModel):
         self.portable = PortableCoding(self)
         return super().update(scale_table, force, update_quantiles)
 
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any:
+        """CompressAI's (its buffers resized to the state's); the portable state is derived anew."""
+        self.portable = PortableCoding(self)
+        return super().load_state_dict(state_dict, strict=strict)
+
     def set_lmbda(self, lmbda: float) -> None:
         """Choose the operating point of a variable-rate model (any λ in its trained range)."""
         if not self.gain:

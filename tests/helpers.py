@@ -8,6 +8,7 @@ from types import ModuleType
 
 import numpy as np
 import rasterio
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 from rasterio.transform import from_origin
@@ -56,3 +57,20 @@ def write_tif(path: Path, data: np.ndarray, nodata: float | None = None) -> Path
     ) as ds:
         ds.write(data)
     return path
+
+
+def encoder_reconstruction(model, x: torch.Tensor, lmbda: float | None = None) -> torch.Tensor:
+    """What a portable (version-2) encoder reconstructs: ŷ around the integer h_s's means (or the
+    factorised prior's medians), through g_s. ``decompress`` must return this."""
+    with torch.no_grad():
+        y = model._gain(model.g_a(x).float(), lmbda)
+        if model.entropy == "factorized":
+            y_hat = model.entropy_bottleneck(y)[0]
+        else:
+            eb = model.entropy_bottleneck
+            medians = eb.quantiles[:, 0, 1]
+            z = model.h_a(model._hyper_input(y))
+            symbols = eb.quantize(z, "symbols", medians.reshape(-1, 1, 1))
+            _, means = model.portable.network()(symbols, medians, y.shape[-2:])
+            y_hat = model.gaussian_conditional.quantize(y, "dequantize", means)
+        return model.g_s(model._inverse_gain(y_hat, lmbda)).clamp(0, 1)

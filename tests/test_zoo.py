@@ -14,7 +14,7 @@ from sarcomp.errors import SarcompError
 from sarcomp.models.zoo import entry, export_run, load_pretrained, sha256, shipped_names
 from sarcomp.runs import load_run
 from sarcomp.training.trainer import train
-from tests.helpers import REPO, compose_train, smoke_overrides
+from tests.helpers import REPO, compose_train, encoder_reconstruction, smoke_overrides
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +25,15 @@ def zoo(smoke_run, tmp_path_factory):
     return root
 
 
-def round_trip(model, x):
-    out = model.compress(x)
-    decoded = model.decompress(out["strings"], out["shape"])["x_hat"]
+def round_trip(model, x, portable: bool = True):
+    """Decoded tile and what the encoder reconstructs (portable: around the integer h_s's means;
+    float path: the eval forward)."""
+    out = model.compress(x, portable=portable)
+    decoded = model.decompress(out["strings"], out["shape"], portable=portable)["x_hat"]
+    if portable:
+        return decoded, encoder_reconstruction(model, x)
     with torch.no_grad():
-        expected = model(x)["x_hat"]
-    return decoded, expected
+        return decoded, model(x)["x_hat"]
 
 
 def test_export_writes_manifest_with_hash_config_command_and_data(zoo, smoke_run):
@@ -147,5 +150,6 @@ def test_every_shipped_model_loads_and_decodes_its_own_bitstream(name):
     for lmbda in cfg.model.get("lmbdas") or [cfg.model.lmbda]:
         model.set_lmbda(lmbda)
         torch.manual_seed(0)
-        decoded, expected = round_trip(model, torch.rand(1, 1, 96, 144))
-        torch.testing.assert_close(decoded, expected, atol=1e-5, rtol=0, msg=f"{name} at λ={lmbda}")
+        for portable in (True, False):  # version 2, and version 1 (the float path)
+            decoded, expected = round_trip(model, torch.rand(1, 1, 96, 144), portable)
+            torch.testing.assert_close(decoded, expected, atol=1e-5, rtol=0, msg=f"{name} at λ={lmbda}")

@@ -82,6 +82,12 @@ def info_lines(path: str | Path) -> list[str]:
     geo_bytes = header.metadata_bytes()
     lines = [
         f"file: {path} ({size} bytes)",
+        f"format: .sarc version {header.version}"
+        + (
+            " (portable: decodes to the same symbols on any machine)"
+            if header.version >= 2
+            else " (float path)"
+        ),
         f"size: {g.height} x {g.width} px ({pixels} pixels)",
         f"tiles: {g.n_tiles} ({len(g.rows)} x {len(g.cols)}) of {g.tile} px, overlap {g.overlap}, "
         f"padded to a multiple of {g.pad}; coded area {g.coded_pixels() / pixels:.3f}x the scene",

@@ -35,7 +35,8 @@ from sarcomp.codec.binio import Reader, text_field, varint
 from sarcomp.errors import BitstreamError
 
 MAGIC = b"SARC"
-VERSION = 1
+VERSION = 2  # what new files are written as; 1: tables and h_s in floating point (docs/sarc-format.md)
+VERSIONS = (1, 2)  # what this sarcomp reads
 FLAG_MASK, FLAG_GEO, FLAG_LMBDA, FLAG_NOTES = 1, 2, 4, 8
 UNITS: tuple[str, ...] = ("intensity", "amplitude", "db", "display8")
 ID_HASH, ID_NAME = 0, 1
@@ -246,6 +247,7 @@ class Header:
     geo: Geo | None = None
     lmbda: float | None = None
     notes: Notes | None = None
+    version: int = VERSION
 
     def decoder_bytes(self) -> bytes:
         """The bytes a decoder needs besides the model (no geo or notes block): what evaluation bills."""
@@ -259,7 +261,7 @@ class Header:
         out = bytearray(
             FIXED.pack(
                 MAGIC,
-                VERSION,
+                self.version,
                 flags,
                 g.height,
                 g.width,
@@ -343,12 +345,15 @@ def read_header(fh: BinaryIO, size: int, name: str) -> tuple[Header, int]:
     head = fh.read(FIXED.size)
     if head[:4] != MAGIC:
         raise BitstreamError(f"{name}: not a .sarc file (magic {head[:4]!r}, expected {MAGIC!r})")
-    if head[4] != VERSION:
-        raise BitstreamError(f"{name}: .sarc format version {head[4]}, this sarcomp reads version {VERSION}")
+    if head[4] not in VERSIONS:
+        raise BitstreamError(
+            f"{name}: .sarc format version {head[4]}, this sarcomp reads versions "
+            + " and ".join(map(str, VERSIONS))
+        )
     _check_crc(fh, size, name)
     r = Reader(fh, name, size - 4)
-    (_, _, flags, height, width, tile, overlap, pad, shape_stride, units, groups, lo, hi, kind) = r.struct(
-        FIXED
+    (_, version, flags, height, width, tile, overlap, pad, shape_stride, units, groups, lo, hi, kind) = (
+        r.struct(FIXED)
     )
     if flags & ~(FLAG_MASK | FLAG_GEO | FLAG_LMBDA | FLAG_NOTES):
         raise BitstreamError(f"{name}: unknown header flags {flags:#x}")
@@ -392,7 +397,9 @@ def read_header(fh: BinaryIO, size: int, name: str) -> tuple[Header, int]:
         raise BitstreamError(
             f"{name}: tile strings need {sum(lengths)} bytes, file holds {r.remaining} after the header"
         )
-    header = Header(grid, UNITS[units], lo, hi, model, groups, shape_stride, lengths, mask, geo, lmbda, notes)
+    header = Header(
+        grid, UNITS[units], lo, hi, model, groups, shape_stride, lengths, mask, geo, lmbda, notes, version
+    )
     return header, r.pos
 
 

@@ -114,6 +114,11 @@ def _lmbda_kw(lmbda: float | None) -> dict[str, float]:
     return {} if lmbda is None else {"lmbda": lmbda}
 
 
+def _decode_kw(header: Header) -> dict[str, Any]:
+    """``decompress`` keywords for a file: its λ, and the float path for a version-1 file."""
+    return {**_lmbda_kw(header.lmbda), **({} if header.version >= 2 else {"portable": False})}
+
+
 # --------------------------------------------------------------------------------------------
 # Encoding and decoding one scene
 
@@ -221,7 +226,7 @@ def decode_scene(
             groups = [[s] for s in next(strings)]
             try:
                 out, ms = _timed(
-                    device, model.decompress, groups, header.tile_shape(ch, cw), **_lmbda_kw(header.lmbda)
+                    device, model.decompress, groups, header.tile_shape(ch, cw), **_decode_kw(header)
                 )
             except (RuntimeError, ValueError, IndexError) as exc:
                 raise BitstreamError(

@@ -27,6 +27,11 @@ Attention placements (``attention.placement``):
 The contract is CompressAI's: ``forward(x) -> {"x_hat", "likelihoods"}``,
 ``compress(x) -> {"strings", "shape"}``, ``decompress(strings, shape) -> {"x_hat"}``;
 call ``update()`` once after training and before compressing.
+
+Coding is *portable* by default (``.sarc`` version 2, :mod:`sarcomp.models.portable`): the coder's
+tables are built bit-identically on every machine and a hyperprior's h_s, whose output selects
+them, runs as an exact integer network. ``portable=False`` is the float path of version-1 files:
+CompressAI's ``update()`` tables and the float h_s.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from sarcomp.models.entropy import (
     hyper_synthesis,
     pad_for_hyper,
 )
+from sarcomp.models.portable import PortableCoding
 
 PLACEMENTS: tuple[str, ...] = ("none", "bottleneck", "encoder", "decoder", "everywhere")
 DISTORTIONS: tuple[str, ...] = ("mse", "ms-ssim", "mix")
@@ -145,6 +151,20 @@ class SARCodec(CompressionModel):
         self.lmbda, self.distortion = float(lmbda), distortion
         if self.gain:
             self.gain.interpolation(self.lmbda)  # the default operating point must be in range
+        self.portable = PortableCoding(self)
+
+    def update(
+        self, scale_table: Tensor | None = None, force: bool = False, update_quantiles: bool = False
+    ) -> bool:
+        """CompressAI's ``update()`` (the float path's tables); the portable coding state is
+        derived again from the current weights on its next use."""
+        self.portable = PortableCoding(self)
+        return super().update(scale_table, force, update_quantiles)
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any:
+        """CompressAI's (its buffers resized to the state's); the portable state is derived anew."""
+        self.portable = PortableCoding(self)
+        return super().load_state_dict(state_dict, strict=strict)
 
     def set_lmbda(self, lmbda: float) -> None:
         """Choose the operating point of a variable-rate model (any λ in its trained range)."""
@@ -185,51 +205,81 @@ class SARCodec(CompressionModel):
         return {"x_hat": x_hat, "likelihoods": likelihoods}
 
     @torch.no_grad()
-    def compress(self, x: Tensor, lmbda: float | None = None) -> dict[str, Any]:
+    def compress(self, x: Tensor, lmbda: float | None = None, portable: bool = True) -> dict[str, Any]:
         """``{"strings": [y_strings] or [y_strings, z_strings], "shape": y's (H, W)}``."""
         _check_size(x, self.stride)
         with coding_stage("g_a"):
             y = self._gain(self.g_a(x).float(), lmbda)
         shape = tuple(y.shape[-2:])
+        z_tables, y_tables = self.portable.tables(y.device) if portable else (None, None)
         if self.entropy == "factorized":
             with coding_stage("y coding"):
-                return {"strings": [self.entropy_bottleneck.compress(y)], "shape": shape}
+                return {"strings": [self.entropy_bottleneck.compress(y, z_tables)], "shape": shape}
         with coding_stage("h_a"):
             z = self.h_a(self._hyper_input(y))
         with coding_stage("z coding"):
-            z_strings = self.entropy_bottleneck.compress(z)
-            z_hat = self.entropy_bottleneck.decompress(z_strings, tuple(z.shape[-2:]))
-        with coding_stage("h_s"):
-            scales, means = self._gaussian_params(z_hat, y.shape)
-        with coding_stage("indexes"):
-            indexes = self.gaussian_conditional.build_indexes(scales)
+            z_strings = self.entropy_bottleneck.compress(z, z_tables)
+            z_symbols, z_hat = self.entropy_bottleneck.decode(z_strings, tuple(z.shape[-2:]), z_tables)
+        indexes, means = self._indexes(z_symbols, z_hat, shape, portable)
         with coding_stage("y coding"):
-            y_strings = self.gaussian_conditional.compress(y, indexes, means=means)
+            y_strings = self.gaussian_conditional.compress(y, indexes, means, y_tables)
         return {"strings": [y_strings, z_strings], "shape": shape}
 
     @torch.no_grad()
     def decompress(
-        self, strings: list[list[bytes]], shape: Sequence[int], lmbda: float | None = None
+        self,
+        strings: list[list[bytes]],
+        shape: Sequence[int],
+        lmbda: float | None = None,
+        portable: bool = True,
     ) -> dict[str, Tensor]:
+        """``{"x_hat"}`` from :meth:`compress`'s strings, coded with the same ``portable``."""
+        y_hat = self.decode_latent(strings, shape, portable)["y_hat"]
+        with coding_stage("g_s"):
+            x_hat = run_channels_last(self.g_s, self._inverse_gain(y_hat, lmbda))  # faster, same map
+        return {"x_hat": x_hat.clamp_(0, 1)}
+
+    @torch.no_grad()
+    def decode_latent(
+        self, strings: list[list[bytes]], shape: Sequence[int], portable: bool = True
+    ) -> dict[str, Tensor]:
+        """ŷ (before a variable-rate model's inverse gain) and the integers it is decoded from:
+        ``{"y_hat", "y"}`` (y's symbols), with a hyperprior also ``"z"`` (z's symbols) and
+        ``"indexes"`` (y's scale-table indexes)."""
         expected = 1 if self.entropy == "factorized" else 2
         if len(strings) != expected:
             raise ValueError(f"{self.entropy} codec needs {expected} string list(s), got {len(strings)}")
         shape = tuple(int(s) for s in shape)
+        device = self.entropy_bottleneck.quantiles.device
+        z_tables, y_tables = self.portable.tables(device) if portable else (None, None)
         if self.entropy == "factorized":
             with coding_stage("y coding"):
-                y_hat = self.entropy_bottleneck.decompress(strings[0], shape)
-        else:
-            with coding_stage("z coding"):
-                z_hat = self.entropy_bottleneck.decompress(strings[1], hyper_shape(shape))
+                symbols, y_hat = self.entropy_bottleneck.decode(strings[0], shape, z_tables)
+            return {"y_hat": y_hat, "y": symbols}
+        with coding_stage("z coding"):
+            z_symbols, z_hat = self.entropy_bottleneck.decode(strings[1], hyper_shape(shape), z_tables)
+        indexes, means = self._indexes(z_symbols, z_hat, shape, portable)
+        with coding_stage("y coding"):
+            gc = self.gaussian_conditional
+            symbols = gc.decode_symbols(strings[0], indexes, y_tables)
+            y_hat = gc.dequantize(symbols.to(device), None if means is None else means.to(z_hat), z_hat.dtype)
+        return {"y_hat": y_hat, "y": symbols, "z": z_symbols, "indexes": indexes}
+
+    def _indexes(
+        self, z_symbols: Tensor, z_hat: Tensor, shape: tuple[int, int], portable: bool
+    ) -> tuple[Tensor, Tensor | None]:
+        """y's scale-table indexes and means: the integer h_s on z's symbols and the prior's
+        medians (portable), or the float h_s on ẑ."""
+        if portable:
+            network = self.portable.network()
             with coding_stage("h_s"):
-                scales, means = self._gaussian_params(z_hat, (len(strings[0]), 0, *shape))
+                values = network.outputs(z_symbols, self.entropy_bottleneck.quantiles[:, 0, 1], shape)
             with coding_stage("indexes"):
-                indexes = self.gaussian_conditional.build_indexes(scales)
-            with coding_stage("y coding"):
-                y_hat = self.gaussian_conditional.decompress(strings[0], indexes, z_hat.dtype, means)
-        with coding_stage("g_s"):
-            x_hat = run_channels_last(self.g_s, self._inverse_gain(y_hat, lmbda))  # faster, same map
-        return {"x_hat": x_hat.clamp_(0, 1)}
+                return network.indexes(values)
+        with coding_stage("h_s"):
+            scales, means = self._gaussian_params(z_hat, shape)
+        with coding_stage("indexes"):
+            return self.gaussian_conditional.build_indexes(scales), means
 
     def _hyper_input(self, y: Tensor) -> Tensor:
         return pad_for_hyper(y.abs() if self.entropy == "hyperprior" else y)

@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from compressai.entropy_models import EntropyBottleneck, EntropyModel, GaussianConditional
 from torch import Tensor, nn
 
+from sarcomp.models.tables import CoderTables
+
 ENTROPY_MODELS: tuple[str, ...] = ("factorized", "hyperprior", "meanscale")
 HYPER_STRIDE = 4  # downsampling of h_a
 
@@ -44,16 +46,23 @@ class RansCoding(EntropyModel):
     every call (64 × 3,133 integers at the Gaussian conditional's default table), and rebuilds
     decoded symbols with ``torch.tensor(list)``. Here only the rows the indexes reach go to the
     coder, each cut to its own length (the coder reads no further); symbols and indexes go, and
-    decoded symbols come back, as typed arrays. Mixed in after a CompressAI entropy model, whose
-    own ``compress`` / ``decompress`` call these through ``super()``. Timings:
-    ``experiments/cpu_kernels.py``.
+    decoded symbols come back, as typed arrays. Mixed in after a CompressAI entropy model (the
+    Gaussian conditional's ``compress`` / ``decompress`` are these; the factorised prior's call
+    them). Timings: ``experiments/cpu_kernels.py``. ``tables`` replaces the model's own tables
+    (``update()``'s): version-2 files are coded with :mod:`sarcomp.models.tables`'s.
     """
 
-    def compress(self, inputs: Tensor, indexes: Tensor, means: Tensor | None = None) -> list[bytes]:
+    def compress(
+        self,
+        inputs: Tensor,
+        indexes: Tensor,
+        means: Tensor | None = None,
+        tables: CoderTables | None = None,
+    ) -> list[bytes]:
         if inputs.dim() < 2 or inputs.shape != indexes.shape:
             raise ValueError(f"inputs {tuple(inputs.shape)} and indexes {tuple(indexes.shape)} must match")
         symbols = self.quantize(inputs, "symbols", means)
-        cdfs, lengths, offsets = self._coder_tables(indexes)
+        cdfs, lengths, offsets = self._coder_tables(indexes, tables)
         return [
             self.entropy_coder.encode_with_indexes(_int32s(s), _int32s(i), cdfs, lengths, offsets)
             for s, i in zip(symbols, indexes)
@@ -65,30 +74,66 @@ class RansCoding(EntropyModel):
         indexes: Tensor,
         dtype: torch.dtype = torch.float,
         means: Tensor | None = None,
+        tables: CoderTables | None = None,
     ) -> Tensor:
+        symbols = self.decode_symbols(strings, indexes, tables)
+        return self.dequantize(symbols.to(indexes.device), means, dtype)
+
+    def decode_symbols(
+        self, strings: list[bytes], indexes: Tensor, tables: CoderTables | None = None
+    ) -> Tensor:
+        """The integer symbols of ``strings`` (int32, on the CPU), one string per batch item."""
         if not isinstance(strings, (tuple, list)) or len(strings) != indexes.shape[0]:
             raise ValueError(f"need one string per batch item ({indexes.shape[0]}), got {len(strings)}")
-        cdfs, lengths, offsets = self._coder_tables(indexes)
+        cdfs, lengths, offsets = self._coder_tables(indexes, tables)
         symbols = torch.empty(indexes.shape, dtype=torch.int32)
         for item, (string, index) in enumerate(zip(strings, indexes)):
             values = self.entropy_coder.decode_with_indexes(string, _int32s(index), cdfs, lengths, offsets)
             symbols[item] = torch.from_numpy(np.frombuffer(array("i", values), np.int32)).view(index.shape)
-        return self.dequantize(symbols.to(indexes.device), means, dtype)
+        return symbols
 
-    def _coder_tables(self, indexes: Tensor) -> tuple[list[list[int]], list[int], list[int]]:
+    def _coder_tables(
+        self, indexes: Tensor, tables: CoderTables | None
+    ) -> tuple[list[list[int]], list[int], list[int]]:
         """The rANS coder's CDF rows 0 … max(indexes), each cut to its length; lengths; offsets."""
-        self._check_cdf_size()
-        self._check_cdf_length()
-        self._check_offsets_size()
-        lengths = self._cdf_length.tolist()
+        if tables is None:
+            self._check_cdf_size()
+            self._check_cdf_length()
+            self._check_offsets_size()
+            tables = CoderTables(self._quantized_cdf, self._cdf_length, self._offset)
+        lengths = tables.cdf_length.tolist()
         rows = int(indexes.max()) + 1 if indexes.numel() else 0
-        cdfs = [row[:n].tolist() for row, n in zip(self._quantized_cdf[:rows].cpu(), lengths)]
-        return cdfs, lengths, self._offset.tolist()
+        if rows > len(lengths):
+            raise ValueError(f"table index {rows - 1} beyond the {len(lengths)} tables")
+        cdfs = [row[:n].tolist() for row, n in zip(tables.quantized_cdf[:rows].cpu(), lengths)]
+        return cdfs, lengths, tables.offset.tolist()
 
 
 class TableEntropyBottleneck(EntropyBottleneck, RansCoding):
     """CompressAI's ``EntropyBottleneck`` (the factorised prior of y, or of a hyperprior's z),
-    coding through :class:`RansCoding`: the same bytes."""
+    coding through :class:`RansCoding`: the same bytes. ``tables`` as :class:`RansCoding`'s."""
+
+    def compress(self, x: Tensor, tables: CoderTables | None = None) -> list[bytes]:
+        indexes = self._build_indexes(x.size()).to(x.device)
+        medians = self._extend_ndims(self._get_medians().detach(), x.dim() - 2)
+        return RansCoding.compress(
+            self, x, indexes, medians.expand(x.size(0), *([-1] * (x.dim() - 1))), tables
+        )
+
+    def decompress(
+        self, strings: list[bytes], size: Sequence[int], tables: CoderTables | None = None
+    ) -> Tensor:
+        return self.decode(strings, size, tables)[1]
+
+    def decode(
+        self, strings: list[bytes], size: Sequence[int], tables: CoderTables | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """(the symbols, int32 on the CPU; their values, symbols + medians) of ``strings``."""
+        medians = self._extend_ndims(self._get_medians().detach(), len(size))
+        medians = medians.expand(len(strings), *([-1] * (len(size) + 1)))
+        indexes = self._build_indexes((len(strings), self.channels, *size)).to(medians.device)
+        symbols = self.decode_symbols(strings, indexes, tables)
+        return symbols, self.dequantize(symbols.to(medians.device), medians, medians.dtype)
 
 
 class TableGaussianConditional(GaussianConditional, RansCoding):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sarcomp.codec.container import Notes
 from sarcomp.codec.guard import one_input_one_output
+from sarcomp.codec.sarcfile import open_sarc
 from sarcomp.host_memory import retain_freed_memory
 
 
@@ -71,9 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def info_lines(path: str | Path) -> list[str]:
-    """Header fields, bpp and compression ratios of a ``.sarc`` file, as ``key: value`` lines."""
-    from sarcomp.codec.scene import open_sarc
-
+    """Header fields, bpp and compression ratios of a ``.sarc`` file, as ``key: value`` lines
+    (reads the header only: no torch, no model)."""
     path = Path(path)
     fh, header, _ = open_sarc(path)
     fh.close()
@@ -126,11 +126,11 @@ def _notes_lines(notes: Notes | None) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from sarcomp.codec.scene import compress_file, decompress_file
-
     if args.command == "info":
         print("\n".join(info_lines(args.src)))
         return
+    from sarcomp.codec.scene import compress_file, decompress_file  # torch: only to code
+
     one_input_one_output(args.command, args.src, args.dst, args.extra)
     if args.command == "compress":
         out = compress_file(

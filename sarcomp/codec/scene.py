@@ -42,7 +42,6 @@ from tqdm import tqdm
 
 from sarcomp.codec import guard, scaling
 from sarcomp.codec.container import (
-    ID_NAME,
     Geo,
     Grid,
     Header,
@@ -55,6 +54,7 @@ from sarcomp.codec.container import (
     read_header,
     write_container,
 )
+from sarcomp.codec.sarcfile import decoder_model, open_sarc
 from sarcomp.codec.scaling import ClipTally, RangeRule, stored_scaling
 from sarcomp.data.representation import Representation, Scaling
 from sarcomp.data.tiles import Scene
@@ -465,40 +465,6 @@ def _compress(
     }
 
 
-def open_sarc(path: str | Path) -> tuple[BinaryIO, Header, int]:
-    """Open a ``.sarc`` file and parse (and checksum) its header; the caller closes the handle."""
-    path = Path(path)
-    if not path.is_file():
-        raise SarcompError(f"{path}: file not found")
-    fh = open(path, "rb")  # noqa: SIM115 - returned to the caller
-    try:
-        header, offset = read_header(fh, path.stat().st_size, str(path))
-    except BaseException:
-        fh.close()
-        raise
-    return fh, header, offset
-
-
-def _decoder_model(header: Header, model_ref: str | Path | None, device: torch.device, name: str):
-    from sarcomp.codec.modelref import resolve_model
-
-    ref = model_ref or (header.model.value.decode() if header.model.kind == ID_NAME else None)
-    hint = header.geo.model_hint if header.geo else ""
-    if not ref and not (hint and Path(hint).exists()):
-        where = f" (recorded as {hint}, now absent)" if hint else ""
-        raise SarcompError(
-            f"{name}: made with model {header.model}{where}; pass --model <run folder or checkpoint>"
-        )
-    ref = ref or hint
-    loaded = resolve_model(ref, device)
-    if loaded.identity != header.model:
-        raise BitstreamError(
-            f"{name}: made with model {header.model}, but --model {ref} is {loaded.identity}; "
-            "decode it with the model that made it"
-        )
-    return loaded
-
-
 def decompress_file(
     src: str | Path,
     dst: str | Path,
@@ -531,7 +497,7 @@ def _decompress(
     dev = pick_device(device, "--device")
     fh, header, offset = open_sarc(src)
     with fh:
-        loaded = _decoder_model(header, model, dev, str(src))
+        loaded = decoder_model(header, model, dev, str(src))
         grid, geo = header.grid, header.geo or Geo()
         rep, clip = Representation(units=header.units), Scaling(header.lo, header.hi)
         display8 = header.units == "display8"

@@ -1,8 +1,8 @@
 """The ``sarcomp`` command: compress a SAR raster to ``.sarc``, decompress it to GeoTIFF, inspect a file.
 
     sarcomp compress <in.tif> <out.sarc> --model <run folder | checkpoint | shipped name> [--band N] [--tile 256]
-        [--range scene | model | --range=LO,HI] [--force]
-    sarcomp decompress <in.sarc> <out.tif> [--model ...] [--force]
+        [--lmbda L | --quality N | --bpp T] [--range scene | model | --range=LO,HI] [--force] [--mkdir]
+    sarcomp decompress <in.sarc> <out.tif> [--model ...] [--force] [--mkdir]
     sarcomp info <in.sarc>
 
 Argument plumbing only: the work is in :mod:`sarcomp.codec.scene` and :mod:`sarcomp.codec.container`;
@@ -16,8 +16,9 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from sarcomp.codec.container import Notes
+from sarcomp.codec.container import ID_NAME, Notes
 from sarcomp.codec.guard import one_input_one_output
+from sarcomp.codec.rate import describe_point
 from sarcomp.codec.sarcfile import open_sarc
 from sarcomp.host_memory import retain_freed_memory
 
@@ -31,7 +32,29 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("src", help="input raster (GeoTIFF or any GDAL format)")
     c.add_argument("dst", help="output .sarc file (never a raster; an existing .sarc file only with --force)")
     c.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # a shell glob's further files: refused
-    c.add_argument("--model", required=True, help="run folder, checkpoint file or shipped model name")
+    c.add_argument(
+        "--model", required=True, help="run folder, checkpoint file, shipped model or shipped curve name"
+    )
+    rate = c.add_mutually_exclusive_group()
+    rate.add_argument(
+        "--lmbda",
+        type=float,
+        default=None,
+        help="operating point of a variable-rate model (its trained range)",
+    )
+    rate.add_argument(
+        "--quality",
+        type=int,
+        default=None,
+        help="N-th operating point, 1 = lowest rate: a variable-rate model's trained λ, or the models of "
+        "a shipped curve (e.g. --model baseline-ms-s8)",
+    )
+    rate.add_argument(
+        "--bpp",
+        type=float,
+        default=None,
+        help="target rate: the highest-rate operating point whose file is at most this many bits per pixel",
+    )
     c.add_argument("--band", type=int, default=None, help="1-based band to compress (default 1)")
     c.add_argument(
         "--range",
@@ -40,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         "model's training range) or LO,HI in dB, written --range=LO,HI when LO is negative",
     )
     c.add_argument("--force", action="store_true", help="replace an existing .sarc output")
+    c.add_argument("--mkdir", action="store_true", help="create the output folder if it does not exist")
     c.add_argument(
         "--units",
         default="auto",
@@ -63,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("dst", help="output GeoTIFF")
     d.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
     d.add_argument("--force", action="store_true", help="replace an existing output file")
+    d.add_argument("--mkdir", action="store_true", help="create the output folder if it does not exist")
     d.add_argument("--model", default=None, help="needed only if the model recorded in the file has moved")
     d.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -78,6 +103,7 @@ def info_lines(path: str | Path) -> list[str]:
     fh, header, _ = open_sarc(path)
     fh.close()
     g, geo, size = header.grid, header.geo, path.stat().st_size
+    shipped = str(header.model) if header.model.kind == ID_NAME else None
     pixels = g.height * g.width
     geo_bytes = header.metadata_bytes()
     lines = [
@@ -86,6 +112,7 @@ def info_lines(path: str | Path) -> list[str]:
         f"tiles: {g.n_tiles} ({len(g.rows)} x {len(g.cols)}) of {g.tile} px, overlap {g.overlap}, "
         f"padded to a multiple of {g.pad}; coded area {g.coded_pixels() / pixels:.3f}x the scene",
         f"model: {header.model}" + (f" (lmbda {header.lmbda:g})" if header.lmbda is not None else ""),
+        f"rate: {describe_point(shipped, header.lmbda)}",
         f"string groups per tile: {header.groups}",
         f"units: {header.units}, scaling [{header.lo:g}, {header.hi:g}]",
         *_notes_lines(header.notes),
@@ -112,6 +139,18 @@ def info_lines(path: str | Path) -> list[str]:
         if geo.model_hint:
             lines.append(f"model recorded at: {geo.model_hint}")
     return lines
+
+
+def operating_point(out: dict) -> str:
+    """``model <name>, λ <λ> (quality N of M), chosen by <how>`` for a :func:`compress_file` result."""
+    quality = f", quality {out['quality']} of {out['qualities']}" if out["quality"] else ""
+    return f"model {out['model']}, λ {out['lmbda']:g}{quality}; chosen by {out['rate']}"
+
+
+def _speed(out: dict) -> str:
+    if out["encodings"] > 1:
+        return f"{out['seconds']:.2f} s for {out['encodings']} encodings"
+    return f"{out['pixels'] / max(out['seconds'], 1e-9) / 1e6:.2f} MPixel/s"
 
 
 def _notes_lines(notes: Notes | None) -> list[str]:
@@ -146,18 +185,28 @@ def _run(args: argparse.Namespace) -> None:
             band_specs=args.band_specs,
             range_rule=args.range,
             force=args.force,
+            lmbda=args.lmbda,
+            quality=args.quality,
+            bpp=args.bpp,
+            mkdir=args.mkdir,
         )
         print(
-            f"{args.dst}: {out['bytes']} bytes, {out['bpp']:.4f} bpp ({out['billed_bpp']:.4f} without "
-            f"metadata), {out['pixels'] / max(out['seconds'], 1e-9) / 1e6:.2f} MPixel/s"
+            f"{args.dst}: {out['bytes']} bytes, {out['bpp']:.4f} bpp ({out['billed_bpp']:.4f} without metadata), {_speed(out)}"
         )
+        print(f"{args.dst}: {operating_point(out)}")
         print(
             f"{args.dst}: range {out['range']}; clipped {100 * out['clipped_low']:.2f}% of valid pixels "
             f"low, {100 * out['clipped_high']:.2f}% high"
         )
         return
     out = decompress_file(
-        args.src, args.dst, model=args.model, device=args.device, progress=not args.quiet, force=args.force
+        args.src,
+        args.dst,
+        model=args.model,
+        device=args.device,
+        progress=not args.quiet,
+        force=args.force,
+        mkdir=args.mkdir,
     )
     rate = out["pixels"] / max(out["seconds"], 1e-9) / 1e6
     print(f"{args.dst}: {out['pixels']} pixels from {out['bpp']:.4f} bpp, {rate:.2f} MPixel/s")

@@ -4,8 +4,9 @@
 ``sarcomp compress *.tif --model m`` with two GeoTIFFs would otherwise replace the second one with
 ``.sarc`` bytes. It also refuses an existing output that is not a ``.sarc`` file, and any existing
 output without ``--force``. ``decompress`` refuses an existing output without ``--force`` and never
-writes over a ``.sarc`` file. Either command takes exactly one input and one output; more paths
-(a shell glob) are refused with the loop that codes several files.
+writes over a ``.sarc`` file. The folder an output goes into must exist (``--mkdir`` makes it).
+Either command takes one input and one output; more paths (a shell glob) are refused unless
+``compress -o <folder>`` names an output folder.
 
 **Dropped information.** A ``.sarc`` file holds one real channel: the phase of complex samples
 (complex64, or I/Q in two bands) and the bands not read are dropped. :func:`dropped_information`
@@ -60,6 +61,19 @@ def _existing(src: Path, dst: Path) -> bool:
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise SarcompError(f"{dst}: output would overwrite the input")
     return dst.exists()
+
+
+def check_output_folder(dst: Path, mkdir: bool) -> None:
+    """The folder ``dst`` goes into exists, or is made when ``mkdir`` (``--mkdir``): a mistyped
+    folder is an error, never created silently."""
+    folder = dst.parent
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise SarcompError(f"{folder}: is not a folder, cannot hold the output {dst.name}")
+    if not mkdir:
+        raise SarcompError(f"{folder}: output folder does not exist; create it or pass --mkdir")
+    folder.mkdir(parents=True, exist_ok=True)
 
 
 def check_compress_output(src: Path, dst: Path, force: bool) -> None:

@@ -2,24 +2,29 @@
 
     sarcomp compress <in.tif> <out.sarc> --model <run folder | checkpoint | shipped name> [--band N] [--tile 256]
         [--lmbda L | --quality N | --bpp T] [--range scene | model | --range=LO,HI] [--force] [--mkdir]
+    sarcomp compress <in.tif | folder>... -o <folder> --model ... [--workers N] [...]
     sarcomp decompress <in.sarc> <out.tif> [--model ...] [--force] [--mkdir]
     sarcomp info <in.sarc>
 
-Argument plumbing only: the work is in :mod:`sarcomp.codec.scene` and :mod:`sarcomp.codec.container`;
-errors are one line on stderr and exit status 2 (:func:`sarcomp.cli.run_cli`).
+Argument plumbing only: the work is in :mod:`sarcomp.codec.compressor` (one file), :mod:`sarcomp.codec.batch`
+(``-o``: many files), :mod:`sarcomp.codec.scene` and :mod:`sarcomp.codec.container`; errors are one line
+on stderr and exit status 2 (:func:`sarcomp.cli.run_cli`). ``info`` and ``--help`` import no torch.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from sarcomp.codec.container import ID_NAME, Notes
 from sarcomp.codec.guard import one_input_one_output
 from sarcomp.codec.rate import describe_point
 from sarcomp.codec.sarcfile import open_sarc
+from sarcomp.errors import SarcompError
 from sarcomp.host_memory import retain_freed_memory
 
 
@@ -28,10 +33,26 @@ def _parser() -> argparse.ArgumentParser:
         prog="sarcomp", description="Learned compression of SAR scenes (.sarc files)."
     )
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("compress", help="raster -> .sarc")
-    c.add_argument("src", help="input raster (GeoTIFF or any GDAL format)")
-    c.add_argument("dst", help="output .sarc file (never a raster; an existing .sarc file only with --force)")
-    c.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # a shell glob's further files: refused
+    c = sub.add_parser("compress", help="raster(s) -> .sarc")
+    c.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="input raster (GeoTIFF or any GDAL format) and output .sarc file (never a raster; an existing "
+        ".sarc file only with --force); with -o: input rasters and folders of rasters",
+    )
+    c.add_argument(
+        "-o",
+        "--out-dir",
+        default=None,
+        help="output folder: every input (folders: their rasters) becomes <folder>/<name>.sarc",
+    )
+    c.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="with -o: processes coding files in parallel, each loading the model once (default 1)",
+    )
     c.add_argument(
         "--model", required=True, help="run folder, checkpoint file, shipped model or shipped curve name"
     )
@@ -168,40 +189,15 @@ def _run(args: argparse.Namespace) -> None:
     if args.command == "info":
         print("\n".join(info_lines(args.src)))
         return
-    from sarcomp.codec.scene import compress_file, decompress_file  # torch: only to code
-
-    one_input_one_output(args.command, args.src, args.dst, args.extra)
     if args.command == "compress":
-        out = compress_file(
-            args.src,
-            args.dst,
-            args.model,
-            band=args.band,
-            tile=args.tile,
-            overlap=args.overlap,
-            device=args.device,
-            progress=not args.quiet,
-            units=args.units,
-            band_specs=args.band_specs,
-            range_rule=args.range,
-            force=args.force,
-            lmbda=args.lmbda,
-            quality=args.quality,
-            bpp=args.bpp,
-            mkdir=args.mkdir,
-        )
-        print(
-            f"{args.dst}: {out['bytes']} bytes, {out['bpp']:.4f} bpp ({out['billed_bpp']:.4f} without metadata), {_speed(out)}"
-        )
-        print(f"{args.dst}: {operating_point(out)}")
-        print(
-            f"{args.dst}: range {out['range']}; clipped {100 * out['clipped_low']:.2f}% of valid pixels "
-            f"low, {100 * out['clipped_high']:.2f}% high"
-        )
+        _compress(args)
         return
+    from sarcomp.codec.scene import decompress_file  # torch: only to code
+
+    src, dst = one_input_one_output(args.command, [args.src, args.dst, *args.extra])
     out = decompress_file(
-        args.src,
-        args.dst,
+        src,
+        dst,
         model=args.model,
         device=args.device,
         progress=not args.quiet,
@@ -209,7 +205,53 @@ def _run(args: argparse.Namespace) -> None:
         mkdir=args.mkdir,
     )
     rate = out["pixels"] / max(out["seconds"], 1e-9) / 1e6
-    print(f"{args.dst}: {out['pixels']} pixels from {out['bpp']:.4f} bpp, {rate:.2f} MPixel/s")
+    print(f"{dst}: {out['pixels']} pixels from {out['bpp']:.4f} bpp, {rate:.2f} MPixel/s")
+
+
+def _compress(args: argparse.Namespace) -> None:
+    from sarcomp.codec.compressor import CodingSettings, compress_one  # torch: only to code
+    from sarcomp.codec.rate import RateRequest
+    from sarcomp.codec.scaling import parse_range
+
+    rate = RateRequest(args.lmbda, args.quality, args.bpp)
+    quiet = args.quiet or args.out_dir is not None
+    rule = parse_range(args.range)
+    settings = CodingSettings(
+        args.band, args.tile, args.overlap, args.device, not quiet, args.units, args.band_specs, rule
+    )
+    if args.out_dir is not None:
+        _compress_many(args, settings, rate)
+        return
+    src, dst = one_input_one_output("compress", args.paths)
+    out = compress_one(src, dst, args.model, settings, rate, args.force, args.mkdir)
+    print(
+        f"{dst}: {out['bytes']} bytes, {out['bpp']:.4f} bpp ({out['billed_bpp']:.4f} without metadata), {_speed(out)}"
+    )
+    print(f"{dst}: {operating_point(out)}")
+    print(
+        f"{dst}: range {out['range']}; clipped {100 * out['clipped_low']:.2f}% of valid pixels "
+        f"low, {100 * out['clipped_high']:.2f}% high"
+    )
+
+
+def _compress_many(args: argparse.Namespace, settings, rate) -> None:
+    from sarcomp.codec import batch
+
+    jobs = batch.plan_jobs(args.paths, args.out_dir, args.force, args.mkdir)
+    batch.check_rate(args.model, rate, args.device)
+    code = partial(batch.compress_job, model_ref=args.model, settings=settings, rate=rate, force=args.force)
+
+    def report(done: batch.Done, count: int) -> None:
+        if done.error is not None:
+            print(f"error: {done.error}", file=sys.stderr)
+        else:
+            print(f"[{count}/{len(jobs)}] {done.job.src} -> {done.job.dst}: {done.result['bpp']:.4f} bpp")
+
+    outcomes = batch.run_jobs(jobs, code, args.workers, report)
+    print(batch.summary_table(outcomes))
+    failed = sum(d.error is not None for d in outcomes)
+    if failed:
+        raise SarcompError(f"{failed} of {len(outcomes)} files not compressed (errors above)")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

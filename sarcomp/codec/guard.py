@@ -26,18 +26,29 @@ from sarcomp.errors import RasterError, SarcompError
 
 log = logging.getLogger(__name__)
 
-LOOP = 'for f in *.tif; do sarcomp compress "$f" "${f%.tif}.sarc" --model <model>; done'
+SEVERAL = "sarcomp compress *.tif -o <folder> --model <model>"
 
 
-def one_input_one_output(command: str, src: str, dst: str, extra: Sequence[str]) -> None:
-    """Refuse more than two paths, saying how to code several files."""
-    if extra:
-        paths = ", ".join([src, dst, *extra])
+def one_input_one_output(command: str, paths: Sequence[str]) -> tuple[str, str]:
+    """(input, output) of a command given exactly two paths; more paths (a shell glob) or fewer are
+    refused, saying how to code several files."""
+    if len(paths) < 2:
+        more = " or -o <folder>" if command == "compress" else ""
         raise SarcompError(
-            f"{command} takes one input and one output, got {2 + len(extra)} paths ({paths}); a shell "
-            f"glob such as *.tif expands to every matching file. To code several files, run it once per "
-            f"file, e.g. {LOOP}"
+            f"{command}: give an input and an output{more} (got {', '.join(paths) or 'nothing'})"
         )
+    if len(paths) > 2:
+        raise SarcompError(
+            f"{command} takes one input and one output, got {len(paths)} paths ({', '.join(paths)}); a shell "
+            f"glob such as *.tif expands to every matching file. To compress several files into a folder: "
+            f"{SEVERAL}"
+        )
+    src, dst = paths
+    if command == "compress" and Path(src).is_dir():
+        raise SarcompError(
+            f"{src}: is a folder; to compress the rasters in it give an output folder: -o <folder>"
+        )
+    return src, dst
 
 
 def is_sarc(path: Path) -> bool:
@@ -84,8 +95,8 @@ def check_compress_output(src: Path, dst: Path, force: bool) -> None:
     if driver is not None:
         raise SarcompError(
             f"{dst}: output is a readable raster ({driver}); compress never writes over a raster, even "
-            f"with --force. It takes one input and one output (.sarc); to compress several files, run it "
-            f"once per file, e.g. {LOOP}"
+            f"with --force. It takes one input and one output (.sarc); to compress several files into a "
+            f"folder: {SEVERAL}"
         )
     if not is_sarc(dst):
         raise SarcompError(

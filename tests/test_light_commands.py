@@ -50,3 +50,8 @@ def test_help_imports_no_torch():
     code = "from sarcomp.codec.commands import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
     heavy, out = _heavy_modules(code)
     assert heavy == [] and "compress" in out
+
+
+def test_import_sarcomp_imports_no_torch():
+    heavy, _ = _heavy_modules("import sarcomp\nassert callable(sarcomp.__getattr__)")
+    assert heavy == []

@@ -66,10 +66,10 @@ def raster_driver(path: Path) -> str | None:
         return None
 
 
-def _existing(src: Path, dst: Path) -> bool:
+def _existing(src: Path | None, dst: Path) -> bool:
     if dst.is_dir():
         raise SarcompError(f"{dst}: is a folder; give the output file's name")
-    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+    if dst.exists() and src is not None and src.exists() and dst.resolve() == src.resolve():
         raise SarcompError(f"{dst}: output would overwrite the input")
     return dst.exists()
 
@@ -87,8 +87,9 @@ def check_output_folder(dst: Path, mkdir: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
-def check_compress_output(src: Path, dst: Path, force: bool) -> None:
-    """Refuse ``dst`` when it is a raster, an existing non-``.sarc`` file, or exists without ``force``."""
+def check_compress_output(src: Path | None, dst: Path, force: bool) -> None:
+    """Refuse ``dst`` when it is a raster, an existing non-``.sarc`` file, or exists without ``force``
+    (``src``: the input, never overwritten; None for bytes already coded)."""
     if not _existing(src, dst):
         return
     driver = raster_driver(dst)

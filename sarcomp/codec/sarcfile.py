@@ -10,7 +10,10 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+import numpy as np
+
 from sarcomp.codec.container import ID_NAME, Header, read_header
+from sarcomp.data.representation import Representation, Scaling
 from sarcomp.errors import BitstreamError, SarcompError
 
 if TYPE_CHECKING:
@@ -36,6 +39,15 @@ def open_sarc_bytes(data: bytes, name: str = "<bytes>") -> tuple[BinaryIO, Heade
     fh = io.BytesIO(data)
     header, offset = read_header(fh, len(data), name)
     return fh, header, offset
+
+
+def physical_values(header: Header, unit: np.ndarray, valid: np.ndarray, fill: float) -> np.ndarray:
+    """Decoded [0, 1] values in the source's units (intensity, amplitude, dB; display8 rounded to
+    0..255), ``fill`` where the pixel was not valid."""
+    physical = Representation(units=header.units).from_unit(unit, Scaling(header.lo, header.hi))
+    if header.units == "display8":
+        physical = np.rint(np.clip(physical, 0, 255))
+    return np.where(valid, physical, fill)
 
 
 def decoder_model(header: Header, model_ref: str | Path | None, device, name: str) -> LoadedModel:

@@ -52,9 +52,8 @@ from sarcomp.codec.container import (
     read_header,
     write_container,
 )
-from sarcomp.codec.sarcfile import decoder_model, open_sarc
+from sarcomp.codec.sarcfile import decoder_model, open_sarc, physical_values
 from sarcomp.codec.scaling import ClipTally, RangeRule, stored_scaling
-from sarcomp.data.representation import Representation, Scaling
 from sarcomp.data.tiles import Scene
 from sarcomp.devices import pick_device
 from sarcomp.errors import BitstreamError, SarcompError
@@ -411,7 +410,6 @@ def _decompress(
     with fh:
         loaded = decoder_model(header, model, dev, str(src))
         grid, geo = header.grid, header.geo or Geo()
-        rep, clip = Representation(units=header.units), Scaling(header.lo, header.hi)
         display8 = header.units == "display8"
         nodata = geo.nodata
         if nodata is None and header.mask is not None:
@@ -436,9 +434,7 @@ def _decompress(
 
         def sink_to(out: Any) -> BandSink:
             def sink(row: int, unit: np.ndarray, valid: np.ndarray) -> None:
-                physical = rep.from_unit(unit, clip)
-                physical = np.rint(np.clip(physical, 0, 255)) if display8 else physical
-                physical = np.where(valid, physical, nodata if nodata is not None else 0)
+                physical = physical_values(header, unit, valid, nodata if nodata is not None else 0)
                 window = Window(0, row, grid.width, len(unit))
                 out.write(physical.astype(profile["dtype"])[None], window=window)
 

@@ -56,7 +56,7 @@ from sarcomp.runs import (
     tensorboard_dir,
 )
 from sarcomp.training.attention_log import log_attention, probe_tiles
-from sarcomp.training.checks import check_train_config
+from sarcomp.training.checks import check_train_config, warn_small_validation_scenes
 from sarcomp.training.console import StepTimer, log_end, log_start
 from sarcomp.training.distributed import DistContext, ShardSampler
 from sarcomp.training.loss import bits_per_pixel
@@ -125,6 +125,7 @@ class Trainer:
         # one source, or a weighted mix of several (data.sources, sarcomp.data.mix)
         self.dataset, self.train_scenes, self.val_scenes = training_data(cfg.data, int(cfg.seed))
         check_disjoint(self.train_scenes, self.val_scenes)
+        warn_small_validation_scenes(self.val_scenes, int(cfg.data.tile_size))
         if resume_state is not None:  # the same data, by content hash, or no resume
             check_same_data(read_scenes(self.run_dir), self._scene_records(), str(scenes_path(self.run_dir)))
         self.val_loader = grid_loader(
@@ -455,7 +456,7 @@ class Trainer:
         rate = {} if lmbda is None else {"lmbda": lmbda}
         latents = ("y",) if getattr(self.model, "entropy", "factorized") == "factorized" else ("y", "z")
         sums = {"loss": 0.0, "bpp": 0.0, **{f"bpp_{k}": 0.0 for k in latents}, "psnr": 0.0, "ssim": 0.0}
-        count, first = 0, None
+        count, ssim_count, first = 0, 0, None  # SSIM is N/A on a tile with no 11x11 valid window
         for batch in self.val_loader:
             x, mask = self.step.to_device(batch)
             with self.step.autocast():
@@ -468,16 +469,19 @@ class Trainer:
             for name in latents:  # rate per latent: y, and z with a hyperprior
                 sums[f"bpp_{name}"] += float(bits_per_pixel({name: out["likelihoods"][name]}, x.numel())) * n
             sums["psnr"] += float(psnr(x, x_hat, mask).sum())
-            sums["ssim"] += float(torch.nan_to_num(ssim(x, x_hat, mask)).sum())
+            tile_ssim = ssim(x, x_hat, mask)
+            sums["ssim"] += float(torch.nan_to_num(tile_ssim).sum())
+            ssim_count += int(torch.isfinite(tile_ssim).sum())
             count += n
             first = first or (x[:4].float().cpu(), x_hat[:4].cpu())
-        *totals, count = self.ctx.sum([*sums.values(), count], self.device)
+        *totals, ssim_count, count = self.ctx.sum([*sums.values(), ssim_count, count], self.device)
         if self.writer and first is not None:
             suffix = "" if lmbda is None else f"_lmbda_{lmbda:g}"
             if lmbda is None or lmbda == self.model.lmbdas[0]:
                 self.writer.add_images("val/input", first[0], self.progress.step)
             self.writer.add_images(f"val/reconstruction{suffix}", first[1], self.progress.step)
-        return {k: v / max(count, 1) for k, v in zip(sums, totals)}, first
+        counts = {k: ssim_count if k == "ssim" else count for k in sums}
+        return {k: v / counts[k] if counts[k] else math.nan for k, v in zip(sums, totals)}, first
 
     def _check_ranks_agree(self) -> None:
         """Every rank took the same steps and holds the same weights (DDP keeps them in sync)."""

@@ -21,7 +21,6 @@ from functools import partial
 from pathlib import Path
 
 from sarcomp.codec.container import ID_NAME, Notes
-from sarcomp.codec.guard import one_input_one_output
 from sarcomp.codec.rate import describe_point
 from sarcomp.codec.sarcfile import open_sarc
 from sarcomp.errors import SarcompError
@@ -192,6 +191,7 @@ def _run(args: argparse.Namespace) -> None:
     if args.command == "compress":
         _compress(args)
         return
+    from sarcomp.codec.guard import one_input_one_output  # rasterio: not for info or --help
     from sarcomp.codec.scene import decompress_file  # torch: only to code
 
     src, dst = one_input_one_output(args.command, [args.src, args.dst, *args.extra])
@@ -210,6 +210,7 @@ def _run(args: argparse.Namespace) -> None:
 
 def _compress(args: argparse.Namespace) -> None:
     from sarcomp.codec.compressor import CodingSettings, compress_one  # torch: only to code
+    from sarcomp.codec.guard import one_input_one_output
     from sarcomp.codec.rate import RateRequest
     from sarcomp.codec.scaling import parse_range
 

@@ -1,4 +1,4 @@
-"""Commands that code nothing import no torch (issue 24, part 4): ``sarcomp info``, ``sarcomp --help``
+"""Commands that code nothing import no torch nor rasterio (issue 24, part 4): ``sarcomp info``, ``sarcomp --help``
 and ``import sarcomp`` stay light; the model is loaded once per process."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.helpers import REPO, write_tif
 CHECK = """
 import sys
 {code}
-heavy = sorted(m for m in ("torch", "compressai", "hydra", "matplotlib") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "compressai", "hydra", "matplotlib", "rasterio") if m in sys.modules)
 print("heavy:", ",".join(heavy))
 """
 

@@ -102,11 +102,11 @@ class _SceneCoder:
     def __init__(self, src: Path, settings: CodingSettings):
         self.src, self.s = src, settings
         self.device = pick_device(settings.device, "--device")
+        self.seconds = 0.0  # coding and writing, model loading and scene statistics excluded
         self._prepared: dict[str, _Prepared] = {}
         self._specs = load_band_specs(settings.band_specs) if settings.band_specs is not None else None
 
     def write(self, dst: Path, model_ref: str | Path, rate: RateRequest) -> dict[str, Any]:
-        start = time.perf_counter()
         curve = curve_for(model_ref, lambda: tuple(cached_model(model_ref, self.device).model.lmbdas))
         point = choose(rate, curve)
         probes = 1
@@ -123,10 +123,12 @@ class _SceneCoder:
                 with open(tmp, "wb") as fh:
                     write_container(fh, chosen.header, iter(lambda: chosen.spool.read(1 << 20), b""))
 
+            start = time.perf_counter()
             atomic_write(dst, write)
+            self.seconds += time.perf_counter() - start
         prep = chosen.prepared
         scaling.warn_if_clipped(self.src, chosen.tally.shares, self.s.range_rule, prep.how)
-        return self._result(dst, chosen, curve, rate, probes, time.perf_counter() - start)
+        return self._result(dst, chosen, curve, rate, probes, self.seconds)
 
     def _probe(self, point: Point, target: float, best: list[_Encoded]) -> float:
         encoded = self._encode(point)
@@ -173,7 +175,7 @@ class _SceneCoder:
         grid = scene_grid(scene.info.height, scene.info.width, self.s.tile, self.s.overlap, loaded.model)
         variable = bool(getattr(loaded.model, "lmbdas", ()))
         lmbda = (point.lmbda or float(loaded.model.lmbda)) if variable else None
-        tally, spread = ClipTally(), _Spread()
+        tally, spread, start = ClipTally(), _Spread(), time.perf_counter()
         spool = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # noqa: SIM115 - closed by the caller
         try:
             with open_raster(self.src) as ds:
@@ -196,6 +198,7 @@ class _SceneCoder:
             spool.close()
             raise
         header.notes = Notes(prep.how, *(float32(v) for v in tally.shares), prep.dropped)
+        self.seconds += time.perf_counter() - start
         return _Encoded(point, loaded, header, spool, spool.tell(), tally, prep)
 
     def _result(

@@ -361,9 +361,9 @@ def compress_file(
 
     Returns ``bytes`` (file size), ``billed_bytes`` (without the metadata: georeferencing and
     notes), ``bpp`` (file bytes per scene pixel), ``billed_bpp``, ``pixels``, ``tiles``,
-    ``seconds`` (coding time, every encoding of a ``bpp`` search included), ``model`` and
-    ``lmbda`` (the point coded), ``quality`` (of ``qualities``; None between trained λ), ``rate``
-    (how the point was chosen), ``range`` (the clip range and its rule), ``clipped_low`` /
+    ``seconds`` (coding and writing, model loading excluded; every encoding of a ``bpp`` search
+    included), ``model`` and ``lmbda`` (the point coded), ``quality`` (of ``qualities``; None
+    between trained λ), ``rate`` (how the point was chosen), ``range`` (the clip range and its rule), ``clipped_low`` /
     ``clipped_high`` (shares of the valid pixels cut off) and ``dropped`` (information not coded).
     """
     from sarcomp.codec.compressor import CodingSettings, compress_one  # the file pipeline

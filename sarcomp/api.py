@@ -93,9 +93,10 @@ class Decoded:
     header: Header = field(repr=False)
 
 
-def load_model(name: str | Path, device: str = "cpu") -> LoadedModel:
-    """A shipped model's name, a run folder or a checkpoint, loaded once per process and device:
-    ``.model`` (the codec), ``.cfg`` (its config), ``.identity``, ``.source``."""
+def load_model(name: str | Path, device: str = "auto") -> LoadedModel:
+    """A shipped model's name, a run folder or a checkpoint, loaded once per process and device
+    (the instance :func:`compress` and :func:`decompress` use on that device): ``.model`` (the
+    codec), ``.cfg`` (its config), ``.identity``, ``.source``."""
     return cached_model(str(name), pick_device(device))
 
 

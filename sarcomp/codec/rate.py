@@ -129,9 +129,12 @@ def choose(request: RateRequest, curve: Curve) -> Point | None:
 def _at_lmbda(lmbda: float, curve: Curve) -> Point:
     if not curve.variable_rate:
         hint = f"; its curve has --quality 1..{len(curve.points)}" if len(curve.points) > 1 else ""
+        what = (
+            "names a curve of fixed-rate models" if curve.is_curve_name else "is a fixed-rate model (one λ)"
+        )
         raise SarcompError(
-            f"--lmbda {lmbda:g}: {curve.model} is a fixed-rate model (one λ); --lmbda needs a "
-            f"variable-rate model such as baseline-ms-vr-s8{hint}"
+            f"--lmbda {lmbda:g}: {curve.model} {what}; --lmbda needs a variable-rate model such as "
+            f"baseline-ms-vr-s8{hint}"
         )
     lo, hi = curve.points[0].lmbda, curve.points[-1].lmbda
     if not lo * (1 - 1e-6) <= lmbda <= hi * (1 + 1e-6):

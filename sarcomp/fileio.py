@@ -71,7 +71,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def json_safe(value: Any) -> Any:
-    """``value`` for strict JSON: NaN becomes ``None``, ±inf the strings ``"inf"``/``"-inf"``."""
+    """``value`` for strict JSON: NaN becomes ``None`` (N/A), ±inf the strings ``"inf"``/``"-inf"``."""
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):
@@ -82,13 +82,21 @@ def json_safe(value: Any) -> Any:
 
 
 def write_json(path: str | Path, payload: Any) -> None:
-    """Write ``payload`` as indented JSON, atomically (numpy scalars and paths converted)."""
-    atomic_write_text(path, json.dumps(payload, indent=2, default=_json_default) + "\n")
+    """Write ``payload`` as indented, strict JSON, atomically: numpy scalars and paths converted,
+    NaN (N/A) written as ``null`` and ±inf as ``"inf"``/``"-inf"`` (:func:`json_safe`), so strict
+    parsers (``json.loads(..., parse_constant=...)``, JavaScript, jq) read every file."""
+    text = json.dumps(json_safe(_plain(payload)), indent=2, allow_nan=False)
+    atomic_write_text(path, text + "\n")
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
+def _plain(value: Any) -> Any:
+    """Containers of plain Python values: numpy scalars (``.item()``) and paths (``str``) converted."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value

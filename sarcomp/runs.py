@@ -103,9 +103,23 @@ def find_runs(folder: str | Path) -> list[Path]:
 
 
 def load_results(path: str | Path) -> list[dict[str, Any]]:
-    """Payloads from a results file: one payload, or ``{"results": [payloads]}``."""
+    """Payloads from a results file: one payload, or ``{"results": [payloads]}``.
+
+    Metrics written as ``null`` (N/A: strict JSON has no NaN) come back as NaN, as they were
+    computed, in the means and in every scene row; other ``null`` values stay ``None``.
+    """
     data = json.loads(Path(path).read_text())
-    return list(data["results"]) if "results" in data else [data]
+    return [_na_as_nan(p) for p in (data["results"] if "results" in data else [data])]
+
+
+def _na_as_nan(payload: dict[str, Any]) -> dict[str, Any]:
+    mean = payload.get("mean")
+    if not isinstance(mean, dict):
+        return payload
+    metrics = {k for k in mean if not k.endswith("_n")}
+    nan = float("nan")
+    rows = [{k: nan if v is None and k in metrics else v for k, v in r.items()} for r in payload["images"]]
+    return {**payload, "mean": {k: nan if v is None else v for k, v in mean.items()}, "images": rows}
 
 
 def read_scenes(run_dir: str | Path) -> dict[str, list[dict]]:

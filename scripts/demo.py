@@ -27,7 +27,8 @@ def main() -> int:
         print("$", " ".join(cmd[1:]), flush=True)
         if subprocess.call(cmd, cwd=ROOT) != 0:
             return 1
-        run_dir = project_root() / "outputs" / "train" / "runs" / run_name_of(overrides, data_root=DATA)
+        runs = project_root() / "outputs" / "train" / "runs"
+        run_dir = runs / run_name_of(overrides, data_root=DATA, parent=runs)
         payload, path = evaluate_run(run_dir)
         print(f"evaluated {run_dir} -> {path}", flush=True)
         payloads.append(payload)

@@ -32,7 +32,7 @@ def main(cfg: DictConfig) -> None:
     classic = OmegaConf.to_container(cfg.classic, resolve=True) if cfg.get("classic") else None
     rule = run_cli(parse_range, cfg.range, "range=")
     if cfg.get("model") and cfg.model.get("pretrained"):
-        from sarcomp.evaluation.pretrained import evaluate_pretrained
+        from sarcomp.evaluation.pretrained import evaluate_pretrained, written_paths
 
         payload, path = run_cli(
             evaluate_pretrained,
@@ -45,7 +45,7 @@ def main(cfg: DictConfig) -> None:
             cfg.lmbda,
             range_rule=rule,
         )
-        learned, sweep, paths = [payload], [], [path]
+        learned, sweep, paths = [payload], [], written_paths(path, cfg.get("data"), classic)
     elif not cfg.run_dir:
         run_cli(_missing_run_dir)
     else:
@@ -67,7 +67,7 @@ def main(cfg: DictConfig) -> None:
     if matched:
         print("\nclassic codecs at each run's per-scene rates (rate-matched):")
         print(format_table(summary_rows(matched)))
-    print("outputs (per-image rows and means; reconstructions with save_recon=true):")
+    print("files written (per-image rows and means; reconstructions with save_recon=true):")
     for path in paths:
         print(f"  {path}")
 

@@ -1,5 +1,8 @@
 """See where a trained codec looks: python scripts/explain.py run_dir=<run> image=<raster> [out=<folder>]
 
+``run_dir`` may also be a checkpoint file or a shipped model's name (``run_dir=v1-cbam-l0067``;
+figures then go to ``outputs/explain/<model>/<image stem>``, and to no TensorBoard).
+
 Writes PNGs (spatial attention maps, channel weights and their distribution over the image's
 tiles, self-attention weights of query pixels, Grad-CAM for the distortion in a region of interest
 and for the rate, augmented Grad-CAM, RISE, bits beside error) and ``explain.json`` into ``out``

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import re
 import shutil
@@ -178,6 +179,42 @@ def test_nan_pixels_and_small_images_warn_and_train(tiny_data, tmp_path, caplog)
     small = grid[0]
     assert small["x"].shape == (1, 32, 32) and small["mask"].sum() == 20 * 24
     assert torch.isfinite(grid[len(grid) - 1]["x"]).all()
+
+
+def test_a_validation_scene_smaller_than_a_tile_is_said_and_not_scored_as_zero_ssim(
+    tiny_data, tmp_path, caplog
+):
+    """Issue 24: a validation scene thinner than SSIM's 11-px window once logged ssim=0.0000 (its
+    N/A tiles counted as 0); now the scene is named and SSIM averages the tiles where it is defined."""
+    root = copy_data(tiny_data, tmp_path / "data")
+    for old in (root / "val").iterdir():
+        old.unlink()
+    write_tif(root / "val" / "strip.tif", speckle((8, 48)))
+    caplog.set_level(logging.WARNING)
+    run = tmp_path / "run"
+    val = train(compose_train(smoke_overrides(root, "trainer.max_steps=2"), run), run)
+    assert "strip.tif: validation scene of 8x48 px is smaller than data.tile_size=32" in caplog.text
+    assert "SSIM is N/A for it" in caplog.text
+    assert math.isnan(val["ssim"]) and math.isfinite(val["psnr"])
+    write_tif(root / "val" / "square.tif", speckle((40, 40), seed=3))  # one whole tile, three slivers
+    run = tmp_path / "run2"
+    every_tile = smoke_overrides(root, "trainer.max_steps=2", "trainer.val_max_tiles=null")
+    val = train(compose_train(every_tile, run), run)
+    assert 0 < val["ssim"] <= 1  # the whole tile's SSIM, not diluted by the N/A slivers
+
+
+def test_an_all_zero_raster_is_refused_at_compress(tmp_path, capsys):
+    from sarcomp.codec.commands import main
+
+    blank = write_tif(tmp_path / "blank.tif", np.zeros((64, 64), np.float32))
+    with pytest.raises(SystemExit) as exc:
+        main(
+            ["compress", str(blank), str(tmp_path / "blank.sarc"), "--model", "baseline-ms-s8-l01", "--quiet"]
+        )
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1
+    assert "blank.tif: every valid pixel has the same value" in err and "constant, e.g. all zero" in err
+    assert not (tmp_path / "blank.sarc").exists()
 
 
 def test_truncated_file_in_a_dataloader_worker(tiny_data, tmp_path):

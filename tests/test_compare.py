@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from sarcomp.analysis.collect import RunResult
-from sarcomp.analysis.render import plan_table, render_markdown
+from sarcomp.analysis.render import format_table, plan_table, render_markdown, summary_rows
 from sarcomp.analysis.report import build_report
 from sarcomp.analysis.stats import delta, stat
 from sarcomp.errors import SarcompError
@@ -291,3 +291,22 @@ def test_a_spread_is_printed_without_a_sign():
 
     assert _pm({"mean": -1.98, "std": 0.52, "n": 4}, "+.2f") == "-1.98 ± 0.52"
     assert _pm({"mean": 0.5, "std": 0.1, "n": 1}, "+.2f") == "+0.50"  # one value: no spread
+
+
+def test_terminal_table_says_when_a_mean_covers_fewer_scenes():
+    """Issue 24: MS-SSIM and RMSE dB averaged over 5 of 6 scenes say so; the matched label names the
+    run folder, not its whole path."""
+    payload = {
+        "name": "JPEG",
+        "kind": "matched",
+        "matched_to": "/very/long/path/to/outputs/train/runs/experiment-baseline_data-1f0c2a9e",
+        "images": [{}] * 6,
+        "mean": {"bpp": 0.9, "bpp_n": 6, "psnr": 25.0, "psnr_n": 6, "ms_ssim": 0.97, "ms_ssim_n": 5},
+    }
+    text = format_table(summary_rows([payload]))
+    row = text.splitlines()[2]
+    assert "0.9700 (5/6)" in row and "25.00 (" not in row
+    assert "JPEG @ rates of experiment-baseline_data-1f0c2a9e" in row and "/very/long" not in row
+    assert text.splitlines()[-1].startswith("x (n/N): mean over the n of N scenes")
+    full = {**payload, "mean": {**payload["mean"], "ms_ssim_n": 6}}
+    assert "(n/N)" not in format_table(summary_rows([full]))

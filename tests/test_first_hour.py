@@ -15,7 +15,15 @@ import pytest
 import rasterio
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from sarcomp.config import PACKAGE_ROOT, quote_path_overrides, run_name, run_name_of
+from sarcomp.config import (
+    PACKAGE_ROOT,
+    data_root_suffix,
+    quote_path_overrides,
+    run_folder,
+    run_name,
+    run_name_of,
+    sweep_folder,
+)
 from sarcomp.data import rasters
 from sarcomp.data.rasters import BandSpec, open_raster, read_window
 from sarcomp.errors import SarcompError
@@ -77,6 +85,52 @@ def test_train_py_names_the_run_folder_like_run_name_of(tiny_data, tmp_path):
     assert again.returncode == 0 and "run already finished at step 2" in again.stdout
 
 
+LONG = (
+    "data.band_specs-configs/bands/shared_sar.yaml__debug-smoke__model.lmbda-0.1__"
+    "model.lmbdas-[0.0003,0.001,0.003,0.01,0.03,0.1]__trainer.max_steps-2"
+)
+
+
+def test_long_run_names_are_shortened_to_their_readable_part_and_a_hash():
+    name = run_name(LONG)
+    assert len(name) <= 120 and name.startswith("data.band_specs-shared_sar.yaml-h")
+    assert "__model.lmbdas-0.0003-0.001-0.-h" in name
+    other = run_name(LONG.replace("0.03,0.1]", "0.03,0.2]"))
+    assert other != name and len(other) == len(name)  # the hash tells them apart
+    sweep = "+hparams_search-rd_sweep__debug-demo__experiment-selfattn_bottleneck__model.lmbda-0.0035__seed-1"
+    assert run_name(sweep + "__trainer.max_steps-400__trainer.val_every-200").startswith(sweep + "-h")
+    assert run_name(sweep) == sweep  # within the limits: the name earlier versions gave
+
+
+def test_folders_named_by_earlier_versions_are_found_again(tmp_path):
+    """trainer.resume=true must find a run folder made before names were shortened, and a sweep job
+    made before sweep folders carried the data hash."""
+    legacy = "data.band_specs-configs-bands-shared_sar.yaml__debug-smoke__model.lmbda-0.1__model.lmbdas-0.0003-0.001-0.003-0.01-0.03-0.1__trainer.max_steps-2"
+    suffix = data_root_suffix("/data")
+    assert run_folder(LONG, "/data", tmp_path) == run_name(LONG) + suffix  # nothing there yet
+    (tmp_path / (legacy + suffix)).mkdir()
+    assert run_folder(LONG, "/data", tmp_path) == legacy + suffix
+    (tmp_path / (run_name(LONG) + suffix)).mkdir()  # both: the current name wins
+    assert run_folder(LONG, "/data", tmp_path) == run_name(LONG) + suffix
+    sweep = tmp_path / "sweep"
+    (sweep / "debug-smoke__seed-1").mkdir(parents=True)  # a sweep job without _data-<hash>
+    assert sweep_folder("debug-smoke__seed-1", "/data", sweep) == "debug-smoke__seed-1"
+    assert sweep_folder("debug-smoke__seed-2", "/data", sweep) == "debug-smoke__seed-2" + suffix
+
+
+@pytest.mark.slow
+def test_sweep_jobs_carry_the_data_hash(tiny_data, tmp_path):
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, TRAIN, "-m", "debug=smoke", "trainer.max_steps=2", "seed=1,2"]
+    result = run([*cmd, f"data.root={tiny_data}", f"hydra.sweep.dir={sweep}"], tmp_path, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    suffix = data_root_suffix(tiny_data)
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == [
+        f"debug-smoke__seed-1__trainer.max_steps-2{suffix}",
+        f"debug-smoke__seed-2__trainer.max_steps-2{suffix}",
+    ]
+
+
 @pytest.mark.parametrize("folder", ["outputs/train/runs/experiment=baseline", "runs/a=1,b=[2,3]/x y"])
 def test_path_overrides_survive_hydras_parser(tmp_path, folder):
     (tmp_path / folder).mkdir(parents=True)
@@ -116,7 +170,7 @@ def test_flat_folder_error_says_how_to_hold_out_test_scenes(tiny_data, tmp_path)
 
     train, val = load_split(cfg.data, "train"), load_split(cfg.data, "val")
     used = {str(s.path.resolve()) for s in train + val}
-    with pytest.raises(SarcompError, match=r"flat data folder has no test split.*test/"):
+    with pytest.raises(SarcompError, match=r"flat data folder the whole folder is the test split.*test/"):
         ev.exclude_training_scenes(load_split(cfg.data, "test"), used)
     readme = (REPO / "README.md").read_text()
     assert "flat" in readme and "test/" in readme and "hold out" in readme

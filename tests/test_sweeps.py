@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from sarcomp.config import experiment_names
+from sarcomp.config import data_root_suffix, experiment_names
 from sarcomp.runs import checkpoint_path
 from tests.helpers import REPO
 
@@ -39,7 +39,7 @@ def test_placement_sweep_names_runs_by_override(tiny_data, tmp_path):
     for placement in ("bottleneck", "encoder", "decoder", "everywhere"):
         name = (
             f"debug-smoke__experiment-cbam_bottleneck__model.attention.placement-{placement}__"
-            "trainer.max_steps-2__trainer.val_every-2"
+            f"trainer.max_steps-2__trainer.val_every-2{data_root_suffix(tiny_data)}"  # sweep jobs: data hash too
         )
         assert checkpoint_path(tmp_path / name).is_file(), sorted(p.name for p in tmp_path.iterdir())
 

@@ -119,6 +119,10 @@ def test_evaluate_script_runs_a_pretrained_model_without_run_folder(zoo, tiny_da
     payload = json.loads(out.read_text())
     assert payload["pretrained"] == "tiny" and len(payload["images"]) == 2  # the test split only
     assert (tmp_path / "m.matched.json").is_file()
+    # issue 24: the classic codecs at the model's rates are printed and every written file listed
+    assert "rate-matched" in result.stdout and "JPEG @ rates of pretrained:tiny" in result.stdout
+    listed = result.stdout[result.stdout.index("files written") :]
+    assert str(out) in listed and str(tmp_path / "m.matched.json") in listed
     bad = subprocess.run([*cmd[:3], "name=nope", *cmd[4:]], cwd=REPO, capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == (
         "error: unknown pretrained model 'nope'; shipped: tiny"

@@ -34,35 +34,60 @@ def _cell(value: Any, fmt: str) -> str:
     return format(value, fmt)
 
 
+PARTIAL_NOTE = (
+    "x (n/N): mean over the n of N scenes where the metric is defined (MS-SSIM needs 161 px per side "
+    "and no nodata; RMSE dB and the SAR metrics are N/A for 8-bit renderings); the reason per scene is "
+    "in the JSON rows (*_note)"
+)
+
+
 def payload_label(p: dict[str, Any]) -> str:
-    """A result's name with what distinguishes it: λ and seed, or the classic codec's parameter."""
+    """A result's name with what distinguishes it: λ and seed, or the classic codec's parameter
+    (a rate-matched result names the run folder, not its whole path)."""
     if p.get("codec") == "learned":
         return f"{p['name']} λ={p.get('lmbda', math.nan):g} seed={p.get('seed')}"
     if "param" in p:
         return f"{p['name']} {p.get('param_name', 'param')}={p['param']:g}"
     if p.get("kind") == "matched":
-        return f"{p['name']} @ rates of {p.get('matched_to', '?')}"
+        return f"{p['name']} @ rates of {Path(str(p.get('matched_to', '?'))).name}"
     return str(p["name"])
 
 
 def summary_rows(payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per result: its label, parameter count and mean metrics (per-scene ms)."""
-    return [{"name": payload_label(p), "params": p.get("params"), **p["mean"]} for p in payloads]
+    """One row per result: its label, parameter count, mean metrics (per-scene ms) and the number
+    of scenes (``scenes``: a mean over fewer, ``<key>_n``, is marked by :func:`format_table`)."""
+    return [
+        {"name": payload_label(p), "params": p.get("params"), "scenes": len(p.get("images", ())), **p["mean"]}
+        for p in payloads
+    ]
 
 
 def format_table(rows: Sequence[dict[str, Any]], columns=DEFAULT_COLUMNS, markdown: bool = False) -> str:
-    """Aligned text table (or a Markdown table) of ``rows`` with (key, header, format) columns."""
+    """Aligned text table (or a Markdown table) of ``rows`` with (key, header, format) columns.
+
+    A mean over fewer scenes than the row has (``<key>_n`` < ``scenes``) shows ``(n/N)``, and a
+    note under the table says what that means (:data:`PARTIAL_NOTE`)."""
     header = [title for _, title, _ in columns]
-    body = [[_cell(r.get(key), fmt) for key, _, fmt in columns] for r in rows]
+    marks = [[_partial(r, key) for key, _, _ in columns] for r in rows]
+    body = [
+        [_cell(r.get(key), fmt) + m for (key, _, fmt), m in zip(columns, ms)] for r, ms in zip(rows, marks)
+    ]
+    note = [PARTIAL_NOTE] if any(any(ms) for ms in marks) else []
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-        return "\n".join(lines + ["| " + " | ".join(b) + " |" for b in body])
+        return "\n".join(lines + ["| " + " | ".join(b) + " |" for b in body] + ["", *note] * bool(note))
     widths = [max(len(x) for x in col) for col in zip(header, *body)]
 
     def fmt_line(cells: Sequence[str]) -> str:
         return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
-    return "\n".join([fmt_line(header), fmt_line(["-" * w for w in widths])] + [fmt_line(b) for b in body])
+    lines = [fmt_line(header), fmt_line(["-" * w for w in widths])] + [fmt_line(b) for b in body]
+    return "\n".join(lines + note)
+
+
+def _partial(row: Mapping[str, Any], key: str) -> str:
+    n, total = row.get(f"{key}_n"), row.get("scenes")
+    return f" ({n}/{total})" if isinstance(n, int) and total and 0 < n < total else ""
 
 
 def _num(value: Any, fmt: str) -> str:

@@ -1,23 +1,29 @@
 """The ``sarcomp`` command: compress a SAR raster to ``.sarc``, decompress it to GeoTIFF, inspect a file.
 
     sarcomp compress <in.tif> <out.sarc> --model <run folder | checkpoint | shipped name> [--band N] [--tile 256]
-        [--range scene | model | --range=LO,HI] [--force]
-    sarcomp decompress <in.sarc> <out.tif> [--model ...] [--force]
+        [--lmbda L | --quality N | --bpp T] [--range scene | model | --range=LO,HI] [--force] [--mkdir]
+    sarcomp compress <in.tif | folder>... -o <folder> --model ... [--workers N] [...]
+    sarcomp decompress <in.sarc> <out.tif> [--model ...] [--force] [--mkdir]
     sarcomp info <in.sarc>
 
-Argument plumbing only: the work is in :mod:`sarcomp.codec.scene` and :mod:`sarcomp.codec.container`;
-errors are one line on stderr and exit status 2 (:func:`sarcomp.cli.run_cli`).
+Argument plumbing only: the work is in :mod:`sarcomp.codec.compressor` (one file), :mod:`sarcomp.codec.batch`
+(``-o``: many files), :mod:`sarcomp.codec.scene` and :mod:`sarcomp.codec.container`; errors are one line
+on stderr and exit status 2 (:func:`sarcomp.cli.run_cli`). ``info`` and ``--help`` import no torch.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
-from sarcomp.codec.container import Notes
-from sarcomp.codec.guard import one_input_one_output
+from sarcomp.codec.container import ID_NAME, Notes
+from sarcomp.codec.rate import describe_point
+from sarcomp.codec.sarcfile import open_sarc
+from sarcomp.errors import SarcompError
 from sarcomp.host_memory import retain_freed_memory
 
 
@@ -26,11 +32,49 @@ def _parser() -> argparse.ArgumentParser:
         prog="sarcomp", description="Learned compression of SAR scenes (.sarc files)."
     )
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("compress", help="raster -> .sarc")
-    c.add_argument("src", help="input raster (GeoTIFF or any GDAL format)")
-    c.add_argument("dst", help="output .sarc file (never a raster; an existing .sarc file only with --force)")
-    c.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # a shell glob's further files: refused
-    c.add_argument("--model", required=True, help="run folder, checkpoint file or shipped model name")
+    c = sub.add_parser("compress", help="raster(s) -> .sarc")
+    c.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="input raster (GeoTIFF or any GDAL format) and output .sarc file (never a raster; an existing "
+        ".sarc file only with --force); with -o: input rasters and folders of rasters",
+    )
+    c.add_argument(
+        "-o",
+        "--out-dir",
+        default=None,
+        help="output folder: every input (folders: their rasters) becomes <folder>/<name>.sarc",
+    )
+    c.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="with -o: processes coding files in parallel, each loading the model once (default 1)",
+    )
+    c.add_argument(
+        "--model", required=True, help="run folder, checkpoint file, shipped model or shipped curve name"
+    )
+    rate = c.add_mutually_exclusive_group()
+    rate.add_argument(
+        "--lmbda",
+        type=float,
+        default=None,
+        help="operating point of a variable-rate model (its trained range)",
+    )
+    rate.add_argument(
+        "--quality",
+        type=int,
+        default=None,
+        help="N-th operating point, 1 = lowest rate: a variable-rate model's trained λ, or the models of "
+        "a shipped curve (e.g. --model baseline-ms-s8)",
+    )
+    rate.add_argument(
+        "--bpp",
+        type=float,
+        default=None,
+        help="target rate: the highest-rate operating point whose file is at most this many bits per pixel",
+    )
     c.add_argument("--band", type=int, default=None, help="1-based band to compress (default 1)")
     c.add_argument(
         "--range",
@@ -39,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         "model's training range) or LO,HI in dB, written --range=LO,HI when LO is negative",
     )
     c.add_argument("--force", action="store_true", help="replace an existing .sarc output")
+    c.add_argument("--mkdir", action="store_true", help="create the output folder if it does not exist")
     c.add_argument(
         "--units",
         default="auto",
@@ -62,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("dst", help="output GeoTIFF")
     d.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
     d.add_argument("--force", action="store_true", help="replace an existing output file")
+    d.add_argument("--mkdir", action="store_true", help="create the output folder if it does not exist")
     d.add_argument("--model", default=None, help="needed only if the model recorded in the file has moved")
     d.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -71,13 +117,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def info_lines(path: str | Path) -> list[str]:
-    """Header fields, bpp and compression ratios of a ``.sarc`` file, as ``key: value`` lines."""
-    from sarcomp.codec.scene import open_sarc
-
+    """Header fields, bpp and compression ratios of a ``.sarc`` file, as ``key: value`` lines
+    (reads the header only: no torch, no model)."""
     path = Path(path)
     fh, header, _ = open_sarc(path)
     fh.close()
     g, geo, size = header.grid, header.geo, path.stat().st_size
+    shipped = str(header.model) if header.model.kind == ID_NAME else None
     pixels = g.height * g.width
     geo_bytes = header.metadata_bytes()
     lines = [
@@ -92,6 +138,7 @@ def info_lines(path: str | Path) -> list[str]:
         f"tiles: {g.n_tiles} ({len(g.rows)} x {len(g.cols)}) of {g.tile} px, overlap {g.overlap}, "
         f"padded to a multiple of {g.pad}; coded area {g.coded_pixels() / pixels:.3f}x the scene",
         f"model: {header.model}" + (f" (lmbda {header.lmbda:g})" if header.lmbda is not None else ""),
+        f"rate: {describe_point(shipped, header.lmbda)}",
         f"string groups per tile: {header.groups}",
         f"units: {header.units}, scaling [{header.lo:g}, {header.hi:g}]",
         *_notes_lines(header.notes),
@@ -120,6 +167,18 @@ def info_lines(path: str | Path) -> list[str]:
     return lines
 
 
+def operating_point(out: dict) -> str:
+    """``model <name>, λ <λ> (quality N of M), chosen by <how>`` for a :func:`compress_file` result."""
+    quality = f", quality {out['quality']} of {out['qualities']}" if out["quality"] else ""
+    return f"model {out['model']}, λ {out['lmbda']:g}{quality}; chosen by {out['rate']}"
+
+
+def _speed(out: dict) -> str:
+    if out["encodings"] > 1:
+        return f"{out['seconds']:.2f} s for {out['encodings']} encodings"
+    return f"{out['pixels'] / max(out['seconds'], 1e-9) / 1e6:.2f} MPixel/s"
+
+
 def _notes_lines(notes: Notes | None) -> list[str]:
     if notes is None:
         return ["range rule, clipped pixels, dropped information: not recorded (file from an older sarcomp)"]
@@ -132,41 +191,74 @@ def _notes_lines(notes: Notes | None) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from sarcomp.codec.scene import compress_file, decompress_file
-
     if args.command == "info":
         print("\n".join(info_lines(args.src)))
         return
-    one_input_one_output(args.command, args.src, args.dst, args.extra)
     if args.command == "compress":
-        out = compress_file(
-            args.src,
-            args.dst,
-            args.model,
-            band=args.band,
-            tile=args.tile,
-            overlap=args.overlap,
-            device=args.device,
-            progress=not args.quiet,
-            units=args.units,
-            band_specs=args.band_specs,
-            range_rule=args.range,
-            force=args.force,
-        )
-        print(
-            f"{args.dst}: {out['bytes']} bytes, {out['bpp']:.4f} bpp ({out['billed_bpp']:.4f} without "
-            f"metadata), {out['pixels'] / max(out['seconds'], 1e-9) / 1e6:.2f} MPixel/s"
-        )
-        print(
-            f"{args.dst}: range {out['range']}; clipped {100 * out['clipped_low']:.2f}% of valid pixels "
-            f"low, {100 * out['clipped_high']:.2f}% high"
-        )
+        _compress(args)
         return
+    from sarcomp.codec.guard import one_input_one_output  # rasterio: not for info or --help
+    from sarcomp.codec.scene import decompress_file  # torch: only to code
+
+    src, dst = one_input_one_output(args.command, [args.src, args.dst, *args.extra])
     out = decompress_file(
-        args.src, args.dst, model=args.model, device=args.device, progress=not args.quiet, force=args.force
+        src,
+        dst,
+        model=args.model,
+        device=args.device,
+        progress=not args.quiet,
+        force=args.force,
+        mkdir=args.mkdir,
     )
     rate = out["pixels"] / max(out["seconds"], 1e-9) / 1e6
-    print(f"{args.dst}: {out['pixels']} pixels from {out['bpp']:.4f} bpp, {rate:.2f} MPixel/s")
+    print(f"{dst}: {out['pixels']} pixels from {out['bpp']:.4f} bpp, {rate:.2f} MPixel/s")
+
+
+def _compress(args: argparse.Namespace) -> None:
+    from sarcomp.codec.compressor import CodingSettings, compress_one  # torch: only to code
+    from sarcomp.codec.guard import one_input_one_output
+    from sarcomp.codec.rate import RateRequest
+    from sarcomp.codec.scaling import parse_range
+
+    rate = RateRequest(args.lmbda, args.quality, args.bpp)
+    quiet = args.quiet or args.out_dir is not None
+    rule = parse_range(args.range)
+    settings = CodingSettings(
+        args.band, args.tile, args.overlap, args.device, not quiet, args.units, args.band_specs, rule
+    )
+    if args.out_dir is not None:
+        _compress_many(args, settings, rate)
+        return
+    src, dst = one_input_one_output("compress", args.paths)
+    out = compress_one(src, dst, args.model, settings, rate, args.force, args.mkdir)
+    print(
+        f"{dst}: {out['bytes']} bytes, {out['bpp']:.4f} bpp ({out['billed_bpp']:.4f} without metadata), {_speed(out)}"
+    )
+    print(f"{dst}: {operating_point(out)}")
+    print(
+        f"{dst}: range {out['range']}; clipped {100 * out['clipped_low']:.2f}% of valid pixels "
+        f"low, {100 * out['clipped_high']:.2f}% high"
+    )
+
+
+def _compress_many(args: argparse.Namespace, settings, rate) -> None:
+    from sarcomp.codec import batch
+
+    jobs = batch.plan_jobs(args.paths, args.out_dir, args.force, args.mkdir)
+    batch.check_rate(args.model, rate, args.device)
+    code = partial(batch.compress_job, model_ref=args.model, settings=settings, rate=rate, force=args.force)
+
+    def report(done: batch.Done, count: int) -> None:
+        if done.error is not None:
+            print(f"error: {done.error}", file=sys.stderr)
+        else:
+            print(f"[{count}/{len(jobs)}] {done.job.src} -> {done.job.dst}: {done.result['bpp']:.4f} bpp")
+
+    outcomes = batch.run_jobs(jobs, code, args.workers, report)
+    print(batch.summary_table(outcomes))
+    failed = sum(d.error is not None for d in outcomes)
+    if failed:
+        raise SarcompError(f"{failed} of {len(outcomes)} files not compressed (errors above)")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -4,8 +4,9 @@
 ``sarcomp compress *.tif --model m`` with two GeoTIFFs would otherwise replace the second one with
 ``.sarc`` bytes. It also refuses an existing output that is not a ``.sarc`` file, and any existing
 output without ``--force``. ``decompress`` refuses an existing output without ``--force`` and never
-writes over a ``.sarc`` file. Either command takes exactly one input and one output; more paths
-(a shell glob) are refused with the loop that codes several files.
+writes over a ``.sarc`` file. The folder an output goes into must exist (``--mkdir`` makes it).
+Either command takes one input and one output; more paths (a shell glob) are refused unless
+``compress -o <folder>`` names an output folder.
 
 **Dropped information.** A ``.sarc`` file holds one real channel: the phase of complex samples
 (complex64, or I/Q in two bands) and the bands not read are dropped. :func:`dropped_information`
@@ -25,18 +26,29 @@ from sarcomp.errors import RasterError, SarcompError
 
 log = logging.getLogger(__name__)
 
-LOOP = 'for f in *.tif; do sarcomp compress "$f" "${f%.tif}.sarc" --model <model>; done'
+SEVERAL = "sarcomp compress *.tif -o <folder> --model <model>"
 
 
-def one_input_one_output(command: str, src: str, dst: str, extra: Sequence[str]) -> None:
-    """Refuse more than two paths, saying how to code several files."""
-    if extra:
-        paths = ", ".join([src, dst, *extra])
+def one_input_one_output(command: str, paths: Sequence[str]) -> tuple[str, str]:
+    """(input, output) of a command given exactly two paths; more paths (a shell glob) or fewer are
+    refused, saying how to code several files."""
+    if len(paths) < 2:
+        more = " or -o <folder>" if command == "compress" else ""
         raise SarcompError(
-            f"{command} takes one input and one output, got {2 + len(extra)} paths ({paths}); a shell "
-            f"glob such as *.tif expands to every matching file. To code several files, run it once per "
-            f"file, e.g. {LOOP}"
+            f"{command}: give an input and an output{more} (got {', '.join(paths) or 'nothing'})"
         )
+    if len(paths) > 2:
+        raise SarcompError(
+            f"{command} takes one input and one output, got {len(paths)} paths ({', '.join(paths)}); a shell "
+            f"glob such as *.tif expands to every matching file. To compress several files into a folder: "
+            f"{SEVERAL}"
+        )
+    src, dst = paths
+    if command == "compress" and Path(src).is_dir():
+        raise SarcompError(
+            f"{src}: is a folder; to compress the rasters in it give an output folder: -o <folder>"
+        )
+    return src, dst
 
 
 def is_sarc(path: Path) -> bool:
@@ -54,24 +66,38 @@ def raster_driver(path: Path) -> str | None:
         return None
 
 
-def _existing(src: Path, dst: Path) -> bool:
+def _existing(src: Path | None, dst: Path) -> bool:
     if dst.is_dir():
         raise SarcompError(f"{dst}: is a folder; give the output file's name")
-    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+    if dst.exists() and src is not None and src.exists() and dst.resolve() == src.resolve():
         raise SarcompError(f"{dst}: output would overwrite the input")
     return dst.exists()
 
 
-def check_compress_output(src: Path, dst: Path, force: bool) -> None:
-    """Refuse ``dst`` when it is a raster, an existing non-``.sarc`` file, or exists without ``force``."""
+def check_output_folder(dst: Path, mkdir: bool) -> None:
+    """The folder ``dst`` goes into exists, or is made when ``mkdir`` (``--mkdir``): a mistyped
+    folder is an error, never created silently."""
+    folder = dst.parent
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise SarcompError(f"{folder}: is not a folder, cannot hold the output {dst.name}")
+    if not mkdir:
+        raise SarcompError(f"{folder}: output folder does not exist; create it or pass --mkdir")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def check_compress_output(src: Path | None, dst: Path, force: bool) -> None:
+    """Refuse ``dst`` when it is a raster, an existing non-``.sarc`` file, or exists without ``force``
+    (``src``: the input, never overwritten; None for bytes already coded)."""
     if not _existing(src, dst):
         return
     driver = raster_driver(dst)
     if driver is not None:
         raise SarcompError(
             f"{dst}: output is a readable raster ({driver}); compress never writes over a raster, even "
-            f"with --force. It takes one input and one output (.sarc); to compress several files, run it "
-            f"once per file, e.g. {LOOP}"
+            f"with --force. It takes one input and one output (.sarc); to compress several files into a "
+            f"folder: {SEVERAL}"
         )
     if not is_sarc(dst):
         raise SarcompError(

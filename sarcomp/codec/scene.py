@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import io
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -39,21 +38,19 @@ from tqdm import tqdm
 
 from sarcomp.codec import guard, scaling
 from sarcomp.codec.container import (
-    ID_NAME,
     Geo,
     Grid,
     Header,
     MaskWriter,
     ModelId,
-    Notes,
     float32,
     iter_strings,
     mask_rows,
     read_header,
     write_container,
 )
+from sarcomp.codec.sarcfile import decoder_model, open_sarc, physical_values
 from sarcomp.codec.scaling import ClipTally, RangeRule, stored_scaling
-from sarcomp.data.representation import Representation, Scaling
 from sarcomp.data.tiles import Scene
 from sarcomp.devices import pick_device
 from sarcomp.errors import BitstreamError, SarcompError
@@ -333,21 +330,6 @@ def scene_grid(height: int, width: int, tile: int, overlap: int, model: torch.nn
 # Files
 
 
-def _geo(ds: Any, band: int, src: Path, model_source: str) -> Geo:
-    crs = ds.crs
-    epsg = crs.to_epsg() if crs else None
-    return Geo(
-        crs_epsg=epsg,
-        crs_wkt=crs.to_wkt() if crs and epsg is None else None,
-        transform=tuple(float(v) for v in tuple(ds.transform)[:6]),
-        nodata=None if ds.nodata is None else float(ds.nodata),
-        description=ds.descriptions[band - 1] or "",
-        source=src.name,
-        source_bytes=src.stat().st_size,
-        model_hint=model_source if Path(model_source).exists() else "",
-    )
-
-
 def compress_file(
     src: str | Path,
     dst: str | Path,
@@ -362,6 +344,10 @@ def compress_file(
     band_specs: str | Path | None = None,
     range_rule: str | RangeRule = "scene",
     force: bool = False,
+    lmbda: float | None = None,
+    quality: int | None = None,
+    bpp: float | None = None,
+    mkdir: bool = False,
 ) -> dict[str, Any]:
     """Compress band ``band`` (default 1) of the raster ``src`` into the ``.sarc`` file ``dst`` (atomically).
 
@@ -370,135 +356,24 @@ def compress_file(
     ``model`` or ``"LO,HI"`` dB: :mod:`sarcomp.codec.scaling`). ``band_specs`` is a band-spec file
     (:mod:`sarcomp.data.bandspecs`): its entry for ``src``, if any, sets bands (two-band I/Q too)
     and units instead of ``band`` and ``units``. ``dst`` must not be a raster, nor an existing file
-    unless it is a ``.sarc`` file and ``force`` is set (:mod:`sarcomp.codec.guard`).
+    unless it is a ``.sarc`` file and ``force`` is set (:mod:`sarcomp.codec.guard`); its folder must
+    exist unless ``mkdir``. At most one of ``lmbda`` (a variable-rate model's λ), ``quality`` (the
+    model's or its shipped curve's N-th operating point) and ``bpp`` (the highest-rate point whose
+    file is at most that many bits per pixel) chooses the rate (:mod:`sarcomp.codec.rate`).
 
     Returns ``bytes`` (file size), ``billed_bytes`` (without the metadata: georeferencing and
     notes), ``bpp`` (file bytes per scene pixel), ``billed_bpp``, ``pixels``, ``tiles``,
-    ``seconds``, ``range`` (the clip range and its rule), ``clipped_low`` / ``clipped_high`` (shares
-    of the valid pixels cut off) and ``dropped`` (information not coded).
+    ``seconds`` (coding and writing, model loading excluded; every encoding of a ``bpp`` search
+    included), ``model`` and ``lmbda`` (the point coded), ``quality`` (of ``qualities``; None
+    between trained λ), ``rate`` (how the point was chosen), ``range`` (the clip range and its rule), ``clipped_low`` /
+    ``clipped_high`` (shares of the valid pixels cut off) and ``dropped`` (information not coded).
     """
-    src, dst = Path(src), Path(dst)
+    from sarcomp.codec.compressor import CodingSettings, compress_one  # the file pipeline
+    from sarcomp.codec.rate import RateRequest
+
     rule = range_rule if isinstance(range_rule, RangeRule) else scaling.parse_range(range_rule)
-    guard.check_compress_output(src, dst, force)
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-        return _compress(src, dst, model_ref, band, tile, overlap, device, progress, units, band_specs, rule)
-
-
-def _compress(
-    src: Path,
-    dst: Path,
-    model_ref: str | Path,
-    band: int | None,
-    tile: int,
-    overlap: int,
-    device: str,
-    progress: bool,
-    units: str,
-    band_specs: str | Path | None,
-    rule: RangeRule,
-) -> dict[str, Any]:
-    from sarcomp.codec.modelref import resolve_model
-    from sarcomp.data.bandspecs import file_settings, load_band_specs
-    from sarcomp.data.rasters import BandSpec, open_raster
-
-    dev = pick_device(device, "--device")
-    loaded = resolve_model(model_ref, dev)
-    data = loaded.cfg.get("data") or {}
-    try:
-        spec = BandSpec(bands=(int(band or 1),), complex_to=str(data.get("complex_to", "intensity")))
-    except ValueError as exc:
-        raise SarcompError(f"--band: {exc}") from None
-    training = scaling.training_representation(loaded.cfg)
-    try:
-        rep = replace(training, units=units)
-    except ValueError as exc:
-        raise SarcompError(f"--units: {exc}") from None
-    specs = load_band_specs(band_specs) if band_specs is not None else None
-    spec, rep = file_settings(src, specs, spec, rep)
-    scene = scaling.load_for_coding(src, spec, rep, rule, training)
-    described = specs is not None and specs.match(src) is not None
-    guessed = rep.units == "auto" and not scene.info.is_complex  # resolve_units warned of unread bands
-    dropped = guard.dropped_information(src, scene.info, spec, band is not None, described, guessed)
-    grid = scene_grid(scene.info.height, scene.info.width, tile, overlap, loaded.model)
-    lmbda = float(loaded.model.lmbda) if getattr(loaded.model, "lmbdas", ()) else None
-    start, tally = time.perf_counter(), ClipTally()
-    with open_raster(src) as ds, tempfile.SpooledTemporaryFile(SPOOL_BYTES) as spool:
-        header = encode_scene(
-            loaded.model,
-            scene,
-            ds,
-            grid,
-            loaded.identity,
-            dev,
-            spool,
-            lmbda=lmbda,
-            progress=progress,
-            tally=tally,
-        )
-        header.geo = _geo(ds, spec.bands[0], src, loaded.source)
-        how = scaling.describe(rule, scene)
-        header.notes = Notes(how, *(float32(v) for v in tally.shares), dropped)
-
-        def write(tmp: Path) -> None:
-            spool.seek(0)
-            with open(tmp, "wb") as fh:
-                write_container(fh, header, iter(lambda: spool.read(1 << 20), b""))
-
-        atomic_write(dst, write)
-    scaling.warn_if_clipped(src, tally.shares, rule, how)
-    seconds = time.perf_counter() - start
-    size = dst.stat().st_size
-    billed = size - header.metadata_bytes()
-    pixels = grid.height * grid.width
-    return {
-        "path": str(dst),
-        "bytes": size,
-        "billed_bytes": billed,
-        "bpp": 8 * size / pixels,
-        "billed_bpp": 8 * billed / pixels,
-        "pixels": pixels,
-        "tiles": grid.n_tiles,
-        "seconds": seconds,
-        "model_id": str(loaded.identity),
-        "range": how,
-        "clipped_low": tally.shares[0],
-        "clipped_high": tally.shares[1],
-        "dropped": list(dropped),
-    }
-
-
-def open_sarc(path: str | Path) -> tuple[BinaryIO, Header, int]:
-    """Open a ``.sarc`` file and parse (and checksum) its header; the caller closes the handle."""
-    path = Path(path)
-    if not path.is_file():
-        raise SarcompError(f"{path}: file not found")
-    fh = open(path, "rb")  # noqa: SIM115 - returned to the caller
-    try:
-        header, offset = read_header(fh, path.stat().st_size, str(path))
-    except BaseException:
-        fh.close()
-        raise
-    return fh, header, offset
-
-
-def _decoder_model(header: Header, model_ref: str | Path | None, device: torch.device, name: str):
-    from sarcomp.codec.modelref import resolve_model
-
-    ref = model_ref or (header.model.value.decode() if header.model.kind == ID_NAME else None)
-    hint = header.geo.model_hint if header.geo else ""
-    if not ref and not (hint and Path(hint).exists()):
-        where = f" (recorded as {hint}, now absent)" if hint else ""
-        raise SarcompError(
-            f"{name}: made with model {header.model}{where}; pass --model <run folder or checkpoint>"
-        )
-    ref = ref or hint
-    loaded = resolve_model(ref, device)
-    if loaded.identity != header.model:
-        raise BitstreamError(
-            f"{name}: made with model {header.model}, but --model {ref} is {loaded.identity}; "
-            "decode it with the model that made it"
-        )
-    return loaded
+    settings = CodingSettings(band, tile, overlap, device, progress, units, band_specs, rule)
+    return compress_one(src, dst, model_ref, settings, RateRequest(lmbda, quality, bpp), force, mkdir)
 
 
 def decompress_file(
@@ -509,15 +384,17 @@ def decompress_file(
     device: str = "auto",
     progress: bool = True,
     force: bool = False,
+    mkdir: bool = False,
 ) -> dict[str, Any]:
     """Decode the ``.sarc`` file ``src`` into the GeoTIFF ``dst`` (atomically): physical units of the
     source (intensity, amplitude or dB; display8 as uint8), its CRS, transform and nodata mask.
 
     ``model`` is needed only when the file was not made by a shipped model and the run folder or
     checkpoint recorded in it has moved. An existing ``dst`` is replaced only with ``force`` (and
-    never when it is a ``.sarc`` file). Returns ``bytes``, ``bpp``, ``pixels``, ``seconds``.
+    never when it is a ``.sarc`` file); its folder must exist unless ``mkdir``. Returns ``bytes``, ``bpp``, ``pixels``, ``seconds``.
     """
     src, dst = Path(src), Path(dst)
+    guard.check_output_folder(dst, mkdir)
     guard.check_decompress_output(src, dst, force)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         return _decompress(src, dst, model, device, progress)
@@ -533,9 +410,8 @@ def _decompress(
     dev = pick_device(device, "--device")
     fh, header, offset = open_sarc(src)
     with fh:
-        loaded = _decoder_model(header, model, dev, str(src))
+        loaded = decoder_model(header, model, dev, str(src))
         grid, geo = header.grid, header.geo or Geo()
-        rep, clip = Representation(units=header.units), Scaling(header.lo, header.hi)
         display8 = header.units == "display8"
         nodata = geo.nodata
         if nodata is None and header.mask is not None:
@@ -560,9 +436,7 @@ def _decompress(
 
         def sink_to(out: Any) -> BandSink:
             def sink(row: int, unit: np.ndarray, valid: np.ndarray) -> None:
-                physical = rep.from_unit(unit, clip)
-                physical = np.rint(np.clip(physical, 0, 255)) if display8 else physical
-                physical = np.where(valid, physical, nodata if nodata is not None else 0)
+                physical = physical_values(header, unit, valid, nodata if nodata is not None else 0)
                 window = Window(0, row, grid.width, len(unit))
                 out.write(physical.astype(profile["dtype"])[None], window=window)
 

@@ -3,8 +3,9 @@
 Splits are by scene, never by tile: ``<root>/{train,val,test}/`` when those folders exist.
 A flat folder is split by sorted file name (every 5th scene to val, the rest to train; with
 fewer than 5 files the last one to val: a validation scene is never a training scene) for
-training, and is used whole as the test split for evaluation. The scene lists of a run are
-recorded in its folder (``scenes.json``) so evaluation can refuse training scenes.
+training; for evaluation the whole folder is the test split, less every scene a run trained or
+validated on (the scene lists of a run are recorded in its folder, ``scenes.json``, and evaluation
+drops them by path and SHA-256), so a run trained on a flat folder finds nothing to test in it.
 """
 
 from __future__ import annotations

@@ -137,9 +137,10 @@ def exclude_training_scenes(
             log.warning("%s: the run trained or validated on this scene; excluded from evaluation", s.path)
     if not kept:
         raise SarcompError(
-            "every evaluation scene was used in training (a flat data folder has no test split: "
-            "put held-out scenes in <data folder>/test/ and the training ones in train/ and val/, "
-            "or evaluate on other scenes with data=geotiff data.root=<folder>)"
+            "every evaluation scene was used in training (for a flat data folder the whole folder is the "
+            "test split, less every scene a run trained or validated on: put held-out scenes in <data "
+            "folder>/test/ and the training ones in train/ and val/, or evaluate on other scenes with "
+            "data=geotiff data.root=<folder>)"
         )
     return kept
 

@@ -110,6 +110,16 @@ def evaluate_pretrained(
     return payload, path
 
 
+def written_paths(path: Path, data_cfg: Any, classic: Mapping[str, Any] | None) -> list[Path]:
+    """The files :func:`evaluate_pretrained` wrote: its metrics file ``path`` and, when classic
+    codecs were rate-matched, the ``matched*.json`` beside it."""
+    from sarcomp.evaluation.classic import matched_codecs
+    from sarcomp.runs import data_tag, matched_path
+
+    matched = [matched_path(path, data_tag(str(data_cfg["root"])))] if matched_codecs(classic) else []
+    return [path, *matched]
+
+
 def set_operating_point(model: Any, lmbda: float) -> None:
     """``model.set_lmbda`` with its refusal as a one-line :class:`SarcompError`."""
     try:

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,9 @@ from torch import Tensor, nn
 from sarcomp.codec.scene import pad_multiple
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import write_json
-from sarcomp.interpret import figures
+from sarcomp.interpret import captions, figures
 from sarcomp.interpret.bits import bits_and_error
+from sarcomp.interpret.captions import Crop, choose_roi, layer_names, padding_border, roi_share
 from sarcomp.interpret.gradcam import (
     DistortionTarget,
     RateTarget,
@@ -34,12 +35,14 @@ from sarcomp.models.autoencoder import STRIDE
 
 @dataclass(frozen=True)
 class ExplainOptions:
-    """What to compute. ``roi``: (row, col, height, width) of the distortion target, default a
-    square of a quarter of the tile side centred on the brightest pixel; ``queries``: (row, col)
-    self-attention queries, default the brightest pixel, the centre and the upper-left quarter."""
+    """What to compute. ``roi``: (row, col, height, width) of the distortion target, default the
+    square of a quarter of the tile side where the content is (:func:`~sarcomp.interpret.captions.choose_roi`);
+    ``queries``: (row, col) self-attention queries, default the brightest pixel, the centre and the
+    upper-left quarter."""
 
     roi: tuple[int, int, int, int] | None = None
     queries: tuple[tuple[int, int], ...] | None = None
+    tiles_note: str = ""  # where the channel-weight distribution's tiles come from (its caption)
     rise_masks: int = 256
     rise_batch: int = 16
     rise_cells: int = 8
@@ -53,13 +56,6 @@ def _brightest(x: Tensor) -> tuple[int, int]:
     smooth = torch.nn.functional.avg_pool2d(x[:1, :1].float(), 5, 1, 2)
     idx = int(smooth.flatten().argmax())
     return idx // x.shape[-1], idx % x.shape[-1]
-
-
-def default_roi(x: Tensor) -> tuple[int, int, int, int]:
-    h, w = x.shape[-2:]
-    r, c = _brightest(x)
-    bh, bw = max(h // 4, 1), max(w // 4, 1)
-    return min(max(r - bh // 2, 0), h - bh), min(max(c - bw // 2, 0), w - bw), bh, bw
 
 
 def roi_mask(x: Tensor, roi: tuple[int, int, int, int]) -> Tensor:
@@ -93,11 +89,14 @@ def explain_tile(
     tiles: Tensor | None = None,
     opts: ExplainOptions | None = None,
     label: str = "",
+    crop: Crop | None = None,
 ) -> tuple[dict[str, Figure], dict[str, Any]]:
     """Figures (by file stem) and a summary for one tile ``x`` ``[1, 1, H, W]`` in [0, 1].
 
-    ``tiles`` ``[N, 1, h, w]`` give the channel-weight distribution (default: ``x`` alone).
-    Raw Grad-CAM maps are in the target's units (squared error in [0, 1] units per unit of
+    ``tiles`` ``[N, 1, h, w]`` give the channel-weight distribution (default: ``x`` alone);
+    ``crop`` says where the tile lies in its scene (every caption states it). Layers are named
+    for people (:func:`~sarcomp.interpret.captions.layer_names`); the summary keeps the module
+    names. Raw Grad-CAM maps are in the target's units (squared error in [0, 1] units per unit of
     activation, bits), so their maxima in the summary compare across variants.
     """
     opts = opts or ExplainOptions()
@@ -108,23 +107,33 @@ def explain_tile(
     size = tuple(x.shape[-2:])
     image = x[0, 0]
     prefix = f"{label}: " if label else ""
+    where = crop.describe() if crop is not None else f"a {size[0]} x {size[1]} px tile"
+    names = layer_names(model)
     figs: dict[str, Figure] = {}
-    summary: dict[str, Any] = {"tile": list(size)}
+    summary: dict[str, Any] = {"tile": list(size), "layer_names": names}
 
     with torch.no_grad(), record_gates(model) as rec:
         out = model(x)
     if rec.spatial:
-        maps = {n: upsample(m, size)[0, 0] for n, m in rec.spatial.items()}
-        figs["attention_spatial"] = figures.spatial_maps_figure(image, maps, prefix + "spatial attention")
+        maps = {captions.label(names, n): upsample(m, size)[0, 0] for n, m in rec.spatial.items()}
+        borders = {
+            captions.label(names, n): padding_border(model, n, m.shape[-1], size[-1])
+            for n, m in rec.spatial.items()
+        }
+        fig = figures.spatial_maps_figure(image, maps, prefix + "spatial attention", borders)
+        figs["attention_spatial"] = figures.add_caption(fig, captions.spatial_caption(where, borders))
     if rec.channel:
-        figs["channel_weights"] = figures.channel_weights_figure(
-            {n: w[0] for n, w in rec.channel.items()}, prefix + "channel weights of this tile"
+        fig = figures.channel_weights_figure(
+            {captions.label(names, n): w[0] for n, w in rec.channel.items()},
+            prefix + "channel weights of this tile",
         )
+        figs["channel_weights"] = figures.add_caption(fig, f"Input: {where}.")
     if rec.channel and opts.distribution:
         dist = _channel_weights(model, tiles if tiles is not None else x)
-        figs["channel_distribution"] = figures.channel_distribution_figure(
-            dist, prefix + "channel weights over tiles"
+        fig = figures.channel_distribution_figure(
+            {captions.label(names, n): w for n, w in dist.items()}, prefix + "channel weights over tiles"
         )
+        figs["channel_distribution"] = figures.add_caption(fig, opts.tiles_note or f"Tiles of {where}.")
         summary["channel_weights"] = {
             n: {"min": float(w.min()), "max": float(w.max())} for n, w in dist.items()
         }
@@ -135,42 +144,60 @@ def explain_tile(
         for name, (q, k, heads) in rec.qk.items():
             fh, fw = size[0] // q.shape[-2], size[1] // q.shape[-1]
             cells = [(min(r // fh, q.shape[-2] - 1), min(c // fw, q.shape[-1] - 1)) for r, c in queries]
-            maps[name] = upsample(query_attention(q, k, heads, cells), size)[0]
-        figs["self_attention"] = figures.query_attention_figure(
+            maps[captions.label(names, name)] = upsample(query_attention(q, k, heads, cells), size)[0]
+        fig = figures.query_attention_figure(
             image, maps, queries, prefix + "self-attention weights of query pixels"
         )
+        figs["self_attention"] = figures.add_caption(fig, captions.query_caption(where, opts.queries is None))
     if rec.theta:
         summary["stn_theta"] = {n: t[0].tolist() for n, t in rec.theta.items()}
 
     bits, err = bits_and_error(model, x)
-    figs["bits"] = figures.bits_figure(
+    fig = figures.bits_figure(
         image, out["x_hat"][0, 0].clamp(0, 1), bits[0, 0], err[0, 0], prefix + "where the bits go"
     )
+    figs["bits"] = figures.add_caption(fig, captions.bits_caption(where))
     summary["bpp_estimated"] = float(bits.mean())
     summary["mse"] = float(err.mean())
 
     layers = default_layers(model)
-    roi = opts.roi or default_roi(x)
+    if opts.roi is not None:
+        roi, why = opts.roi, f"ROI given (roi={list(opts.roi)})"
+    else:
+        roi, why = choose_roi(x, stride)
     distortion = DistortionTarget(roi_mask(x, roi))
     cam_d = grad_cam(model, x, layers, distortion)
     cam_r = grad_cam(model, x, layers, RateTarget())
-    figs["gradcam_distortion"] = figures.cam_figure(
+    shares = {n: roi_share(m, roi) for n, m in cam_d.items()}
+    in_scene = f"; in the scene: {crop.in_scene(roi)}" if crop is not None else ""
+    roi_text = (
+        f"ROI rows {roi[0]}-{roi[0] + roi[2] - 1}, cols {roi[1]}-{roi[1] + roi[3] - 1} of the tile{in_scene}"
+    )
+    fig = figures.cam_figure(
         image,
-        {n: m[0, 0] for n, m in cam_d.items()},
-        prefix + f"Grad-CAM, target: MSE in ROI {roi}",
+        {captions.with_share(captions.label(names, n), shares[n]): m[0, 0] for n, m in cam_d.items()},
+        prefix + "Grad-CAM, target: squared error inside the ROI (green)",
         "a.u.",
         roi,
     )
-    figs["gradcam_rate"] = figures.cam_figure(
-        image, {n: m[0, 0] for n, m in cam_r.items()}, prefix + "Grad-CAM, target: rate (bits)", "a.u.", None
+    figs["gradcam_distortion"] = figures.add_caption(fig, captions.cam_caption(where, roi_text, why))
+    fig = figures.cam_figure(
+        image,
+        {captions.label(names, n): m[0, 0] for n, m in cam_r.items()},
+        prefix + "Grad-CAM, target: rate (bits of the whole tile)",
+        "a.u.",
+        None,
     )
+    figs["gradcam_rate"] = figures.add_caption(fig, captions.rate_caption(where))
     summary["roi"] = list(roi)
+    summary["roi_rule"] = why
+    summary["gradcam_distortion_in_roi"] = shares
     summary["gradcam_distortion"] = _stats(cam_d)
     summary["gradcam_rate"] = _stats(cam_r)
-    compare = {f"Grad-CAM {n}": m[0, 0] for n, m in cam_d.items()}
+    compare = {f"Grad-CAM, {captions.label(names, n)}": m[0, 0] for n, m in cam_d.items()}
     if opts.augmented:
         aug = augmented_grad_cam(model, x, layers, distortion)
-        compare |= {f"augmented {n}": m[0, 0] for n, m in aug.items()}
+        compare |= {f"augmented Grad-CAM, {captions.label(names, n)}": m[0, 0] for n, m in aug.items()}
         summary["augmented_gradcam_distortion"] = _stats(aug)
     if opts.rise:
         r = rise(
@@ -179,9 +206,10 @@ def explain_tile(
         compare[f"RISE ({opts.rise_masks} masks)"] = r[0, 0]
         summary["rise"] = {"masks": opts.rise_masks, **_stats({"map": r})["map"]}
     if len(compare) > len(cam_d):
-        figs["importance_compare"] = figures.compare_figure(
-            image, compare, prefix + "distortion in ROI: Grad-CAM, augmented Grad-CAM, RISE", roi
+        fig = figures.compare_figure(
+            image, compare, prefix + "distortion in the ROI: three attributions", roi
         )
+        figs["importance_compare"] = figures.add_caption(fig, captions.compare_caption(where, roi_text, why))
     return figs, summary
 
 
@@ -211,33 +239,36 @@ def log_validation_figures(writer: Any, model: nn.Module, x: Tensor, step: int) 
     model.train(was_training)
 
 
-def _read_unit(cfg: Any, path: Path) -> Tensor:
-    """A whole raster in the run's representation (and band-spec entry, if the run's data has
-    band specs), ``[1, 1, H, W]``; errors name the file."""
+def _read_unit(cfg: Any, path: Path) -> tuple[Tensor, str]:
+    """A whole raster as ``sarcomp compress`` codes it for this model (units guessed per file unless
+    the run's band-spec file names it; the clip range from the scene's own percentiles,
+    :mod:`sarcomp.codec.scaling`), ``[1, 1, H, W]``, and how it was read; errors name the file."""
+    from sarcomp.codec.scaling import RangeRule, describe, load_for_coding, training_representation
     from sarcomp.data.bandspecs import file_settings, load_band_specs, spec_file
-    from sarcomp.data.loaders import band_spec, representation
+    from sarcomp.data.loaders import band_spec
     from sarcomp.data.rasters import open_raster
-    from sarcomp.data.tiles import Scene
 
     if not path.is_file():
         raise SarcompError(f"{path}: image not found")
     source = spec_file(cfg.data)
     specs = load_band_specs(source) if source is not None else None
-    scene = Scene.load(path, *file_settings(path, specs, band_spec(cfg.data), representation(cfg.data)))
+    training = training_representation(cfg)
+    spec, rep = file_settings(path, specs, band_spec(cfg.data), replace(training, units="auto"))
+    scene = load_for_coding(path, spec, rep, RangeRule(), training)
     h, w = scene.info.height, scene.info.width
     if min(h, w) < STRIDE:
         raise SarcompError(f"{path}: {h}x{w} pixels, smaller than one {STRIDE}-pixel codec cell")
     with open_raster(path) as ds:
         unit, _ = scene.read_unit(ds, 0, 0, h, w)
-    return torch.from_numpy(np.ascontiguousarray(unit, dtype=np.float32))[None, None]
+    how = f"{scene.representation.units}, clip range {describe(RangeRule(), scene)}"
+    return torch.from_numpy(np.ascontiguousarray(unit, dtype=np.float32))[None, None], how
 
 
-def centre_tile(arr: Tensor, crop: int | None) -> Tensor:
-    """The centre square of side ``crop`` (default the shorter side), cut to the stride."""
-    h, w = arr.shape[-2:]
-    side = min(h, w, crop or min(h, w)) // STRIDE * STRIDE
-    r0, c0 = (h - side) // 2, (w - side) // 2
-    return arr[..., r0 : r0 + side, c0 : c0 + side].contiguous()
+def centre_window(height: int, width: int, crop: int | None) -> tuple[int, int, int, int]:
+    """(row, col, side, side): the centre square of side ``crop`` (default the shorter side), cut to
+    the stride."""
+    side = min(height, width, crop or min(height, width)) // STRIDE * STRIDE
+    return (height - side) // 2, (width - side) // 2, side, side
 
 
 def grid_tiles(arr: Tensor, tile: int) -> Tensor:
@@ -248,21 +279,31 @@ def grid_tiles(arr: Tensor, tile: int) -> Tensor:
     return grid.permute(0, 2, 3, 1, 4, 5).reshape(-1, 1, t, t).contiguous()
 
 
-def read_inputs(cfg: Any, image: Path, crop: int | None, tiles_from: Path | None) -> tuple[Tensor, Tensor]:
+def read_inputs(
+    cfg: Any, image: Path, crop: int | None, tiles_from: Path | None
+) -> tuple[Tensor, Tensor, Crop]:
     """(centre tile of ``image``, grid tiles at the run's tile size of ``tiles_from``: a raster
-    or a folder of rasters, default ``image`` itself) for the channel-weight distribution."""
+    or a folder of rasters, default ``image`` itself, for the channel-weight distribution, and
+    where the centre tile lies in the scene)."""
     from sarcomp.data.rasters import list_rasters
 
-    arr = _read_unit(cfg, image)
+    arr, how = _read_unit(cfg, image)
     sources = (
         [image] if tiles_from is None else list_rasters(tiles_from) if tiles_from.is_dir() else [tiles_from]
     )
     if not sources:
         raise SarcompError(f"{tiles_from}: no rasters found")
     t = int(cfg.data.tile_size)
-    tiles = [grid_tiles(arr if p == image else _read_unit(cfg, p), t) for p in sources]
+    tiles = [grid_tiles(arr if p == image else _read_unit(cfg, p)[0], t) for p in sources]
     side = min(x.shape[-1] for x in tiles)
-    return centre_tile(arr, crop), torch.cat([x[..., :side, :side] for x in tiles])
+    h, w = arr.shape[-2:]
+    r, c, th, tw = window = centre_window(h, w, crop)
+    where = Crop(image.name, (h, w), window, how)
+    return (
+        arr[..., r : r + th, c : c + tw].contiguous(),
+        torch.cat([x[..., :side, :side] for x in tiles]),
+        where,
+    )
 
 
 def explain_run(
@@ -274,28 +315,44 @@ def explain_run(
     checkpoint: str = "best",
     tiles_from: str | Path | None = None,
 ) -> list[Path]:
-    """Load a run, explain the centre ``crop`` of ``image``, write PNGs + ``explain.json``
-    (default folder ``<run>/explain/<image stem>``) and the same figures to the run's
-    TensorBoard (tag ``explain/<image stem>``). ``tiles_from`` (a raster or a folder, e.g. the
-    test split) gives the channel-weight distribution; default the image's own tiles."""
+    """Load a run (or a checkpoint file, or a shipped model's name), explain the centre ``crop`` of
+    ``image``, write PNGs + ``explain.json`` (default folder ``<run>/explain/<image stem>``, for a
+    shipped model ``outputs/explain/<model>/<image stem>``) and, for a run, the same figures to its
+    TensorBoard (tag ``explain/<image stem>``). ``tiles_from`` (a raster or a folder, e.g. the test
+    split) gives the channel-weight distribution; default the image's own tiles."""
     from torch.utils.tensorboard import SummaryWriter
 
+    from sarcomp.codec.modelref import resolve_model
+    from sarcomp.config import project_root
     from sarcomp.runs import load_run
 
     if not Path(image).is_file():
         raise SarcompError(f"{image}: image not found")
-    cfg, model, state = load_run(run_dir, checkpoint)
-    tile, tiles = read_inputs(cfg, Path(image), crop, Path(tiles_from) if tiles_from else None)
-    label = f"{cfg.get('experiment_name', Path(run_dir).name)} step {state.get('step', '?')}"
-    figs, summary = explain_tile(model, tile, tiles, opts, label)
+    is_run = Path(run_dir).is_dir()
+    if is_run:
+        cfg, model, state = load_run(run_dir, checkpoint)
+        label = f"{cfg.get('experiment_name', Path(run_dir).name)} step {state.get('step', '?')}"
+    else:
+        loaded = resolve_model(run_dir)
+        cfg, model, state, label = loaded.cfg, loaded.model, {}, str(loaded.identity)
+    tile, tiles, where = read_inputs(cfg, Path(image), crop, Path(tiles_from) if tiles_from else None)
+    source = Path(tiles_from).name if tiles_from else Path(image).name
+    note = f"{tiles.shape[0]} tiles of {tiles.shape[-1]} px from {source}."
+    opts = replace(opts or ExplainOptions(), tiles_note=note)
+    figs, summary = explain_tile(model, tile, tiles, opts, label, where)
     summary |= {
-        "run_dir": str(Path(run_dir).resolve()),
+        "run_dir": str(Path(run_dir).resolve()) if is_run else str(run_dir),
         "image": str(Path(image).resolve()),
         "crop": crop,
+        "crop_window": list(where.window),
         "distribution_tiles": int(tiles.shape[0]),
     }
-    out = Path(out) if out is not None else Path(run_dir) / "explain" / Path(image).stem
+    default = (
+        Path(run_dir) / "explain" if is_run else project_root() / "outputs" / "explain" / Path(run_dir).name
+    )
+    out = Path(out) if out is not None else default / Path(image).stem
     paths = write_figures(figs, summary, out)
-    with SummaryWriter(Path(run_dir) / "tensorboard") as writer:
-        log_figures(writer, figs, int(state.get("step", 0)), prefix=f"explain/{Path(image).stem}")
+    if is_run:
+        with SummaryWriter(Path(run_dir) / "tensorboard") as writer:
+            log_figures(writer, figs, int(state.get("step", 0)), prefix=f"explain/{Path(image).stem}")
     return paths

@@ -3,6 +3,7 @@ rendered to RGB arrays for TensorBoard."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -59,15 +60,41 @@ def _box(ax, box: Box | None) -> None:
         ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor="lime", linewidth=1.2))
 
 
-def spatial_maps_figure(image: Tensor, maps: Mapping[str, Tensor], title: str) -> Figure:
+def spatial_maps_figure(
+    image: Tensor,
+    maps: Mapping[str, Tensor],
+    title: str,
+    borders: Mapping[str, tuple[int, int] | None] | None = None,
+) -> Figure:
     """Each spatial gate (upsampled ``[H, W]``) over the SAR tile; the colour bar spans the
-    map's own range (gates often vary by a few hundredths around their mean)."""
-    fig, axes = _grid(len(maps))
+    map's own range (gates often vary by a few hundredths around their mean). ``borders`` (cells,
+    px) marks with a dashed square where the gate's convolution stops reading zero padding."""
+    fig, axes = _grid(len(maps), cols=2, size=4.6)
     for ax, (name, m) in zip(axes, maps.items()):
         v = _np(m)
-        _overlay(ax, fig, _np(image), v, f"spatial gate {name} [{v.min():.3f}, {v.max():.3f}]", "gate")
+        _overlay(ax, fig, _np(image), v, _wrap(f"{name}, range [{v.min():.3f}, {v.max():.3f}]", 48), "gate")
+        ring = (borders or {}).get(name)
+        if ring is not None and 0 < ring[1] < min(v.shape) // 2:
+            px = ring[1]
+            h, w = v.shape
+            ax.add_patch(
+                Rectangle(
+                    (px - 0.5, px - 0.5), w - 2 * px, h - 2 * px, fill=False, edgecolor="white", ls="--", lw=1
+                )
+            )
     fig.suptitle(title)
     return fig
+
+
+def add_caption(fig: Figure, text: str) -> Figure:
+    """``text`` under the figure, wrapped to its width."""
+    width = int(fig.get_figwidth() * 15)
+    fig.supxlabel(_wrap(text, width), fontsize=8, ha="left", x=0.01, multialignment="left")
+    return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(text, width)) or text
 
 
 def channel_weights_figure(weights: Mapping[str, Tensor], title: str) -> Figure:
@@ -82,7 +109,7 @@ def channel_weights_figure(weights: Mapping[str, Tensor], title: str) -> Figure:
         ax.set_xlim(-1, v.size)
         ax.set_xlabel("channel")
         ax.set_ylabel("gate weight")
-        ax.set_title(f"channel gate {name} (dashed: 0.5, the value at initialisation)", fontsize=9)
+        ax.set_title(_wrap(f"{name} (dashed: 0.5, the value at initialisation)", 110), fontsize=9)
     fig.suptitle(title)
     return fig
 
@@ -117,7 +144,9 @@ def query_attention_figure(
     for name, m in maps.items():
         for q, (r, c) in enumerate(queries):
             ax = axes[i]
-            _overlay(ax, fig, _np(image), _np(m[q]), f"{name}: query ({r}, {c})", "weight (upsampled)")
+            _overlay(
+                ax, fig, _np(image), _np(m[q]), _wrap(f"{name}: query ({r}, {c})", 44), "weight (upsampled)"
+            )
             ax.plot(c, r, marker="x", color="white", markersize=9, mew=2)
             i += 1
     fig.suptitle(title)
@@ -126,13 +155,16 @@ def query_attention_figure(
 
 def cam_figure(image: Tensor, maps: Mapping[str, Tensor], title: str, unit: str, box: Box | None) -> Figure:
     """Per layer: the raw map (absolute scale, comparable across variants) and the normalised
-    overlay on the tile; ``box`` marks the region of interest."""
+    overlay on the tile; ``box`` marks the region of interest. An all-0 map has no positive
+    evidence: the target does not depend on the layer, or its gradient-weighted activations are
+    at most 0 everywhere (Grad-CAM's ReLU)."""
     fig, axes = _grid(2 * len(maps), cols=2)
     for k, (name, m) in enumerate(maps.items()):
         raw = _np(m)
-        note = f"max {raw.max():.3g}" if raw.max() > 0 else "all 0: the target does not depend on it"
-        _image(axes[2 * k], fig, raw, f"{name}: raw ({note})", cmap="magma", label=unit)
-        _overlay(axes[2 * k + 1], fig, _np(image), _normalised(raw), f"{name}: normalised", "0..1")
+        note = f"max {raw.max():.3g}" if raw.max() > 0 else "all 0: no positive evidence"
+        _image(axes[2 * k], fig, raw, _wrap(f"{name}: raw ({note})", 42), cmap="magma", label=unit)
+        normalised = f"{name}: normalised" if raw.max() > 0 else f"{name}: all 0, nothing to normalise"
+        _overlay(axes[2 * k + 1], fig, _np(image), _normalised(raw), _wrap(normalised, 42), "0..1")
         _box(axes[2 * k], box)
         _box(axes[2 * k + 1], box)
     fig.suptitle(title)
@@ -143,7 +175,7 @@ def compare_figure(image: Tensor, maps: Mapping[str, Tensor], title: str, box: B
     """Normalised overlays side by side (e.g. Grad-CAM beside augmented Grad-CAM, RISE)."""
     fig, axes = _grid(len(maps), cols=len(maps))
     for ax, (name, m) in zip(axes, maps.items()):
-        _overlay(ax, fig, _np(image), _normalised(_np(m)), name, "normalised")
+        _overlay(ax, fig, _np(image), _normalised(_np(m)), _wrap(name, 40), "normalised")
         _box(ax, box)
     fig.suptitle(title)
     return fig

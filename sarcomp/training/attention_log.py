@@ -1,7 +1,8 @@
 """Attention during training: gate statistics and residual gains at every validation, to
 TensorBoard (``attention/<module>/<statistic>``) and to the run folder's ``attention.jsonl`` (one
-line per validation: ``{"step": ..., "modules": {name: {statistic: value}}}``), so a run shows
-whether its attention switched on (sarcomp.models.attention_probe)."""
+line per validation: ``{"step": ..., "modules": {name: {statistic: value}}}``, strict JSON: a
+non-finite statistic is ``null``), so a run shows whether its attention switched on
+(sarcomp.models.attention_probe)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from torch.utils.data import Dataset
 from torch.utils.tensorboard import SummaryWriter
 
 from sarcomp.data.tiles import spread_sample
+from sarcomp.fileio import json_safe
 from sarcomp.models.attention_probe import attention_modules, attention_statistics
 from sarcomp.runs import attention_log_path
 
@@ -39,7 +41,7 @@ def log_attention(
             for key, value in values.items():
                 writer.add_scalar(f"attention/{name}/{key}", value, step)
     with open(attention_log_path(run_dir), "a") as fh:
-        fh.write(json.dumps({"step": step, "modules": stats}) + "\n")
+        fh.write(json.dumps(json_safe({"step": step, "modules": stats}), allow_nan=False) + "\n")
     return stats
 
 

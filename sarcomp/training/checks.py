@@ -8,7 +8,8 @@ jobs and direct calls are covered too (their half-made folder is removed by trai
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -17,6 +18,9 @@ from omegaconf import DictConfig
 from sarcomp.cli import run_cli
 from sarcomp.data.loaders import complex_representation
 from sarcomp.errors import SarcompError
+from sarcomp.metrics.image import SSIM_WINDOW
+
+log = logging.getLogger(__name__)
 
 
 def model_stride(model_cfg: Mapping[str, Any]) -> int:
@@ -99,3 +103,25 @@ class CheckConfig(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         if config.get("task_name") == "train":
             run_cli(check_train_config, config)
+
+
+def warn_small_validation_scenes(scenes: Sequence[Any], tile_size: int) -> None:
+    """Say which validation scenes are smaller than a tile, and how validation scores them: their
+    tiles are padded by reflection and the padding masked, so loss, PSNR and SSIM use their valid
+    pixels only (SSIM is N/A, and left out of the mean, where no 11x11 window is all valid) while
+    bpp counts the whole padded tile."""
+    for scene in scenes:
+        h, w = scene.info.height, scene.info.width
+        if h >= tile_size and w >= tile_size:
+            continue
+        ssim = " SSIM is N/A for it (no 11x11 window);" if min(h, w) < SSIM_WINDOW else ""
+        log.warning(
+            "%s: validation scene of %dx%d px is smaller than data.tile_size=%d: its tiles are padded "
+            "and the padding masked;%s its bpp counts the padded tile (a data.tile_size no larger than "
+            "the scene, or larger validation scenes, validate on whole tiles)",
+            scene.path,
+            h,
+            w,
+            tile_size,
+            ssim,
+        )

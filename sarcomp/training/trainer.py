@@ -50,7 +50,7 @@ from sarcomp.runs import (
     tensorboard_dir,
 )
 from sarcomp.training.attention_log import log_attention, probe_tiles
-from sarcomp.training.checks import check_train_config, check_trainer_section
+from sarcomp.training.checks import check_train_config, check_trainer_section, warn_small_validation_scenes
 from sarcomp.training.console import StepTimer, log_end, log_start
 from sarcomp.training.distributed import DistContext, ShardSampler
 from sarcomp.training.hparams import log_hparams
@@ -81,6 +81,7 @@ class Trainer:
         # one source, or a weighted mix of several (data.sources, sarcomp.data.mix)
         self.dataset, self.train_scenes, self.val_scenes = training_data(cfg.data, int(cfg.seed))
         check_disjoint(self.train_scenes, self.val_scenes)
+        warn_small_validation_scenes(self.val_scenes, int(cfg.data.tile_size))
         if resume_state is not None:  # the same data, by content hash, or no resume
             check_same_data(read_scenes(self.run_dir), self._scene_records(), str(scenes_path(self.run_dir)))
         self.val_loader = grid_loader(
@@ -390,14 +391,16 @@ class Trainer:
     def _validate_at(self, lmbda: float | None) -> tuple[dict[str, float], tuple | None]:
         """Validation metrics at one rate (``None``: the model's own λ) and the first tiles (input,
         reconstruction), which it logs as images."""
-        sums, count, first = validation_sums(self.model, self.val_loader, self.step, lmbda)
-        *totals, count = self.ctx.sum([*sums.values(), count], self.device)
+        sums, counts, first = validation_sums(self.model, self.val_loader, self.step, lmbda)
+        keys = list(sums)
+        totals = self.ctx.sum([*sums.values(), *(counts[k] for k in keys)], self.device)
         if self.writer and first is not None:
             suffix = "" if lmbda is None else f"_lmbda_{lmbda:g}"
             if lmbda is None or lmbda == self.model.lmbdas[0]:
                 self.writer.add_images("val/input", viewable(first[0]), self.progress.step)
             self.writer.add_images(f"val/reconstruction{suffix}", viewable(first[1]), self.progress.step)
-        return {k: v / max(count, 1) for k, v in zip(sums, totals)}, first
+        sums, counts = dict(zip(keys, totals[: len(keys)])), dict(zip(keys, totals[len(keys) :]))
+        return {k: sums[k] / counts[k] if counts[k] else math.nan for k in keys}, first
 
     def _check_ranks_agree(self) -> None:
         """Every rank took the same steps and holds the same weights (DDP keeps them in sync)."""

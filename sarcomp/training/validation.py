@@ -1,5 +1,7 @@
 """One validation pass: the R-D loss, rate per latent, PSNR and SSIM summed over the validation
-tiles (this rank's share; the trainer all-reduces and divides)."""
+tiles (this rank's share; the trainer all-reduces and divides). SSIM is N/A on a tile with no
+11×11 window of valid pixels (a sliver of a small scene): it is summed and counted only where it
+is defined, never as 0."""
 
 from __future__ import annotations
 
@@ -15,13 +17,13 @@ from sarcomp.training.step import TrainStep
 @torch.no_grad()
 def validation_sums(
     model: nn.Module, loader: DataLoader, step: TrainStep, lmbda: float | None
-) -> tuple[dict[str, float], int, tuple[torch.Tensor, torch.Tensor] | None]:
-    """(sums per metric, tiles, the first four tiles and their reconstructions) at one rate
-    (``None``: the model's own λ)."""
+) -> tuple[dict[str, float], dict[str, int], tuple[torch.Tensor, torch.Tensor] | None]:
+    """(sums per metric, tiles counted per metric, the first four tiles and their reconstructions)
+    at one rate (``None``: the model's own λ)."""
     rate = {} if lmbda is None else {"lmbda": lmbda}
     latents = ("y",) if getattr(model, "entropy", "factorized") == "factorized" else ("y", "z")
     sums = {"loss": 0.0, "bpp": 0.0, **{f"bpp_{k}": 0.0 for k in latents}, "psnr": 0.0, "ssim": 0.0}
-    count, first = 0, None
+    count, ssim_count, first = 0, 0, None
     for batch in loader:
         x, mask = step.to_device(batch)
         with step.autocast():
@@ -34,10 +36,12 @@ def validation_sums(
         for name in latents:  # rate per latent: y, and z with a hyperprior
             sums[f"bpp_{name}"] += float(bits_per_pixel({name: out["likelihoods"][name]}, x.numel())) * n
         sums["psnr"] += float(psnr(x, x_hat, mask).sum())
-        sums["ssim"] += float(torch.nan_to_num(ssim(x, x_hat, mask)).sum())
+        tile_ssim = ssim(x, x_hat, mask)
+        sums["ssim"] += float(torch.nan_to_num(tile_ssim).sum())
+        ssim_count += int(torch.isfinite(tile_ssim).sum())
         count += n
         first = first or (x[:4].float().cpu(), x_hat[:4].cpu())
-    return sums, count, first
+    return sums, {k: ssim_count if k == "ssim" else count for k in sums}, first
 
 
 def viewable(tiles: torch.Tensor) -> torch.Tensor:

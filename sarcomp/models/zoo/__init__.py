@@ -11,14 +11,13 @@ with ``half`` the floating tensors are stored in float16 and restored to float32
 entropy coder's tables are then rebuilt from the restored weights by ``update()``, so a loaded
 model always decodes its own bitstreams). A file whose SHA-256 differs from the manifest's is
 refused. :func:`export_run` writes an entry from a trained run folder. The environment variable
-``SARCOMP_ZOO`` points at another zoo folder (staging models before shipping them; tests).
+``SARCOMP_ZOO`` points at another zoo folder (staging models before shipping them; tests). The
+manifest itself is read by :mod:`sarcomp.catalog` (no torch: ``sarcomp info`` reads it too).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,27 +25,21 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from sarcomp.catalog import MANIFEST, curve_of, zoo_root
+from sarcomp.catalog import read_manifest as _manifest
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import atomic_write, write_json
 
-ZOO_DIR = Path(__file__).resolve().parent
-MANIFEST = "manifest.json"
-
-
-def zoo_root(zoo_dir: str | Path | None = None) -> Path:
-    """``zoo_dir``, else ``$SARCOMP_ZOO``, else the package's own zoo."""
-    return Path(zoo_dir or os.environ.get("SARCOMP_ZOO") or ZOO_DIR)
-
-
-def _manifest(zoo_dir: str | Path | None) -> tuple[Path, list[dict[str, Any]]]:
-    root = zoo_root(zoo_dir)
-    path = root / MANIFEST
-    if not path.is_file():
-        return root, []
-    try:
-        return root, list(json.loads(path.read_text())["models"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SarcompError(f"{path}: unreadable model-zoo manifest ({exc})") from None
+__all__ = [
+    "MANIFEST",
+    "curve_of",
+    "entry",
+    "export_run",
+    "load_pretrained",
+    "sha256",
+    "shipped_names",
+    "zoo_root",
+]
 
 
 def shipped_names(zoo_dir: str | Path | None = None) -> list[str]:
@@ -62,11 +55,6 @@ def entry(name: str, zoo_dir: str | Path | None = None) -> dict[str, Any]:
             return item
     names = ", ".join(e["name"] for e in entries) or "none shipped yet"
     raise SarcompError(f"unknown pretrained model {name!r}; shipped: {names}")
-
-
-def curve_of(item: Mapping[str, Any]) -> str:
-    """The RD curve a manifest entry is a point of: its ``curve``, else the model alone."""
-    return str(item.get("curve") or item["name"])
 
 
 def sha256(path: str | Path) -> str:

@@ -1,10 +1,11 @@
 """The Python API, for notebooks and scripts: ``sarcomp.compress``, ``sarcomp.decompress`` and
 ``sarcomp.load_model`` (imported lazily by ``import sarcomp``, which stays light).
 
-:func:`compress` codes a raster file or a 2-D array exactly as ``sarcomp compress`` does (same
-tiling, clip range, rate control and ``.sarc`` bytes: an array is written to a temporary GeoTIFF
-first) and returns the file's bytes with its header; :func:`decompress` decodes ``.sarc`` bytes or
-a file to an array in the source's units with its georeferencing. Models are loaded once per
+:func:`compress` codes a raster file or an array (2-D, or bands first) exactly as ``sarcomp
+compress`` does (same tiling, clip range, rate control and ``.sarc`` bytes: an array is written to a
+temporary GeoTIFF first) and returns the file's bytes with its header; :func:`decompress` decodes
+``.sarc`` bytes or a file to an array in the source's units with its georeferencing ([bands, H, W]
+for a multi-band file). Models are loaded once per
 process (:mod:`sarcomp.codec.loading`).
 """
 
@@ -23,6 +24,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import Affine
 
 from sarcomp.codec import guard
+from sarcomp.codec.bands import band_views
 from sarcomp.codec.compressor import CodingSettings, compress_one
 from sarcomp.codec.container import Header, iter_strings
 from sarcomp.codec.loading import cached_model
@@ -53,8 +55,8 @@ class Compressed:
 
     @property
     def bpp(self) -> float:
-        """Bits per scene pixel of the whole file (what ``sarcomp compress`` prints first)."""
-        return 8 * len(self.data) / self.pixels
+        """Bits per scene pixel and band of the whole file (what ``sarcomp compress`` prints first)."""
+        return 8 * len(self.data) / (self.pixels * self.header.bands)
 
     @property
     def lmbda(self) -> float:
@@ -81,7 +83,8 @@ class Compressed:
 @dataclass(frozen=True)
 class Decoded:
     """A decoded scene: ``array`` in the source's units (float32 intensity, amplitude or dB, NaN
-    where no data; uint8 for 8-bit display renderings, 0 there), ``valid`` (bool), and the
+    where no data; uint8 for 8-bit display renderings, 0 there; [bands, H, W] for a multi-band
+    file, else [H, W]), ``valid`` (bool, the same shape), and the
     georeferencing when the file has any (``crs``, ``transform``, the source's ``nodata`` value)."""
 
     array: np.ndarray
@@ -109,6 +112,7 @@ def compress(
     bpp: float | None = None,
     units: str = "auto",
     band: int | None = None,
+    bands: list[int] | tuple[int, ...] | None = None,
     band_specs: str | Path | None = None,
     range: str = "scene",  # noqa: A002 - the option's name everywhere else (--range, range=)
     tile: int = 256,
@@ -118,16 +122,22 @@ def compress(
     transform: Affine | None = None,
     nodata: float | None = None,
 ) -> Compressed:
-    """Code a raster file, or a 2-D array, into ``.sarc`` bytes (see ``sarcomp compress``).
+    """Code a raster file, or an array, into ``.sarc`` bytes (see ``sarcomp compress``).
 
     At most one of ``lmbda``, ``quality`` and ``bpp`` chooses the rate (:mod:`sarcomp.codec.rate`).
-    An array holds one band: linear intensity by default (``units``: what it holds; ``auto``
-    guesses as for files: uint8 is an 8-bit rendering, negative values dB); ``crs``,
-    ``transform`` and ``nodata`` georeference it.
+    ``band`` codes one band of a file; ``bands`` (1-based, in order) several into one multi-band
+    file, each coded as one band is, with its own clip range. An array is 2-D (one band) or
+    [bands, H, W] (every band into one file unless ``band`` or ``bands`` picks): linear intensity by
+    default (``units``: what it holds; ``auto`` guesses as for files: uint8 is an 8-bit rendering,
+    negative values dB); ``crs``, ``transform`` and ``nodata`` georeference it. The result's ``bpp``
+    is bits per pixel and band: 8 · bytes / (pixels × bands).
     """
     ref = model.source if isinstance(model, LoadedModel) else str(model)
+    if isinstance(source, np.ndarray) and source.ndim == 3 and band is None and bands is None:
+        bands = [k + 1 for k, _ in enumerate(source)]  # (range is the clip-range argument here)
+    chosen = None if bands is None else tuple(int(b) for b in bands)
     settings = CodingSettings(
-        band, tile, overlap, device, False, units, band_specs, parse_range(range, "range=")
+        band, tile, overlap, device, False, units, band_specs, parse_range(range, "range="), chosen
     )
     rate = RateRequest(lmbda, quality, bpp)
     with tempfile.TemporaryDirectory(prefix="sarcomp-") as tmp:
@@ -146,14 +156,15 @@ def compress(
 def _array_file(
     array: np.ndarray, folder: Path, crs: Any, transform: Affine | None, nodata: float | None
 ) -> Path:
-    if array.ndim != 2 or min(array.shape) < 1:
-        raise SarcompError(f"compress: give a 2-D array (one band), not shape {array.shape}")
+    if array.ndim not in (2, 3) or min(array.shape) < 1:
+        raise SarcompError(f"compress: give a 2-D array or one of [bands, H, W], not shape {array.shape}")
+    array = array if array.ndim == 3 else array[None]
     path = folder / ARRAY_NAME
     profile = {
         "driver": "GTiff",
-        "height": array.shape[0],
-        "width": array.shape[1],
-        "count": 1,
+        "height": array.shape[1],
+        "width": array.shape[2],
+        "count": array.shape[0],
         "dtype": array.dtype,
         "nodata": nodata,
         "crs": CRS.from_user_input(crs) if crs is not None else None,
@@ -162,7 +173,7 @@ def _array_file(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)  # an array without georeferencing
         with rasterio.open(path, "w", **profile) as ds:
-            ds.write(array[None])
+            ds.write(array)
     return path
 
 
@@ -174,16 +185,19 @@ def decompress(source: bytes | str | Path, model: str | Path | None = None, devi
     dev = pick_device(device, "device")
     with fh:
         loaded = decoder_model(header, model, dev, name)
-        grid = header.grid
-        display8 = header.units == "display8"
-        out = np.zeros((grid.height, grid.width), np.uint8 if display8 else np.float32)
-        valid = np.zeros((grid.height, grid.width), bool)
+        grid, views = header.grid, band_views(header, offset)
+        display8 = all(view.units == "display8" for view, _ in views)
+        shape = (len(views), grid.height, grid.width)
+        out, valid = np.zeros(shape, np.uint8 if display8 else np.float32), np.zeros(shape, bool)
+        for k, (view, start) in enumerate(views):
 
-        def sink(row: int, unit: np.ndarray, ok: np.ndarray) -> None:
-            out[row : row + len(unit)] = physical_values(header, unit, ok, 0 if display8 else np.nan)
-            valid[row : row + len(unit)] = ok
+            def sink(row: int, unit: np.ndarray, ok: np.ndarray, k: int = k, view: Header = view) -> None:
+                out[k, row : row + len(unit)] = physical_values(view, unit, ok, 0 if display8 else np.nan)
+                valid[k, row : row + len(unit)] = ok
 
-        decode_scene(loaded.model, header, iter_strings(fh, header, offset), dev, sink, name=name)
+            decode_scene(loaded.model, view, iter_strings(fh, view, start), dev, sink, name=name)
+        if header.band_table is None:
+            out, valid = out[0], valid[0]
     geo = header.geo
     crs = None
     if geo is not None and (geo.crs_epsg or geo.crs_wkt):

@@ -75,10 +75,12 @@ def test_an_array_is_georeferenced_as_given(cached_models):
     decoded = sarcomp.decompress(packed.data)
     assert str(decoded.crs) == "EPSG:32632" and decoded.transform == transform
     assert packed.header.geo.source == "array.tif" and decoded.array.shape == (80, 96)
-    bare = sarcomp.decompress(sarcomp.compress(image, model="baseline-ms-s8-l01").data)
+    bare_data = sarcomp.compress(image, model="baseline-ms-s8-l01").data
+    bare = sarcomp.decompress(bare_data)
     assert bare.crs is None
+    assert sarcomp.compress(image[None], model="baseline-ms-s8-l01").data == bare_data  # one band first
     with pytest.raises(sarcomp.errors.SarcompError, match="2-D array"):
-        sarcomp.compress(image[None], model="baseline-ms-s8-l01")
+        sarcomp.compress(image[None, None], model="baseline-ms-s8-l01")
 
 
 def test_import_sarcomp_names_the_api_lazily():

@@ -1,7 +1,7 @@
 """The ``sarcomp`` command: compress a SAR raster to ``.sarc``, decompress it to GeoTIFF, inspect a file.
 
-    sarcomp compress <in.tif> <out.sarc> --model <run folder | checkpoint | shipped name> [--band N] [--tile 256]
-        [--lmbda L | --quality N | --bpp T] [--range scene | model | --range=LO,HI] [--force] [--mkdir]
+    sarcomp compress <in.tif> <out.sarc> --model <run folder | checkpoint | shipped name> [--band N | --bands 1,2]
+        [--tile 256] [--lmbda L | --quality N | --bpp T] [--range scene | model | --range=LO,HI] [--force] [--mkdir]
     sarcomp compress <in.tif | folder>... -o <folder> --model ... [--workers N] [...]
     sarcomp decompress <in.sarc> <out.tif> [--model ...] [--force] [--mkdir]
     sarcomp info <in.sarc>
@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from sarcomp.codec.container import ID_NAME, Notes
+from sarcomp.codec.bands import parse_bands
+from sarcomp.codec.container import ID_NAME, Header, Notes
 from sarcomp.codec.rate import describe_point
 from sarcomp.codec.sarcfile import open_sarc
 from sarcomp.errors import SarcompError
@@ -77,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--band", type=int, default=None, help="1-based band to compress (default 1)")
     c.add_argument(
+        "--bands",
+        default=None,
+        help="1-based bands to compress into one multi-band .sarc file, in this order (e.g. 1,2)",
+    )
+    c.add_argument(
         "--range",
         default="scene",
         help="clip range of the dB level: scene (default: the scene's own percentiles), model (the "
@@ -124,7 +130,7 @@ def info_lines(path: str | Path) -> list[str]:
     fh.close()
     g, geo, size = header.grid, header.geo, path.stat().st_size
     shipped = str(header.model) if header.model.kind == ID_NAME else None
-    pixels = g.height * g.width
+    pixels, count = g.height * g.width, header.bands
     geo_bytes = header.metadata_bytes()
     lines = [
         f"file: {path} ({size} bytes)",
@@ -140,13 +146,15 @@ def info_lines(path: str | Path) -> list[str]:
         f"model: {header.model}" + (f" (lmbda {header.lmbda:g})" if header.lmbda is not None else ""),
         f"rate: {describe_point(shipped, header.lmbda)}",
         f"string groups per tile: {header.groups}",
-        f"units: {header.units}, scaling [{header.lo:g}, {header.hi:g}]",
+        f"units: {header.units}, scaling [{header.lo:g}, {header.hi:g}]" + (" (band 1)" if count > 1 else ""),
         *_notes_lines(header.notes),
+        *_band_lines(header),
         f"nodata mask: {'yes (' + str(len(header.mask)) + ' bytes)' if header.mask is not None else 'none'}",
         f"header: {len(header.decoder_bytes())} bytes for decoding, {geo_bytes} bytes metadata "
         "(georeferencing, notes)",
-        f"bpp: {8 * size / pixels:.4f} (file), {8 * (size - geo_bytes) / pixels:.4f} (without metadata)",
-        f"ratio vs float32: {4 * pixels / size:.1f}:1",
+        f"bpp: {8 * size / (pixels * count):.4f} (file), {8 * (size - geo_bytes) / (pixels * count):.4f} "
+        "(without metadata)" + (f"; bits / (pixels x {count} bands)" if count > 1 else ""),
+        f"ratio vs float32: {4 * pixels * count / size:.1f}:1",
     ]
     if geo is not None:
         crs = f"EPSG:{geo.crs_epsg}" if geo.crs_epsg else ("WKT" if geo.crs_wkt else "none")
@@ -154,7 +162,7 @@ def info_lines(path: str | Path) -> list[str]:
             f"crs: {crs}",
             f"transform: {', '.join(f'{v:g}' for v in geo.transform) if geo.transform else 'none'}",
             f"nodata value: {'none' if geo.nodata is None else geo.nodata}",
-            f"band description: {geo.description or '-'}",
+            *([f"band description: {geo.description or '-'}"] if count == 1 else []),
             f"source: {geo.source or '-'}"
             + (
                 f" ({geo.source_bytes} bytes, ratio {geo.source_bytes / size:.1f}:1)"
@@ -190,6 +198,21 @@ def _notes_lines(notes: Notes | None) -> list[str]:
     return lines + [f"dropped: {text}" for text in notes.dropped]
 
 
+def _band_lines(header: Header) -> list[str]:
+    """One line per band of a multi-band file (none for a single-band one)."""
+    if header.band_table is None:
+        return []
+    lines = [f"bands: {header.bands} in one file (source bands, in order)"]
+    for k, e in enumerate(header.band_table.entries, 1):
+        mask = header.mask if k == 1 else e.mask
+        lines.append(
+            f"band {k}: source band {e.source} '{e.description or '-'}', {e.units}, scaling [{e.lo:g}, "
+            f"{e.hi:g}], clipped {100 * e.clipped_low:.2f}% low, {100 * e.clipped_high:.2f}% high, "
+            f"nodata mask {'yes' if mask is not None else 'none'}"
+        )
+    return lines
+
+
 def _run(args: argparse.Namespace) -> None:
     if args.command == "info":
         print("\n".join(info_lines(args.src)))
@@ -223,22 +246,27 @@ def _compress(args: argparse.Namespace) -> None:
     rate = RateRequest(args.lmbda, args.quality, args.bpp)
     quiet = args.quiet or args.out_dir is not None
     rule = parse_range(args.range)
+    bands = parse_bands(args.bands)
     settings = CodingSettings(
-        args.band, args.tile, args.overlap, args.device, not quiet, args.units, args.band_specs, rule
+        args.band, args.tile, args.overlap, args.device, not quiet, args.units, args.band_specs, rule, bands
     )
     if args.out_dir is not None:
         _compress_many(args, settings, rate)
         return
     src, dst = one_input_one_output("compress", args.paths)
     out = compress_one(src, dst, args.model, settings, rate, args.force, args.mkdir)
+    per = f" per band ({len(out['bands'])} bands)" if len(out["bands"]) > 1 else ""
     print(
-        f"{dst}: {out['bytes']} bytes, {out['bpp']:.4f} bpp ({out['billed_bpp']:.4f} without metadata), {_speed(out)}"
+        f"{dst}: {out['bytes']} bytes, {out['bpp']:.4f} bpp{per} ({out['billed_bpp']:.4f} without metadata), "
+        f"{_speed(out)}"
     )
     print(f"{dst}: {operating_point(out)}")
-    print(
-        f"{dst}: range {out['range']}; clipped {100 * out['clipped_low']:.2f}% of valid pixels "
-        f"low, {100 * out['clipped_high']:.2f}% high"
-    )
+    several = len(out["bands"]) > 1
+    for band, how, (low, high) in zip(out["bands"], out["ranges"], out["clipped"], strict=True):
+        print(
+            f"{dst}: {f'band {band}: ' if several else ''}range {how}; clipped {100 * low:.2f}% of valid pixels "
+            f"low, {100 * high:.2f}% high"
+        )
 
 
 def _compress_many(args: argparse.Namespace, settings, rate) -> None:

@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import rasterio
 
+from sarcomp.codec import bands as multiband
 from sarcomp.codec import guard, scaling
 from sarcomp.codec.container import Geo, Header, Notes, float32, write_container
 from sarcomp.codec.loading import cached_model
@@ -31,7 +32,7 @@ from sarcomp.codec.rate import Curve, Point, RateRequest, choose, curve_for, sea
 from sarcomp.codec.scaling import ClipTally, RangeRule
 from sarcomp.codec.scene import GDAL_CACHE_MB, SPOOL_BYTES, encode_scene, scene_grid
 from sarcomp.data.bandspecs import file_settings, load_band_specs
-from sarcomp.data.rasters import BandSpec, open_raster
+from sarcomp.data.rasters import BandSpec, open_raster, raster_info
 from sarcomp.data.tiles import Scene
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
@@ -50,6 +51,7 @@ class CodingSettings:
     units: str = "auto"
     band_specs: str | Path | None = None
     range_rule: RangeRule = field(default_factory=RangeRule)
+    bands: tuple[int, ...] | None = None  # several: one multi-band file (sarcomp.codec.bands)
 
 
 @dataclass
@@ -73,6 +75,7 @@ class _Encoded:
     strings: int  # bytes in the spool
     tally: ClipTally
     prepared: _Prepared
+    others: list[tuple[_Prepared, ClipTally]] = field(default_factory=list)  # bands after the first
 
     @property
     def file_bytes(self) -> int:
@@ -105,6 +108,7 @@ class _SceneCoder:
         self.seconds = 0.0  # coding and writing, model loading and scene statistics excluded
         self._prepared: dict[str, _Prepared] = {}
         self._specs = load_band_specs(settings.band_specs) if settings.band_specs is not None else None
+        self.bands = self._check_bands(settings)
 
     def write(self, dst: Path, model_ref: str | Path, rate: RateRequest) -> dict[str, Any]:
         curve = curve_for(model_ref, lambda: tuple(cached_model(model_ref, self.device).model.lmbdas))
@@ -126,13 +130,13 @@ class _SceneCoder:
             start = time.perf_counter()
             atomic_write(dst, write)
             self.seconds += time.perf_counter() - start
-        prep = chosen.prepared
-        scaling.warn_if_clipped(self.src, chosen.tally.shares, self.s.range_rule, prep.how)
+        for prep, tally in [(chosen.prepared, chosen.tally), *chosen.others]:
+            scaling.warn_if_clipped(self.src, tally.shares, self.s.range_rule, prep.how)
         return self._result(dst, chosen, curve, rate, probes, self.seconds)
 
     def _probe(self, point: Point, target: float, best: list[_Encoded]) -> float:
         encoded = self._encode(point)
-        pixels = encoded.header.grid.height * encoded.header.grid.width
+        pixels = encoded.header.grid.height * encoded.header.grid.width * encoded.header.bands
         bpp = 8 * encoded.file_bytes / pixels
         if bpp <= target and (not best or point.rank > best[0].point.rank):
             for old in best:
@@ -142,15 +146,27 @@ class _SceneCoder:
             encoded.spool.close()
         return bpp
 
-    def _prepare(self, loaded: LoadedModel) -> _Prepared:
+    def _check_bands(self, s: CodingSettings) -> tuple[int, ...] | None:
+        """The bands of a multi-band file (None: one band, today's single-band file)."""
+        if s.bands is None:
+            return None
+        if s.band is not None:
+            raise SarcompError(f"{self.src}: give --band or --bands, not both")
+        multiband.check_bands(self.src, s.bands, raster_info(self.src).count)
+        if len(s.bands) == 1:
+            self.s = replace(s, band=s.bands[0], bands=None)
+            return None
+        return s.bands
+
+    def _prepare(self, loaded: LoadedModel, band: int | None = None) -> _Prepared:
         cfg_data = loaded.cfg.get("data") or {}
         training = scaling.training_representation(loaded.cfg)
-        key = f"{training}|{cfg_data.get('complex_to', 'intensity')}"
+        key = f"{training}|{cfg_data.get('complex_to', 'intensity')}|{band}"
         if key not in self._prepared:
             s = self.s
             try:
                 spec = BandSpec(
-                    bands=(int(s.band or 1),), complex_to=str(cfg_data.get("complex_to", "intensity"))
+                    bands=(int(band or s.band or 1),), complex_to=str(cfg_data.get("complex_to", "intensity"))
                 )
             except ValueError as exc:
                 raise SarcompError(f"--band: {exc}") from None
@@ -159,47 +175,64 @@ class _SceneCoder:
             except ValueError as exc:
                 raise SarcompError(f"--units: {exc}") from None
             spec, rep = file_settings(self.src, self._specs, spec, rep)
+            if band is not None:  # a band-spec entry gives units and complex_to; --bands the bands
+                if spec.iq:
+                    raise SarcompError(f"{self.src}: --bands codes real bands; the band spec reads I/Q")
+                spec = replace(spec, bands=(band,))
             scene = scaling.load_for_coding(self.src, spec, rep, s.range_rule, training)
             described = self._specs is not None and self._specs.match(self.src) is not None
             guessed = rep.units == "auto" and not scene.info.is_complex  # resolve_units warned already
+            asked = s.band is not None or band is not None
             dropped = guard.dropped_information(
-                self.src, scene.info, spec, s.band is not None, described, guessed
+                self.src, scene.info, spec, asked, described, guessed, self.bands
             )
             self._prepared[key] = _Prepared(scene, spec, dropped, scaling.describe(s.range_rule, scene))
         return self._prepared[key]
 
     def _encode(self, point: Point) -> _Encoded:
         loaded = cached_model(point.model, self.device)
-        prep = self._prepare(loaded)
+        spool = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # noqa: SIM115 - closed by the caller
+        start = time.perf_counter()
+        try:
+            coded = [self._encode_band(loaded, point, spool, band) for band in self.bands or (None,)]
+        except BaseException:
+            spool.close()
+            raise
+        header, prep, tally = coded[0]
+        if self.bands is not None:
+            header = multiband.combine([h for h, _, _ in coded], [p.spec.bands[0] for _, p, _ in coded])
+        self.seconds += time.perf_counter() - start
+        others = [(p, t) for _, p, t in coded[1:]]
+        return _Encoded(point, loaded, header, spool, spool.tell(), tally, prep, others)
+
+    def _encode_band(
+        self, loaded: LoadedModel, point: Point, spool: BinaryIO, band: int | None
+    ) -> tuple[Header, _Prepared, ClipTally]:
+        """Code one band into ``spool`` (after the bands before it); its header carries its metadata."""
+        prep = self._prepare(loaded, band)
         scene = prep.scene
         grid = scene_grid(scene.info.height, scene.info.width, self.s.tile, self.s.overlap, loaded.model)
         variable = bool(getattr(loaded.model, "lmbdas", ()))
         lmbda = (point.lmbda or float(loaded.model.lmbda)) if variable else None
-        tally, spread, start = ClipTally(), _Spread(), time.perf_counter()
-        spool = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # noqa: SIM115 - closed by the caller
-        try:
-            with open_raster(self.src) as ds:
-                header = encode_scene(
-                    loaded.model,
-                    scene,
-                    ds,
-                    grid,
-                    loaded.identity,
-                    self.device,
-                    spool,
-                    lmbda=lmbda,
-                    progress=self.s.progress,
-                    on_band=spread.add,
-                    tally=tally,
-                )
-                header.geo = _geo(ds, prep.spec.bands[0], self.src, loaded.source)
-            spread.check(self.src, prep.how, tally)
-        except BaseException:
-            spool.close()
-            raise
+        tally, spread = ClipTally(), _Spread()
+        with open_raster(self.src) as ds:
+            header = encode_scene(
+                loaded.model,
+                scene,
+                ds,
+                grid,
+                loaded.identity,
+                self.device,
+                spool,
+                lmbda=lmbda,
+                progress=self.s.progress,
+                on_band=spread.add,
+                tally=tally,
+            )
+            header.geo = _geo(ds, prep.spec.bands[0], self.src, loaded.source)
+        spread.check(self.src, prep.how, tally)
         header.notes = Notes(prep.how, *(float32(v) for v in tally.shares), prep.dropped)
-        self.seconds += time.perf_counter() - start
-        return _Encoded(point, loaded, header, spool, spool.tell(), tally, prep)
+        return header, prep, tally
 
     def _result(
         self, dst: Path, e: _Encoded, curve: Curve, rate: RateRequest, probes: int, seconds: float
@@ -207,16 +240,17 @@ class _SceneCoder:
         size = dst.stat().st_size
         billed = size - e.header.metadata_bytes()
         grid = e.header.grid
-        pixels = grid.height * grid.width
+        pixels, count = grid.height * grid.width, e.header.bands
         lmbda = e.header.lmbda if e.header.lmbda is not None else float(e.loaded.model.lmbda)
         quality = curve.quality_of(e.point.model, e.header.lmbda)
         return {
             "path": str(dst),
             "bytes": size,
             "billed_bytes": billed,
-            "bpp": 8 * size / pixels,
-            "billed_bpp": 8 * billed / pixels,
+            "bpp": 8 * size / (pixels * count),
+            "billed_bpp": 8 * billed / (pixels * count),
             "pixels": pixels,
+            "bands": [p.spec.bands[0] for p in (e.prepared, *(p for p, _ in e.others))],
             "tiles": grid.n_tiles,
             "seconds": seconds,
             "model": e.point.model,
@@ -228,6 +262,8 @@ class _SceneCoder:
             "rate": _how_chosen(rate, e, probes),
             "encodings": probes,
             "range": e.prepared.how,
+            "ranges": [e.prepared.how, *(p.how for p, _ in e.others)],
+            "clipped": [e.tally.shares, *(t.shares for _, t in e.others)],
             "clipped_low": e.tally.shares[0],
             "clipped_high": e.tally.shares[1],
             "dropped": list(e.prepared.dropped),

@@ -5,8 +5,10 @@ Layout (little-endian; the full description is in ``docs/sarc-format.md``)::
     fixed header   struct FIXED (magic, version, flags, size, tile grid, scaling, model identity kind)
     model id       8-byte hash, or u8 length + ASCII shipped-model name
     lmbda          (flag LMBDA) f32: the operating point of a variable-rate model
-    lengths        one LEB128 varint per tile and string group, tiles in row-major order
+    band count     (flag BANDS) u8: bands coded (2 or more; :mod:`sarcomp.codec.bands`)
+    lengths        one LEB128 varint per tile and string group, tiles in row-major order (band after band)
     mask           (flag MASK)  varint length + zlib stream of the validity mask, np.packbits per row
+    band table     (flag BANDS) varint length + band table (see :class:`~sarcomp.codec.bands.BandTable`)
     geo            (flag GEO)   varint length + georeferencing block (see :class:`Geo`)
     notes          (flag NOTES) varint length + notes block (see :class:`Notes`)
     strings        the tile strings, concatenated in the order of ``lengths``
@@ -26,18 +28,19 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 import numpy as np
 
+from sarcomp.codec.bands import MAX_BANDS, MAX_TABLE, BandTable
 from sarcomp.codec.binio import Reader, text_field, varint
 from sarcomp.errors import BitstreamError
 
 MAGIC = b"SARC"
 VERSION = 2  # what new files are written as; 1: tables and h_s in floating point (docs/sarc-format.md)
 VERSIONS = (1, 2)  # what this sarcomp reads
-FLAG_MASK, FLAG_GEO, FLAG_LMBDA, FLAG_NOTES = 1, 2, 4, 8
+FLAG_MASK, FLAG_GEO, FLAG_LMBDA, FLAG_NOTES, FLAG_BANDS = 1, 2, 4, 8, 16
 UNITS: tuple[str, ...] = ("intensity", "amplitude", "db", "display8")
 ID_HASH, ID_NAME = 0, 1
 HASH_BYTES = 8
@@ -248,6 +251,8 @@ class Header:
     lmbda: float | None = None
     notes: Notes | None = None
     version: int = VERSION
+    bands: int = 1  # bands coded; more than one only with a band table
+    band_table: BandTable | None = None
 
     def decoder_bytes(self) -> bytes:
         """The bytes a decoder needs besides the model (no geo or notes block): what evaluation bills."""
@@ -257,6 +262,7 @@ class Header:
             | (FLAG_GEO if self.geo is not None else 0)
             | (FLAG_LMBDA if self.lmbda is not None else 0)
             | (FLAG_NOTES if self.notes is not None else 0)
+            | (FLAG_BANDS if self.band_table is not None else 0)
         )
         out = bytearray(
             FIXED.pack(
@@ -283,10 +289,15 @@ class Header:
         )
         if self.lmbda is not None:
             out += struct.pack("<f", self.lmbda)
+        if self.band_table is not None:
+            out.append(len(self.band_table.entries))
         for n in self.lengths:
             out += varint(n)
         if self.mask is not None:
             out += varint(len(self.mask)) + self.mask
+        if self.band_table is not None:
+            table = self.band_table.pack(UNITS)
+            out += varint(len(table)) + table
         return bytes(out)
 
     def pack(self) -> bytes:
@@ -355,7 +366,7 @@ def read_header(fh: BinaryIO, size: int, name: str) -> tuple[Header, int]:
     (_, version, flags, height, width, tile, overlap, pad, shape_stride, units, groups, lo, hi, kind) = (
         r.struct(FIXED)
     )
-    if flags & ~(FLAG_MASK | FLAG_GEO | FLAG_LMBDA | FLAG_NOTES):
+    if flags & ~(FLAG_MASK | FLAG_GEO | FLAG_LMBDA | FLAG_NOTES | FLAG_BANDS):
         raise BitstreamError(f"{name}: unknown header flags {flags:#x}")
     if units >= len(UNITS) or not 1 <= groups <= MAX_GROUPS or shape_stride == 0:
         raise BitstreamError(
@@ -382,11 +393,20 @@ def read_header(fh: BinaryIO, size: int, name: str) -> tuple[Header, int]:
     lmbda = r.struct(struct.Struct("<f"))[0] if flags & FLAG_LMBDA else None
     if lmbda is not None and not (np.isfinite(lmbda) and lmbda > 0):
         raise BitstreamError(f"{name}: invalid lmbda {lmbda}")
-    count = grid.n_tiles * groups
+    bands = r.take(1)[0] if flags & FLAG_BANDS else 1
+    if flags & FLAG_BANDS and not 2 <= bands <= MAX_BANDS:
+        raise BitstreamError(f"{name}: invalid band count {bands}")
+    count = grid.n_tiles * groups * bands
     if count > r.remaining:  # every length takes at least one byte: refuses huge claimed grids
         raise BitstreamError(f"{name}: header claims {count} tile strings, file holds {r.remaining} bytes")
     lengths = [r.varint(MAX_STRING) for _ in range(count)]
     mask = r.take(r.varint(r.remaining)) if flags & FLAG_MASK else None
+    table = None
+    if flags & FLAG_BANDS:
+        table = BandTable.unpack(r.take(r.varint(min(MAX_TABLE, r.remaining))), name, bands, UNITS)
+        first = table.entries[0]
+        if (first.units, first.lo, first.hi) != (UNITS[units], lo, hi):
+            raise BitstreamError(f"{name}: band table disagrees with the header about the first band")
     geo = None
     if flags & FLAG_GEO:
         geo = Geo.unpack(r.take(r.varint(min(MAX_GEO, r.remaining))))
@@ -397,14 +417,13 @@ def read_header(fh: BinaryIO, size: int, name: str) -> tuple[Header, int]:
         raise BitstreamError(
             f"{name}: tile strings need {sum(lengths)} bytes, file holds {r.remaining} after the header"
         )
-    header = Header(
-        grid, UNITS[units], lo, hi, model, groups, shape_stride, lengths, mask, geo, lmbda, notes, version
-    )
-    return header, r.pos
+    header = Header(grid, UNITS[units], lo, hi, model, groups, shape_stride, lengths, mask, geo, lmbda, notes)
+    return replace(header, version=version, bands=bands, band_table=table), r.pos
 
 
 def iter_strings(fh: BinaryIO, header: Header, offset: int) -> Iterator[list[bytes]]:
-    """Each tile's string groups, in order, read from ``offset`` (after :func:`read_header`)."""
+    """Each tile's string groups, in order, read from ``offset`` (after :func:`read_header`; of one
+    band: :func:`~sarcomp.codec.bands.band_views`)."""
     fh.seek(offset)
     for index in range(header.grid.n_tiles):
         yield [fh.read(n) for n in header.tile_lengths(index)]

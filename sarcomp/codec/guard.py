@@ -121,9 +121,16 @@ def check_decompress_output(src: Path, dst: Path, force: bool) -> None:
 
 
 def dropped_information(
-    path: Path, info: RasterInfo, spec: BandSpec, bands_asked: bool, described: bool, guessed: bool
+    path: Path,
+    info: RasterInfo,
+    spec: BandSpec,
+    bands_asked: bool,
+    described: bool,
+    guessed: bool,
+    coded: tuple[int, ...] | None = None,
 ) -> tuple[str, ...]:
-    """What coding ``spec`` of ``path`` drops: the phase of complex samples, the other bands.
+    """What coding ``spec`` of ``path`` drops: the phase of complex samples, the other bands
+    (those not in ``coded``, the bands of a multi-band file, when given).
 
     Each is logged: a warning unless the user asked for it (``bands_asked``: ``--band`` given;
     ``described``: a band-spec entry names the file), or a warning about it was already given
@@ -137,11 +144,12 @@ def dropped_information(
             "I/Q bands " + ", ".join(map(str, spec.bands)) if spec.iq else f"complex band {spec.bands[0]}"
         )
         notes.append((f"phase of the complex samples ({source}): coded as {spec.complex_to}", described))
-    others = [b for b in range(1, info.count + 1) if b not in spec.bands]
+    others = [b for b in range(1, info.count + 1) if b not in (coded or spec.bands)]
     if others:
         which = ", ".join(map(str, others))
         quiet = bands_asked or described or guessed
-        notes.append((f"band(s) {which} of {info.count}: not coded (one channel per .sarc file)", quiet))
+        why = "not in --bands" if coded else "one channel per .sarc file"
+        notes.append((f"band(s) {which} of {info.count}: not coded ({why})", quiet))
     for text, quiet in notes:
         log.log(logging.INFO if quiet else logging.WARNING, "%s: dropped %s", path, text)
     return tuple(text for text, _ in notes)

@@ -37,6 +37,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from tqdm import tqdm
 
 from sarcomp.codec import guard, scaling
+from sarcomp.codec.bands import band_views
 from sarcomp.codec.container import (
     Geo,
     Grid,
@@ -348,8 +349,10 @@ def compress_file(
     quality: int | None = None,
     bpp: float | None = None,
     mkdir: bool = False,
+    bands: list[int] | tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
-    """Compress band ``band`` (default 1) of the raster ``src`` into the ``.sarc`` file ``dst`` (atomically).
+    """Compress band ``band`` (default 1) of the raster ``src`` into the ``.sarc`` file ``dst`` (atomically);
+    or several: ``bands`` (1-based, in the order given) into one multi-band file, each coded as one band is.
 
     ``units`` is what the raster holds (intensity, amplitude, db, display8, or ``auto`` per file:
     see :mod:`sarcomp.data.representation`); ``range_rule`` picks the clip range (``scene``,
@@ -362,17 +365,18 @@ def compress_file(
     file is at most that many bits per pixel) chooses the rate (:mod:`sarcomp.codec.rate`).
 
     Returns ``bytes`` (file size), ``billed_bytes`` (without the metadata: georeferencing and
-    notes), ``bpp`` (file bytes per scene pixel), ``billed_bpp``, ``pixels``, ``tiles``,
+    notes), ``bpp`` (file bits per scene pixel and band), ``billed_bpp``, ``pixels``, ``bands``, ``tiles``,
     ``seconds`` (coding and writing, model loading excluded; every encoding of a ``bpp`` search
     included), ``model`` and ``lmbda`` (the point coded), ``quality`` (of ``qualities``; None
-    between trained λ), ``rate`` (how the point was chosen), ``range`` (the clip range and its rule), ``clipped_low`` /
-    ``clipped_high`` (shares of the valid pixels cut off) and ``dropped`` (information not coded).
+    between trained λ), ``rate`` (how the point was chosen), ``range`` (the clip range and its rule; ``ranges`` and ``clipped``: each band's), ``clipped_low`` /
+    ``clipped_high`` (shares of the first band's valid pixels cut off) and ``dropped`` (information not coded).
     """
     from sarcomp.codec.compressor import CodingSettings, compress_one  # the file pipeline
     from sarcomp.codec.rate import RateRequest
 
     rule = range_rule if isinstance(range_rule, RangeRule) else scaling.parse_range(range_rule)
-    settings = CodingSettings(band, tile, overlap, device, progress, units, band_specs, rule)
+    chosen = None if bands is None else tuple(int(b) for b in bands)
+    settings = CodingSettings(band, tile, overlap, device, progress, units, band_specs, rule, chosen)
     return compress_one(src, dst, model_ref, settings, RateRequest(lmbda, quality, bpp), force, mkdir)
 
 
@@ -387,7 +391,8 @@ def decompress_file(
     mkdir: bool = False,
 ) -> dict[str, Any]:
     """Decode the ``.sarc`` file ``src`` into the GeoTIFF ``dst`` (atomically): physical units of the
-    source (intensity, amplitude or dB; display8 as uint8), its CRS, transform and nodata mask.
+    source (intensity, amplitude or dB; display8 as uint8), its CRS, transform and nodata mask; a
+    multi-band file into as many bands, in its order, with their descriptions.
 
     ``model`` is needed only when the file was not made by a shipped model and the run folder or
     checkpoint recorded in it has moved. An existing ``dst`` is replaced only with ``force`` (and
@@ -412,7 +417,9 @@ def _decompress(
     with fh:
         loaded = decoder_model(header, model, dev, str(src))
         grid, geo = header.grid, header.geo or Geo()
-        display8 = header.units == "display8"
+        views = band_views(header, offset)
+        table = header.band_table.entries if header.band_table else ()
+        display8 = all(view.units == "display8" for view, _ in views)
         nodata = geo.nodata
         if nodata is None and header.mask is not None:
             nodata = 0.0 if display8 else float("nan")
@@ -421,7 +428,7 @@ def _decompress(
             "dtype": "uint8" if display8 else "float32",
             "width": grid.width,
             "height": grid.height,
-            "count": 1,
+            "count": len(views),
             "nodata": nodata,
             "crs": CRS.from_epsg(geo.crs_epsg)
             if geo.crs_epsg
@@ -434,11 +441,11 @@ def _decompress(
             profile.update(tiled=True, blockxsize=256, blockysize=256)
         start = time.perf_counter()
 
-        def sink_to(out: Any) -> BandSink:
+        def sink_to(out: Any, view: Header, index: int) -> BandSink:
             def sink(row: int, unit: np.ndarray, valid: np.ndarray) -> None:
-                physical = physical_values(header, unit, valid, nodata if nodata is not None else 0)
+                physical = physical_values(view, unit, valid, nodata if nodata is not None else 0)
                 window = Window(0, row, grid.width, len(unit))
-                out.write(physical.astype(profile["dtype"])[None], window=window)
+                out.write(physical.astype(profile["dtype"]), index, window=window)
 
             return sink
 
@@ -446,16 +453,26 @@ def _decompress(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)  # the source had none either
                 with rasterio.open(tmp, "w", **profile) as out:
-                    strings = iter_strings(fh, header, offset)
-                    decode_scene(
-                        loaded.model, header, strings, dev, sink_to(out), name=str(src), progress=progress
-                    )
-                    if geo.description:
-                        out.set_band_description(1, geo.description)
-                    out.units = (UNIT_LABELS[header.units],)
+                    for index, (view, start_at) in enumerate(views, 1):
+                        strings = iter_strings(fh, view, start_at)
+                        sink = sink_to(out, view, index)
+                        decode_scene(loaded.model, view, strings, dev, sink, name=str(src), progress=progress)
+                    descriptions = [e.description for e in table] or [geo.description]
+                    for index, description in enumerate(descriptions, 1):
+                        if description:
+                            out.set_band_description(index, description)
+                    out.units = tuple(UNIT_LABELS[view.units] for view, _ in views)
                     out.update_tags(sarcomp_units=header.units, sarcomp_source=geo.source)
 
         atomic_write(dst, write, suffix=".tmp.tif")
     seconds = time.perf_counter() - start
     size, pixels = src.stat().st_size, grid.height * grid.width
-    return {"path": str(dst), "bytes": size, "bpp": 8 * size / pixels, "pixels": pixels, "seconds": seconds}
+    bpp = 8 * size / (pixels * header.bands)
+    return {
+        "path": str(dst),
+        "bytes": size,
+        "bpp": bpp,
+        "pixels": pixels,
+        "bands": header.bands,
+        "seconds": seconds,
+    }

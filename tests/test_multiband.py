@@ -4,6 +4,8 @@ single-band files do not change; bad ``--bands`` values are one-line errors."""
 
 from __future__ import annotations
 
+import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +14,13 @@ import rasterio
 from rasterio.transform import from_origin
 
 from sarcomp.api import compress, decompress
-from sarcomp.codec.bands import band_views
+from sarcomp.codec.bands import BandTable, band_views
 from sarcomp.codec.commands import info_lines, main
-from sarcomp.codec.container import FLAG_BANDS
+from sarcomp.codec.container import FLAG_BANDS, write_container
 from sarcomp.codec.sarcfile import open_sarc
 from sarcomp.codec.scene import compress_file, decompress_file
-from sarcomp.errors import SarcompError
+from sarcomp.errors import BitstreamError, SarcompError
+from tests.helpers import REPO
 from tests.test_scene_codec import _checkpoint
 
 NODATA = -9999.0
@@ -154,6 +157,43 @@ def test_spain_vv_vh_in_one_file(shared_sar, ckpt, tmp_path):
 
 
 def _specs() -> Path:
-    from tests.helpers import REPO
-
     return REPO / "configs" / "bands" / "shared_sar.yaml"
+
+
+def _rewritten(path: Path, **changes) -> bytes:
+    """The file at ``path`` with its header changed and a valid CRC (what a hostile writer could make)."""
+    fh, header, offset = open_sarc(path)
+    with fh:
+        fh.seek(offset)
+        strings = fh.read(sum(header.lengths))
+    buf = io.BytesIO()
+    write_container(buf, replace(header, **changes), [strings])
+    return buf.getvalue()
+
+
+def test_a_bad_band_table_is_a_one_line_error(ckpt, three_bands, tmp_path):
+    sarc = tmp_path / "pol.sarc"
+    _compress(ckpt, three_bands, sarc, bands=[1, 2])
+    fh, header, _ = open_sarc(sarc)
+    fh.close()
+    first, second = header.band_table.entries
+    cases = {
+        "twice": BandTable((first, replace(second, source=first.source))),
+        "disagrees": BandTable((replace(first, lo=first.lo - 1), second)),
+        "invalid band scaling": BandTable((first, replace(second, hi=second.lo))),
+        "clipped shares": BandTable((first, replace(second, clipped_high=2.0))),
+    }
+    for message, table in cases.items():
+        bad = tmp_path / "bad.sarc"
+        bad.write_bytes(_rewritten(sarc, band_table=table))
+        with pytest.raises(BitstreamError, match=message) as exc:
+            open_sarc(bad)
+        assert str(bad) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_many_files_with_bands(ckpt, three_bands, tmp_path, capsys):
+    out = tmp_path / "out"
+    main(["compress", str(three_bands), "-o", str(out), "--mkdir", "--model", str(ckpt), "--bands", "1,3"])
+    fh, header, _ = open_sarc(out / "pol.sarc")
+    fh.close()
+    assert header.bands == 2 and "all 1 of 1" in capsys.readouterr().out

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 MAX_BANDS = 64
 MAX_TABLE = 1 << 16
-MAX_SOURCE_BAND = 65535
 BAND_FIXED = struct.Struct("<HBffff")  # source band, units code, lo, hi, clipped low, clipped high
 
 

@@ -167,7 +167,7 @@ def summary_table(outcomes: Sequence[Done]) -> str:
         )
     ok = [d.result for d in outcomes if d.result is not None]
     if ok:
-        size, pixels = sum(r["bytes"] for r in ok), sum(r["pixels"] for r in ok)
+        size, pixels = sum(r["bytes"] for r in ok), sum(r["pixels"] * len(r["bands"]) for r in ok)
         seconds = sum(r["seconds"] for r in ok)
         rows.append(
             (

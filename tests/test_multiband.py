@@ -197,3 +197,16 @@ def test_many_files_with_bands(ckpt, three_bands, tmp_path, capsys):
     fh, header, _ = open_sarc(out / "pol.sarc")
     fh.close()
     assert header.bands == 2 and "all 1 of 1" in capsys.readouterr().out
+
+
+def test_a_later_band_alone_with_missing_pixels_decodes_them_as_nan(ckpt, tmp_path):
+    src, sarc, out = tmp_path / "nan.tif", tmp_path / "nan.sarc", tmp_path / "nan_out.tif"
+    values = np.random.default_rng(2).gamma(4.0, 0.25, (2, 40, 48)).astype(np.float32)
+    values[1, :8, :8] = np.nan  # no nodata value: only the second band has missing pixels
+    with rasterio.open(src, "w", driver="GTiff", dtype="float32", width=48, height=40, count=2) as ds:
+        ds.write(values)
+    _compress(ckpt, src, sarc, bands=[1, 2])
+    decompress_file(sarc, out, device="cpu", progress=False)
+    with rasterio.open(out) as b:
+        first, second = b.read(1), b.read(2)
+    assert np.isfinite(first).all() and np.array_equal(np.isnan(second), np.isnan(values[1]))

@@ -351,8 +351,8 @@ def compress_file(
     mkdir: bool = False,
     bands: list[int] | tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
-    """Compress band ``band`` (default 1) of the raster ``src`` into the ``.sarc`` file ``dst`` (atomically);
-    or several: ``bands`` (1-based, in the order given) into one multi-band file, each coded as one band is.
+    """Compress band ``band`` (default 1) of the raster ``src`` into the ``.sarc`` file ``dst`` (atomically),
+    or several, ``bands`` (1-based, in that order), into one multi-band file, each coded as one band is.
 
     ``units`` is what the raster holds (intensity, amplitude, db, display8, or ``auto`` per file:
     see :mod:`sarcomp.data.representation`); ``range_rule`` picks the clip range (``scene``,
@@ -365,11 +365,13 @@ def compress_file(
     file is at most that many bits per pixel) chooses the rate (:mod:`sarcomp.codec.rate`).
 
     Returns ``bytes`` (file size), ``billed_bytes`` (without the metadata: georeferencing and
-    notes), ``bpp`` (file bits per scene pixel and band), ``billed_bpp``, ``pixels``, ``bands``, ``tiles``,
-    ``seconds`` (coding and writing, model loading excluded; every encoding of a ``bpp`` search
-    included), ``model`` and ``lmbda`` (the point coded), ``quality`` (of ``qualities``; None
-    between trained λ), ``rate`` (how the point was chosen), ``range`` (the clip range and its rule; ``ranges`` and ``clipped``: each band's), ``clipped_low`` /
-    ``clipped_high`` (shares of the first band's valid pixels cut off) and ``dropped`` (information not coded).
+    notes), ``bpp`` (file bits per scene pixel and band), ``billed_bpp``, ``pixels``, ``bands``
+    (the source bands coded), ``tiles``, ``seconds`` (coding and writing, model loading excluded;
+    every encoding of a ``bpp`` search included), ``model`` and ``lmbda`` (the point coded),
+    ``quality`` (of ``qualities``; None between trained λ), ``rate`` (how the point was chosen),
+    ``range`` (the clip range and its rule), ``clipped_low`` / ``clipped_high`` (shares of the valid
+    pixels cut off), ``ranges`` and ``clipped`` (the same per band) and ``dropped`` (information
+    not coded). With several bands, ``range`` and ``clipped_*`` are the first band's.
     """
     from sarcomp.codec.compressor import CodingSettings, compress_one  # the file pipeline
     from sarcomp.codec.rate import RateRequest
@@ -421,7 +423,7 @@ def _decompress(
         table = header.band_table.entries if header.band_table else ()
         display8 = all(view.units == "display8" for view, _ in views)
         nodata = geo.nodata
-        if nodata is None and header.mask is not None:
+        if nodata is None and any(view.mask is not None for view, _ in views):
             nodata = 0.0 if display8 else float("nan")
         profile = {
             "driver": "GTiff",

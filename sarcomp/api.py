@@ -179,7 +179,8 @@ def _array_file(
 
 def decompress(source: bytes | str | Path, model: str | Path | None = None, device: str = "auto") -> Decoded:
     """Decode ``.sarc`` bytes or a ``.sarc`` file (``model``: only when it was not made by a shipped
-    model and the run folder recorded in it has moved)."""
+    model and the run folder recorded in it has moved); a multi-band file decodes to [bands, H, W]
+    in its band order (``header.band_table`` names each band's source band and description)."""
     fh, header, offset = open_sarc_bytes(source) if isinstance(source, bytes) else open_sarc(source)
     name = "<bytes>" if isinstance(source, bytes) else str(source)
     dev = pick_device(device, "device")

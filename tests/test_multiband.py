@@ -210,3 +210,13 @@ def test_a_later_band_alone_with_missing_pixels_decodes_them_as_nan(ckpt, tmp_pa
     with rasterio.open(out) as b:
         first, second = b.read(1), b.read(2)
     assert np.isfinite(first).all() and np.array_equal(np.isnan(second), np.isnan(values[1]))
+
+
+def test_a_constant_band_is_refused_naming_it(ckpt, tmp_path):
+    src = tmp_path / "flat.tif"
+    values = np.random.default_rng(4).gamma(4.0, 0.25, (2, 40, 48)).astype(np.float32)
+    values[1] = 0.0
+    with rasterio.open(src, "w", driver="GTiff", dtype="float32", width=48, height=40, count=2) as ds:
+        ds.write(values)
+    with pytest.raises(SarcompError, match="flat.tif band 2: every valid pixel has the same value"):
+        _compress(ckpt, src, tmp_path / "flat.sarc", bands=[1, 2])

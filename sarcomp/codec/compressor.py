@@ -230,7 +230,7 @@ class _SceneCoder:
                 tally=tally,
             )
             header.geo = _geo(ds, prep.spec.bands[0], self.src, loaded.source)
-        spread.check(self.src, prep.how, tally)
+        spread.check(f"{self.src}" + (f" band {band}" if band else ""), prep.how, tally)
         header.notes = Notes(prep.how, *(float32(v) for v in tally.shares), prep.dropped)
         return header, prep, tally
 
@@ -281,7 +281,7 @@ class _Spread:
             values = unit[valid]
             self.lo, self.hi = min(self.lo, float(values.min())), max(self.hi, float(values.max()))
 
-    def check(self, src: Path, how: str, tally: ClipTally) -> None:
+    def check(self, src: str, how: str, tally: ClipTally) -> None:
         """Refuse a scene constant inside its clip range; one the range cuts off whole gets the
         clip warning instead (:func:`~sarcomp.codec.scaling.warn_if_clipped`)."""
         cut_off = tally.valid in (tally.low, tally.high)

@@ -87,16 +87,18 @@ def compare(anchor: list[SceneRD], test: list[SceneRD], replicates: int = REPLIC
 
 
 def verdict(stats: Mapping[str, Any]) -> str:
-    """The protocol's rule over both fits and both weightings."""
+    """The protocol's rule over both fits and both weightings: ``better`` (fewer bits at equal
+    quality than the anchor: every interval below 0), ``worse`` (every interval above 0), or no
+    difference detected."""
     keys = [f"bd_rate_{m}_{w}" for m in ("cubic", "pchip") for w in ("scene", "pixel")]
     highs = [stats[k]["high"] for k in keys]
     lows = [stats[k]["low"] for k in keys]
     if any(not np.isfinite(v) for v in highs + lows):
         return "undecided (a fit is N/A)"
     if max(highs) < 0:
-        return "helps"
+        return "better"
     if min(lows) > 0:
-        return "hurts"
+        return "worse"
     return "no difference detected"
 
 
@@ -320,7 +322,7 @@ def write_report(
             seeds = {n: len(learned_codecs(bundle, data, last)[n.split(" without ")[0]]) for n in ablation}
             sections.append(
                 f"### Ablation ({data}, {last} steps): switched off against switched on\n\n"
-                "Positive BD-rate: the module saved that share of the rate. Gates held at their validation "
+                'Positive BD-rate (verdict "worse"): switched off, the model needs that many more bits, so the module saved them. Gates held at their validation '
                 f"mean, γ = 0 (sarcomp/models/attention_probe.py).\n\n{comparison_table(ablation, seeds)}\n"
             )
         gap = fixed_lambda_gap(learned_codecs(bundle, data, last))
@@ -373,8 +375,20 @@ def summary(results: Mapping[str, Any], steps: Sequence[int]) -> str:
     if not body:
         return "(no results yet)"
     header = ["against V0", "steps", "BD-rate cubic", "BD-rate pchip", "ΔPSNR at equal rate (dB)", "verdict"]
+    seeds = min(
+        min(s["bd_rate_cubic_scene"]["seeds"])
+        for step in steps
+        for s in results.get(f"real_step{step}", {}).get("against_v0", {}).values()
+    )
+    interim = (
+        f"**Interim: {seeds} seed(s) per variant, so the intervals cover test scenes only, not the "
+        "seed-to-seed spread; not the study's verdict (PROTOCOL.md asks for 3 seeds).** "
+        if seeds < 3
+        else ""
+    )
     return (
-        "Real test split (frozen bottom bands of 7 files); 95 % bootstrap intervals over scenes × seeds. "
+        interim
+        + "Real test split (frozen bottom bands of 7 files); 95 % bootstrap intervals over scenes × seeds. "
         "Full tables, ablation, fixed-λ gap and plots: "
         "[`results/attention_study/report.md`](results/attention_study/report.md).\n\n"
         + md_table(header, body)

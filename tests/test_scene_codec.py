@@ -25,7 +25,7 @@ from sarcomp.data.representation import Representation
 from sarcomp.data.tiles import Scene
 from sarcomp.errors import BitstreamError, SarcompError
 from sarcomp.evaluation.classic import reference_images
-from sarcomp.evaluation.evaluate import evaluate_scenes
+from sarcomp.evaluation.scenes import evaluate_scenes
 from sarcomp.runs import build_model, config_to_text
 from tests.helpers import REPO, compose_train
 

@@ -52,7 +52,7 @@ def measure_codecs(settings: BenchSettings, root, device: torch.device) -> dict[
 def _models(settings: BenchSettings, device: torch.device):
     """(name, label, model ready to code): each experiment untrained, then each shipped model's
     operating points (every λ of a variable-rate model)."""
-    from sarcomp.evaluation.pretrained import set_operating_point
+    from sarcomp.evaluation.scenes import set_operating_point
     from sarcomp.models.zoo import load_pretrained, shipped_names
 
     for name in settings.experiments:

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sarcomp.codec.container import ModelId
 from sarcomp.errors import SarcompError
+from sarcomp.runs import build_model, config_from_text, load_checkpoint, load_model_state, load_run
 
 
 @dataclass
@@ -53,8 +54,6 @@ def shipped_names() -> list[str] | None:
 
 def resolve_model(ref: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
     """Load the codec named by ``ref`` (run folder, checkpoint file, or shipped model name)."""
-    from sarcomp.runs import build_model, config_from_text, load_checkpoint, load_model_state, load_run
-
     path = Path(ref).expanduser()
     if path.is_dir():
         cfg, model, _ = load_run(path, device="cpu")

@@ -15,7 +15,13 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from sarcomp.codec.modelref import resolve_model
+from sarcomp.codec.scaling import RangeRule, describe, load_for_coding, training_representation
 from sarcomp.codec.scene import pad_multiple
+from sarcomp.config import project_root
+from sarcomp.data.bandspecs import file_settings, load_band_specs, spec_file
+from sarcomp.data.loaders import band_spec
+from sarcomp.data.rasters import list_rasters, open_raster
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import write_json
 from sarcomp.interpret import captions, figures
@@ -31,6 +37,7 @@ from sarcomp.interpret.gradcam import (
 from sarcomp.interpret.hooks import query_attention, record_gates, upsample
 from sarcomp.interpret.rise import rise
 from sarcomp.models.autoencoder import STRIDE
+from sarcomp.runs import load_run
 
 
 @dataclass(frozen=True)
@@ -243,11 +250,6 @@ def _read_unit(cfg: Any, path: Path) -> tuple[Tensor, str]:
     """A whole raster as ``sarcomp compress`` codes it for this model (units guessed per file unless
     the run's band-spec file names it; the clip range from the scene's own percentiles,
     :mod:`sarcomp.codec.scaling`), ``[1, 1, H, W]``, and how it was read; errors name the file."""
-    from sarcomp.codec.scaling import RangeRule, describe, load_for_coding, training_representation
-    from sarcomp.data.bandspecs import file_settings, load_band_specs, spec_file
-    from sarcomp.data.loaders import band_spec
-    from sarcomp.data.rasters import open_raster
-
     if not path.is_file():
         raise SarcompError(f"{path}: image not found")
     source = spec_file(cfg.data)
@@ -285,8 +287,6 @@ def read_inputs(
     """(centre tile of ``image``, grid tiles at the run's tile size of ``tiles_from``: a raster
     or a folder of rasters, default ``image`` itself, for the channel-weight distribution, and
     where the centre tile lies in the scene)."""
-    from sarcomp.data.rasters import list_rasters
-
     arr, how = _read_unit(cfg, image)
     sources = (
         [image] if tiles_from is None else list_rasters(tiles_from) if tiles_from.is_dir() else [tiles_from]
@@ -321,10 +321,6 @@ def explain_run(
     TensorBoard (tag ``explain/<image stem>``). ``tiles_from`` (a raster or a folder, e.g. the test
     split) gives the channel-weight distribution; default the image's own tiles."""
     from torch.utils.tensorboard import SummaryWriter
-
-    from sarcomp.codec.modelref import resolve_model
-    from sarcomp.config import project_root
-    from sarcomp.runs import load_run
 
     if not Path(image).is_file():
         raise SarcompError(f"{image}: image not found")

@@ -229,6 +229,7 @@ class _TwoGroupCodec(torch.nn.Module):
     def __init__(self, inner: torch.nn.Module):
         super().__init__()
         self.inner, self.lmbdas, self.lmbda, self.seen = inner, (0.01, 0.05), 0.02, []
+        self.stride = inner.stride
 
     def compress(self, x, lmbda=None):
         self.seen.append(lmbda)

@@ -44,7 +44,7 @@ from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
 from sarcomp.evaluation.ablation import switched_off
 from sarcomp.evaluation.classic import evaluate_classic, matched_codecs, write_matched
-from sarcomp.evaluation.recon import recon_folder, save_reconstruction
+from sarcomp.evaluation.recon import save_reconstruction
 from sarcomp.evaluation.results import BYTES_COUNTED, learned_payload
 from sarcomp.evaluation.scenes import evaluate_scenes, exclude_training_scenes, set_operating_point
 from sarcomp.fileio import write_json
@@ -55,6 +55,7 @@ from sarcomp.runs import (
     load_run,
     matched_path,
     metrics_path,
+    recon_folder,
     run_config,
     used_scene_hashes,
     used_scene_paths,
@@ -94,7 +95,7 @@ def evaluate_run(
     configs/eval.yaml),
     also code each scene with the classic codecs at this run's per-scene rates and write them to
     ``matched[_<tag>].json`` beside the metrics file. ``save_recon`` writes the decoded scenes as
-    GeoTIFF to :func:`~sarcomp.evaluation.recon.recon_folder`.
+    GeoTIFF to :func:`~sarcomp.runs.recon_folder`.
     """
     run_dir = Path(run_dir)
     dev = pick_device(device)

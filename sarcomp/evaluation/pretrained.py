@@ -24,7 +24,7 @@ from sarcomp.evaluation.results import learned_payload
 from sarcomp.evaluation.scenes import evaluate_scenes, exclude_training_scenes, set_operating_point
 from sarcomp.fileio import write_json
 from sarcomp.models.zoo import entry, load_pretrained, sha256
-from sarcomp.runs import data_tag, matched_path
+from sarcomp.runs import data_tag, matched_path, metrics_path, pretrained_dir
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def evaluate_pretrained(
     rows, images = evaluate_scenes(model, scenes, int(data_cfg["tile_size"]), dev, identity)
     tag = data_tag(str(data_cfg["root"]))
     suffix = "" if lmbda is None else f"_lmbda{lmbda:g}"
-    path = Path(out) if out else Path(log_dir) / "pretrained" / name / "eval" / f"metrics{tag}{suffix}.json"
+    path = Path(out) if out else metrics_path(pretrained_dir(log_dir, name), tag + suffix)
     payload = learned_payload(name, rows, model, cfg, data_cfg, pretrained=name)
     write_json(path, payload)
     write_matched(

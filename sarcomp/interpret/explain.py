@@ -17,7 +17,6 @@ from torch import Tensor, nn
 
 from sarcomp.codec.modelref import resolve_model
 from sarcomp.codec.scaling import RangeRule, describe, load_for_coding, training_representation
-from sarcomp.config import project_root
 from sarcomp.data.bandspecs import file_settings, load_band_specs, spec_file
 from sarcomp.data.loaders import band_spec
 from sarcomp.data.rasters import list_rasters, open_raster
@@ -35,7 +34,7 @@ from sarcomp.interpret.gradcam import (
 )
 from sarcomp.interpret.hooks import query_attention, record_gates, upsample
 from sarcomp.interpret.rise import rise
-from sarcomp.runs import load_run
+from sarcomp.runs import explain_dir, load_run, shipped_explain_dir, tensorboard_dir
 
 
 @dataclass(frozen=True)
@@ -343,12 +342,10 @@ def explain_run(
         "crop_window": list(where.window),
         "distribution_tiles": int(tiles.shape[0]),
     }
-    default = (
-        Path(run_dir) / "explain" if is_run else project_root() / "outputs" / "explain" / Path(run_dir).name
-    )
+    default = explain_dir(run_dir) if is_run else shipped_explain_dir(Path(run_dir).name)
     out = Path(out) if out is not None else default / Path(image).stem
     paths = write_figures(figs, summary, out)
     if is_run:
-        with SummaryWriter(Path(run_dir) / "tensorboard") as writer:
+        with SummaryWriter(tensorboard_dir(run_dir)) as writer:
             log_figures(writer, figs, int(state.get("step", 0)), prefix=f"explain/{Path(image).stem}")
     return paths

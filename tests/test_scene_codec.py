@@ -15,6 +15,7 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
+from sarcomp.codec import modelref
 from sarcomp.codec.commands import info_lines, main
 from sarcomp.codec.container import ModelId, read_header
 from sarcomp.codec.modelref import model_hash, resolve_model
@@ -279,7 +280,7 @@ def test_shipped_model_is_named_in_the_file_and_found_again(ckpt, tmp_path, monk
         shipped_names=lambda: ["tiny-demo"], load_pretrained=lambda name, device: (cfg, model)
     )
     monkeypatch.setitem(sys.modules, "sarcomp.models.zoo", zoo)
-    monkeypatch.setattr("sarcomp.models.zoo", zoo, raising=False)
+    monkeypatch.setattr(modelref, "zoo", zoo)
     src = _write_scene(tmp_path / "s.tif", 48, 64)
     sarc, out = tmp_path / "s.sarc", tmp_path / "s_out.tif"
     compress_file(src, sarc, "tiny-demo", tile=32, device="cpu", progress=False)

@@ -508,7 +508,3 @@ class SpatialTransformer(nn.Module):
         theta = self.gate(self.theta(self.loc(x)).view(-1, 2, 3))
         grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode=self.padding_mode, align_corners=False)
-
-
-ATTENTION_NAMES: tuple[str, ...] = attention_names()
-"""The built-in names; ``attention_names()`` also lists ones registered later."""

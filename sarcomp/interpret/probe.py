@@ -31,7 +31,8 @@ from torch import Tensor, nn
 
 from sarcomp.data.loaders import representation
 from sarcomp.data.representation import Representation
-from sarcomp.data.synthetic import CLASS_NAMES, SPECKLE_CORRELATION, apply_speckle, generate_layers
+from sarcomp.data.speckle import SPECKLE_CORRELATION, apply_speckle
+from sarcomp.data.terrain import CLASS_NAMES, generate_layers
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import atomic_write_text, write_json
 from sarcomp.models.attention import build_attention

@@ -11,83 +11,14 @@ sidelobes. Stage 1 of :mod:`sarcomp.data.synthetic`; speckle is :mod:`sarcomp.da
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage, special
+from scipy import ndimage
+
+from sarcomp.data.random_fields import fbm, gamma_texture, smooth_noise, threshold_fraction
 
 #: Land-cover class codes used internally (fractions are reported in the metadata).
 CLASS_NAMES: tuple[str, ...] = ("field", "forest", "urban", "water", "road")
 FIELD, FOREST, URBAN, WATER, ROAD = range(5)
 NESZ_DB = -28.0  # additive thermal noise floor (noise-equivalent sigma zero)
-
-
-# --------------------------------------------------------------------------- #
-# Random-field helpers
-# --------------------------------------------------------------------------- #
-def _smooth_noise(rng: np.random.Generator, size: int, scale: float) -> np.ndarray:
-    """Zero-mean, unit-std Gaussian random field with correlation length ``scale`` px.
-
-    Large scales are synthesised on a coarse grid and bilinearly upsampled, so
-    the cost stays ~O(size²) whatever the scale.
-    """
-    f = max(1, int(scale // 3))
-    n = max(size // f + 2, 4)
-    w = rng.standard_normal((n, n), dtype=np.float32)
-    w = ndimage.gaussian_filter(w, scale / f, mode="wrap")
-    w = (w - w.mean()) / (w.std() + 1e-12)  # normalised on the coarse grid (cheap)
-    return _upsample(w, f, size) if f > 1 else w[:size, :size]
-
-
-def _upsample(a: np.ndarray, f: int, size: int) -> np.ndarray:
-    """Separable bilinear upsampling of a square coarse grid by ``f`` to ``size`` px."""
-    n = a.shape[0]
-    pos = np.clip((np.arange(size) + 0.5) / f - 0.5, 0, n - 1)
-    i0 = np.minimum(pos.astype(np.int64), n - 2)
-    w = (pos - i0).astype(np.float32)
-    a = a[:, i0] * (1 - w) + a[:, i0 + 1] * w  # columns first, on the small grid
-    return a[i0] * (1 - w)[:, None] + a[i0 + 1] * w[:, None]  # contiguous row gathers
-
-
-def _fbm(
-    rng: np.random.Generator, size: int, base_scale: float, octaves: int = 4, gain: float = 0.5
-) -> np.ndarray:
-    """Fractal (multi-octave) unit-std noise: natural-looking shores and forest edges."""
-    out = np.zeros((size, size), np.float32)
-    amp = 1.0
-    for k in range(octaves):
-        out += amp * _smooth_noise(rng, size, max(base_scale / 2**k, 1.0))
-        amp *= gain
-    return (out - out.mean()) / (out.std() + 1e-12)
-
-
-def _threshold_fraction(field: np.ndarray, fraction: float) -> np.ndarray:
-    """Boolean mask of the ``fraction`` highest values of ``field``."""
-    if fraction <= 0:
-        return np.zeros(field.shape, bool)
-    thr = np.quantile(field[::4, ::4], 1.0 - fraction)
-    return field > thr
-
-
-# Gamma quantile look-up tables: exact Gamma(ν, 1/ν) marginals at ~LUT cost.
-_NU_LEVELS = np.array([1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128], np.float64)
-_Z_GRID = np.linspace(-6.0, 6.0, 2049)
-_GAMMA_LUT = (
-    special.gammaincinv(_NU_LEVELS[:, None], special.ndtr(_Z_GRID)[None, :]) / _NU_LEVELS[:, None]
-).astype(np.float32)
-
-
-def _gamma_texture(z: np.ndarray, nu: np.ndarray) -> np.ndarray:
-    """Map a unit Gaussian field ``z`` to Gamma(ν, 1/ν) texture (mean 1, var 1/ν).
-
-    The Gaussian-copula mapping keeps ``z``'s spatial correlation; ``nu`` is
-    snapped (in log space) to the nearest tabulated level.
-    """
-    mids = np.exp(0.5 * (np.log(_NU_LEVELS[1:]) + np.log(_NU_LEVELS[:-1]))).astype(np.float32)
-    lev = np.searchsorted(mids, np.asarray(nu, np.float32))
-    pos = (np.clip(z, -6.0, 6.0) + np.float32(6.0)) * np.float32((_Z_GRID.size - 1) / 12.0)
-    j0 = np.minimum(pos.astype(np.int32), _Z_GRID.size - 2)
-    w = pos - j0
-    flat = lev.astype(np.int32) * _Z_GRID.size + j0
-    lut = _GAMMA_LUT.ravel()
-    return np.take(lut, flat) * (1 - w) + np.take(lut, flat + 1) * w
 
 
 def _psf_1d(half: int = 6, resolution: float = 1.15, hamming: float = 0.75) -> np.ndarray:
@@ -180,25 +111,24 @@ def _walk(
 # --------------------------------------------------------------------------- #
 # Reflectivity
 # --------------------------------------------------------------------------- #
-def _generate_layers(
-    rng: np.random.Generator, size: int, record: dict | None = None
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Noise-free reflectivity (float32, linear), class map (uint8), number of targets; ``record``
-    receives the targets' pixels and their gain over the local level (``rows``, ``cols``, ``gain_db``)."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-
-    # --- large-scale structure ---------------------------------------------
-    dem = _fbm(rng, size, rng.uniform(120, 260), octaves=4, gain=0.55)
+def _trends(rng: np.random.Generator, size: int, xx: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Large-scale structure: the terrain ``dem`` and, in dB, its slope brightness, soil moisture
+    and the far-range darkening ramp."""
+    dem = fbm(rng, size, rng.uniform(120, 260), octaves=4, gain=0.55)
     hilliness = rng.uniform(0.0, 3.0)  # dB of slope-induced brightness variation
     gx = np.gradient(dem, axis=1)
     tilt_db = hilliness * gx / (gx.std() + 1e-12)
-    moisture_db = 0.8 * _smooth_noise(rng, size, rng.uniform(60, 150))
+    moisture_db = 0.8 * smooth_noise(rng, size, rng.uniform(60, 150))
     ramp_db = rng.uniform(0.3, 1.0) * (0.5 - xx / size)  # far range slightly darker
+    return dem, tilt_db, moisture_db, ramp_db
 
-    # --- field parcels: two orientation zones with domain warp ------------
+
+def _fields(rng: np.random.Generator, size: int, xx: np.ndarray, yy: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Field parcels in two orientation zones with domain warp, hedgerows and ditches on their
+    edges: (dB, texture ν, class map, parcel labels, warped x, warped y)."""
     warp = rng.uniform(1.0, 4.0)
-    wx = xx + warp * _smooth_noise(rng, size, 40)
-    wy = yy + warp * _smooth_noise(rng, size, 40)
+    wx = xx + warp * smooth_noise(rng, size, 40)
+    wy = yy + warp * smooth_noise(rng, size, 40)
     labels = []
     for _ in range(2):
         ang = rng.uniform(0, np.pi)
@@ -208,7 +138,7 @@ def _generate_layers(
         labels.append(
             _brick_parcels(rng, u, v, (w0, w0 * rng.uniform(1.5, 3.0)), (l0, l0 * rng.uniform(1.5, 3.5)))
         )
-    zone = _smooth_noise(rng, size, rng.uniform(100, 200)) > rng.uniform(-0.8, 0.8)
+    zone = smooth_noise(rng, size, rng.uniform(100, 200)) > rng.uniform(-0.8, 0.8)
     parcel = np.where(zone, labels[0], labels[1] + labels[0].max() + 1)
     npar = int(parcel.max()) + 1
     # crop classes: most fields -15..-8 dB, some bare/smooth soil darker, some bright crops;
@@ -236,17 +166,35 @@ def _generate_layers(
     db[hedge] = rng.uniform(-6.5, -4.5)
     nu[hedge] = 4.0
     db[ditch] -= rng.uniform(2.0, 5.0)
+    return db, nu, cls, parcel, wx, wy
 
-    # --- forest -----------------------------------------------------------
-    forest = _threshold_fraction(_fbm(rng, size, rng.uniform(50, 120)), rng.uniform(0.05, 0.4))
-    stand_db = rng.normal(-7.0, 0.6, npar)
+
+def _forest(
+    rng: np.random.Generator, size: int, db: np.ndarray, nu: np.ndarray, cls: np.ndarray, parcel: np.ndarray
+) -> np.ndarray:
+    """Forest stands (one level per parcel) painted into ``db``, ``nu``, ``cls``; their mask."""
+    forest = threshold_fraction(fbm(rng, size, rng.uniform(50, 120)), rng.uniform(0.05, 0.4))
+    stand_db = rng.normal(-7.0, 0.6, int(parcel.max()) + 1)
     db[forest] = stand_db[parcel[forest]]
     nu[forest] = rng.uniform(3.0, 8.0)
     cls[forest] = FOREST
+    return forest
 
-    # --- urban: rotated block grid inside a blob -------------------------
-    urban = _threshold_fraction(
-        _fbm(rng, size, rng.uniform(60, 120), octaves=3), rng.choice([0.0, 0.03, 0.08, 0.15])
+
+def _urban(
+    rng: np.random.Generator,
+    size: int,
+    grids: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    db: np.ndarray,
+    nu: np.ndarray,
+    cls: np.ndarray,
+    forest: np.ndarray,
+) -> np.ndarray:
+    """A rotated block grid inside a blob (``grids``: x, y and their warped versions), painted in;
+    the mask of its blocks (not streets)."""
+    xx, yy, wx, wy = grids
+    urban = threshold_fraction(
+        fbm(rng, size, rng.uniform(60, 120), octaves=3), rng.choice([0.0, 0.03, 0.08, 0.15])
     )
     urban &= ~forest | (rng.random() < 0.5)
     ub = np.zeros((size, size), bool)  # urban blocks (not streets)
@@ -271,24 +219,38 @@ def _generate_layers(
         wall = ub & np.concatenate([np.zeros((size, 1), bool), block[:, 1:] != block[:, :-1]], axis=1)
         db[wall] += rng.uniform(4.0, 9.0)
         cls[urban] = URBAN
+    return ub
 
-    # --- terrain and soil moisture on land --------------------------------
-    db += tilt_db + moisture_db
 
-    # --- water: lakes (low ground) and small ponds -----------------------
-    lake_field = -0.8 * dem + 0.6 * _fbm(rng, size, rng.uniform(40, 90))
-    lakes = _threshold_fraction(lake_field, rng.choice([0.02, 0.04, 0.07, 0.12]))
-    ponds = _threshold_fraction(_smooth_noise(rng, size, rng.uniform(2.5, 5.0)), rng.uniform(0.0, 0.02))
-    ponds &= _smooth_noise(rng, size, 80) > 0  # ponds cluster in some areas
+def _water(
+    rng: np.random.Generator, size: int, dem: np.ndarray, db: np.ndarray, nu: np.ndarray, cls: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lakes (low ground) and small ponds, painted in: (water mask, wind roughness in dB)."""
+    lake_field = -0.8 * dem + 0.6 * fbm(rng, size, rng.uniform(40, 90))
+    lakes = threshold_fraction(lake_field, rng.choice([0.02, 0.04, 0.07, 0.12]))
+    ponds = threshold_fraction(smooth_noise(rng, size, rng.uniform(2.5, 5.0)), rng.uniform(0.0, 0.02))
+    ponds &= smooth_noise(rng, size, 80) > 0  # ponds cluster in some areas
     water = lakes | ponds
     wlab, nw = ndimage.label(water)
     body_db = rng.uniform(-24.0, -20.0, nw + 1)
-    wind_db = 1.0 * _smooth_noise(rng, size, rng.uniform(20, 60))
+    wind_db = 1.0 * smooth_noise(rng, size, rng.uniform(20, 60))
     db[water] = body_db[wlab[water]] + wind_db[water]
     nu[water] = 128.0
     cls[water] = WATER
+    return water, wind_db
 
-    # --- linear features: river, roads, power line -----------------------
+
+def _lines(
+    rng: np.random.Generator,
+    size: int,
+    db: np.ndarray,
+    nu: np.ndarray,
+    cls: np.ndarray,
+    water: np.ndarray,
+    wind_db: np.ndarray,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Linear features, painted in: a river (added to ``water``), roads (bridges over the river)
+    and a power line; (road mask, pylon positions)."""
     center_hw = np.zeros((size, size), np.float32)  # half-width at centre-line pixels
     center_kind = np.zeros((size, size), np.uint8)  # 1 river, 2 road
     pylons: list[np.ndarray] = []
@@ -311,37 +273,45 @@ def _generate_layers(
         spacing = rng.uniform(25, 40)
         if len(pts) > 2 * spacing:
             pylons.append(pts[:: int(2 * spacing)])  # points every 0.5 px
-    if center_kind.any():
-        dist, (iy, ix) = ndimage.distance_transform_edt(center_kind == 0, return_indices=True)
-        on_line = dist <= center_hw[iy, ix]
-        lk = np.where(on_line, center_kind[iy, ix], 0)
-        river = lk == 1
-        road = (lk == 2) & ~water  # roads stop at lake shores (no causeways)
-        db[river] = rng.uniform(-23.0, -20.0) + wind_db[river]
-        nu[river] = 128.0
-        cls[river] = WATER
-        water |= river
-        bridge = np.zeros((size, size), bool)
-        if river.any() and road.any():  # road pixels within the river's banks
-            bridge = road & ndimage.binary_dilation(river, iterations=3)
-        db[road] = rng.uniform(-20.0, -16.0) + 0.5 * rng.standard_normal(int(road.sum()))
-        nu[road] = 16.0
-        db[bridge] = rng.uniform(-4.0, 2.0)
-        nu[bridge] = 2.0
-        cls[road] = ROAD
-    else:
-        road = np.zeros((size, size), bool)
+    if not center_kind.any():
+        return np.zeros((size, size), bool), pylons
+    dist, (iy, ix) = ndimage.distance_transform_edt(center_kind == 0, return_indices=True)
+    on_line = dist <= center_hw[iy, ix]
+    lk = np.where(on_line, center_kind[iy, ix], 0)
+    river = lk == 1
+    road = (lk == 2) & ~water  # roads stop at lake shores (no causeways)
+    db[river] = rng.uniform(-23.0, -20.0) + wind_db[river]
+    nu[river] = 128.0
+    cls[river] = WATER
+    water |= river
+    bridge = np.zeros((size, size), bool)
+    if river.any() and road.any():  # road pixels within the river's banks
+        bridge = road & ndimage.binary_dilation(river, iterations=3)
+    db[road] = rng.uniform(-20.0, -16.0) + 0.5 * rng.standard_normal(int(road.sum()))
+    nu[road] = 16.0
+    db[bridge] = rng.uniform(-4.0, 2.0)
+    nu[bridge] = 2.0
+    cls[road] = ROAD
+    return road, pylons
 
-    # --- global incidence ramp -------------------------------------------
-    db += ramp_db
 
-    # --- correlated Gamma texture (K-distributed clutter) -----------------
+def _textured(rng: np.random.Generator, size: int, db: np.ndarray, nu: np.ndarray) -> np.ndarray:
+    """Linear reflectivity: the dB levels times correlated Gamma texture (K-distributed clutter)."""
     z = rng.standard_normal((size, size)).astype(np.float32)
     z = ndimage.gaussian_filter(z, rng.uniform(0.6, 1.2))
     z /= z.std() + 1e-12
-    refl = np.power(10.0, db / 10.0, dtype=np.float32) * _gamma_texture(z, nu)
+    return np.power(10.0, db / 10.0, dtype=np.float32) * gamma_texture(z, nu)
 
-    # --- point targets ----------------------------------------------------
+
+def _target_pixels(
+    rng: np.random.Generator,
+    size: int,
+    masks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    pylons: list[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the bright point targets: buildings, farmsteads, pylons, ships and
+    isolated scatterers (``masks``: urban blocks, class map, roads, water)."""
+    ub, cls, road, water = masks
     area = (size / 256.0) ** 2
     tr: list[np.ndarray] = []
     tc: list[np.ndarray] = []
@@ -373,22 +343,48 @@ def _generate_layers(
         add(cidx // size + t * np.sin(ang), cidx % size + t * np.cos(ang))
     nlone = 3 + rng.poisson(20 * area)  # isolated scatterers (poles, machinery, ...)
     add(rng.uniform(0, size, nlone), rng.uniform(0, size, nlone))
-    rows, cols = np.concatenate(tr), np.concatenate(tc)
-    ntarget = int(rows.size)
-    gain_db = np.zeros(0)
-    if ntarget:
-        imp = np.zeros((size, size), np.float32)
-        bg = np.power(10.0, db[rows, cols] / 10.0)
-        gain_db = rng.uniform(10.0, 30.0, ntarget)
-        np.add.at(imp, (rows, cols), bg * np.power(10.0, gain_db / 10.0))
-        imp = ndimage.convolve1d(imp, _PSF, axis=0, mode="constant")
-        imp = ndimage.convolve1d(imp, _PSF, axis=1, mode="constant")
-        refl += np.maximum(imp, 0.0)
+    return np.concatenate(tr), np.concatenate(tc)
 
+
+def _add_targets(
+    rng: np.random.Generator, refl: np.ndarray, db: np.ndarray, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """Add the targets at ``rows``, ``cols`` to ``refl``, 10-30 dB over the local level and blurred
+    by the impulse response; their gains in dB."""
+    if not rows.size:
+        return np.zeros(0)
+    imp = np.zeros(refl.shape, np.float32)
+    bg = np.power(10.0, db[rows, cols] / 10.0)
+    gain_db = rng.uniform(10.0, 30.0, int(rows.size))
+    np.add.at(imp, (rows, cols), bg * np.power(10.0, gain_db / 10.0))
+    imp = ndimage.convolve1d(imp, _PSF, axis=0, mode="constant")
+    imp = ndimage.convolve1d(imp, _PSF, axis=1, mode="constant")
+    refl += np.maximum(imp, 0.0)
+    return gain_db
+
+
+def _generate_layers(
+    rng: np.random.Generator, size: int, record: dict | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Noise-free reflectivity (float32, linear), class map (uint8), number of targets; ``record``
+    receives the targets' pixels and their gain over the local level (``rows``, ``cols``, ``gain_db``).
+    Each stage draws from ``rng`` in turn, so their order is part of every scene."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    dem, tilt_db, moisture_db, ramp_db = _trends(rng, size, xx)
+    db, nu, cls, parcel, wx, wy = _fields(rng, size, xx, yy)
+    forest = _forest(rng, size, db, nu, cls, parcel)
+    ub = _urban(rng, size, (xx, yy, wx, wy), db, nu, cls, forest)
+    db += tilt_db + moisture_db  # terrain and soil moisture on land
+    water, wind_db = _water(rng, size, dem, db, nu, cls)
+    road, pylons = _lines(rng, size, db, nu, cls, water, wind_db)
+    db += ramp_db  # global incidence ramp
+    refl = _textured(rng, size, db, nu)
+    rows, cols = _target_pixels(rng, size, (ub, cls, road, water), pylons)
+    gain_db = _add_targets(rng, refl, db, rows, cols)
     refl += np.float32(10.0 ** (NESZ_DB / 10.0))
     if record is not None:
         record.update(rows=rows, cols=cols, gain_db=gain_db)
-    return refl.astype(np.float32), cls, ntarget
+    return refl.astype(np.float32), cls, int(rows.size)
 
 
 def generate_layers(

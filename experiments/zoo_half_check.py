@@ -13,7 +13,7 @@ import torch
 from omegaconf import OmegaConf
 
 from sarcomp.data.loaders import load_split
-from sarcomp.evaluation.evaluate import evaluate_scenes, exclude_training_scenes
+from sarcomp.evaluation.scenes import evaluate_scenes, exclude_training_scenes
 from sarcomp.runs import load_run, read_scenes
 
 

@@ -18,6 +18,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from sarcomp.data.identity import root_tag
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PACKAGE_ROOT / "configs"
 RANK_VARIABLES = ("RANK", "SLURM_PROCID", "SUBMITIT_LOCAL_GLOBALID")
@@ -242,8 +244,6 @@ def register_resolvers() -> None:
 
 def data_root_suffix(root: str | Path | None) -> str:
     """The run-folder suffix for a data folder (``${data_root_suffix:...}`` in configs/hydra/default.yaml)."""
-    from sarcomp.data.identity import root_tag
-
     return f"_data-{root_tag(root)}" if root else ""
 
 

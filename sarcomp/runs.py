@@ -28,6 +28,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from sarcomp.config import project_root
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import atomic_write
 
@@ -38,6 +39,8 @@ SCENES_FILE = "scenes.json"
 TENSORBOARD = "tensorboard"
 ATTENTION_LOG = "attention.jsonl"
 EVAL = "eval"
+EXPLAIN = "explain"
+PRETRAINED = "pretrained"
 
 
 # --------------------------------------------------------------------------------------------
@@ -57,6 +60,21 @@ def tensorboard_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / TENSORBOARD
 
 
+def explain_dir(run_dir: str | Path) -> Path:
+    """Where ``scripts/explain.py`` writes a run's figures (one folder per image)."""
+    return Path(run_dir) / EXPLAIN
+
+
+def shipped_explain_dir(name: str) -> Path:
+    """Where ``scripts/explain.py`` writes a shipped model's figures: it has no run folder."""
+    return project_root() / "outputs" / EXPLAIN / name
+
+
+def pretrained_dir(log_dir: str | Path, name: str) -> Path:
+    """The stand-in run folder of the shipped model ``name`` under ``paths.log_dir``: its ``eval/``."""
+    return Path(log_dir) / PRETRAINED / name
+
+
 def data_tag(data_root: str | None) -> str:
     """File-name suffix for results on other data than the run's own ('' or '_<folder name>')."""
     return "" if data_root is None else "_" + Path(data_root).resolve().name
@@ -64,6 +82,11 @@ def data_tag(data_root: str | None) -> str:
 
 def metrics_path(run_dir: str | Path, tag: str = "") -> Path:
     return Path(run_dir) / EVAL / f"metrics{tag}.json"
+
+
+def recon_folder(run_dir: str | Path, tag: str = "") -> Path:
+    """Where ``save_recon=true`` writes a run's decoded scenes: ``<run>/eval/recon[_<tag>]/``."""
+    return Path(run_dir) / EVAL / f"recon{tag}"
 
 
 def matched_path(metrics: str | Path, tag: str = "") -> Path:
@@ -149,8 +172,12 @@ def used_scene_hashes(run_dirs: list[Path] | tuple[Path, ...]) -> set[str]:
 # Checkpoints and models
 
 
+def checkpoints_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / CHECKPOINTS
+
+
 def checkpoint_path(run_dir: str | Path, name: str = "last") -> Path:
-    return Path(run_dir) / CHECKPOINTS / f"{name}.pt"
+    return checkpoints_dir(run_dir) / f"{name}.pt"
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:

@@ -10,13 +10,13 @@ import torch
 from torch import Tensor, nn
 
 from sarcomp.models.attention import (
-    ATTENTION_NAMES,
     attention_names,
     build_attention,
     eca_kernel_size,
     register_attention,
 )
 
+ATTENTION_NAMES = attention_names()  # the built-in ones (tests register others)
 GATED = ("se", "eca", "spatial", "cbam", "cbam_residual")
 ATTENTION_FAMILY = ("self_attention", "local_attention", "axial_attention", "linear_attention")
 SHAPES = [(2, 8, 9, 13), (2, 16, 9, 13), (2, 64, 9, 13), (1, 8, 1, 1)]

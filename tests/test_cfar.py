@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from sarcomp.data.synthetic import SPECKLE_CORRELATION, apply_speckle
+from sarcomp.data.speckle import SPECKLE_CORRELATION, apply_speckle
 from sarcomp.metrics import cfar
 
 SIZE = 512

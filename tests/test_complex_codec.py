@@ -15,13 +15,15 @@ from sarcomp.errors import SarcompError
 from sarcomp.metrics import mse, ssim
 from sarcomp.metrics.interferometry import phase_error_deg
 from sarcomp.models import SARCodec
-from sarcomp.models.attention import ATTENTION_NAMES
+from sarcomp.models.attention import attention_names
 from sarcomp.models.autoencoder import PLACEMENTS
 from sarcomp.runs import build_model, checkpoint_path, load_checkpoint
 from sarcomp.training.checks import check_train_config
 from sarcomp.training.loss import RateDistortionLoss
 from sarcomp.training.trainer import train
 from tests.helpers import compose_train
+
+ATTENTION_NAMES = attention_names()
 
 
 @pytest.fixture(scope="module")

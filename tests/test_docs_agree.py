@@ -17,7 +17,7 @@ from sarcomp.data.rasters import BandSpec
 from sarcomp.data.representation import Representation
 from sarcomp.data.tiles import Scene
 from sarcomp.errors import SarcompError
-from sarcomp.evaluation.evaluate import exclude_training_scenes
+from sarcomp.evaluation.scenes import exclude_training_scenes
 from tests.helpers import REPO, write_tif
 
 README = (REPO / "README.md").read_text()

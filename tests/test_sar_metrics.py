@@ -184,7 +184,7 @@ def test_near_constant_reconstructed_window_gives_no_inf() -> None:
 def test_auto_windows_do_not_bias_the_reference_enl_upward() -> None:
     # Two independent 1-look speckle fields on a flat scene have the same ENL: the ratio must be
     # about 1. Choosing windows for the reference's own low variance inflates its ENL (ratio ~0.77).
-    from sarcomp.data.synthetic import apply_speckle
+    from sarcomp.data.speckle import apply_speckle
 
     ratios = []
     for seed in range(12):

@@ -15,6 +15,7 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
+from sarcomp.codec import modelref
 from sarcomp.codec.commands import info_lines, main
 from sarcomp.codec.container import ModelId, read_header
 from sarcomp.codec.modelref import model_hash, resolve_model
@@ -25,7 +26,7 @@ from sarcomp.data.representation import Representation
 from sarcomp.data.tiles import Scene
 from sarcomp.errors import BitstreamError, SarcompError
 from sarcomp.evaluation.classic import reference_images
-from sarcomp.evaluation.evaluate import evaluate_scenes
+from sarcomp.evaluation.scenes import evaluate_scenes
 from sarcomp.runs import build_model, config_to_text
 from tests.helpers import REPO, compose_train
 
@@ -229,6 +230,7 @@ class _TwoGroupCodec(torch.nn.Module):
     def __init__(self, inner: torch.nn.Module):
         super().__init__()
         self.inner, self.lmbdas, self.lmbda, self.seen = inner, (0.01, 0.05), 0.02, []
+        self.stride = inner.stride
 
     def compress(self, x, lmbda=None):
         self.seen.append(lmbda)
@@ -278,7 +280,7 @@ def test_shipped_model_is_named_in_the_file_and_found_again(ckpt, tmp_path, monk
         shipped_names=lambda: ["tiny-demo"], load_pretrained=lambda name, device: (cfg, model)
     )
     monkeypatch.setitem(sys.modules, "sarcomp.models.zoo", zoo)
-    monkeypatch.setattr("sarcomp.models.zoo", zoo, raising=False)
+    monkeypatch.setattr(modelref, "zoo", zoo)
     src = _write_scene(tmp_path / "s.tif", 48, 64)
     sarc, out = tmp_path / "s.sarc", tmp_path / "s_out.tif"
     compress_file(src, sarc, "tiny-demo", tile=32, device="cpu", progress=False)

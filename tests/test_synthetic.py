@@ -10,7 +10,9 @@ import pytest
 
 rasterio = pytest.importorskip("rasterio")
 
+from sarcomp.data import speckle, terrain  # noqa: E402
 from sarcomp.data import synthetic as syn  # noqa: E402
+from sarcomp.data import synthetic_tiff as tiff  # noqa: E402
 
 
 def _read(path: Path) -> tuple[np.ndarray, dict]:
@@ -38,8 +40,8 @@ def test_scene_is_deterministic_per_seed() -> None:
     np.testing.assert_array_equal(a, b)
     assert meta_a == meta_b and meta_a["looks"] == 1 and meta_a["seed"] == 7
     assert not np.array_equal(a, c)
-    r1 = syn.generate_reflectivity(np.random.default_rng(3), 96)
-    r2 = syn.generate_reflectivity(np.random.default_rng(3), 96)
+    r1 = terrain.generate_reflectivity(np.random.default_rng(3), 96)
+    r2 = terrain.generate_reflectivity(np.random.default_rng(3), 96)
     np.testing.assert_array_equal(r1, r2)
 
 
@@ -53,12 +55,12 @@ def test_looks_only_change_the_speckle() -> None:
     assert r > 0.3
 
 
-@pytest.mark.parametrize("correlation", [0.0, syn.SPECKLE_CORRELATION])
+@pytest.mark.parametrize("correlation", [0.0, speckle.SPECKLE_CORRELATION])
 @pytest.mark.parametrize("looks", [1, 4])
 def test_speckle_enl_matches_looks(looks: int, correlation: float) -> None:
     rng = np.random.default_rng(123)
     refl = np.full((256, 256), 0.05, np.float32)
-    speckled = syn.apply_speckle(rng, refl, looks, correlation)
+    speckled = speckle.apply_speckle(rng, refl, looks, correlation)
     assert speckled.dtype == np.float32 and speckled.shape == refl.shape
     speckled = speckled.astype(np.float64)
     mean, var = speckled.mean(), speckled.var()
@@ -68,8 +70,8 @@ def test_speckle_enl_matches_looks(looks: int, correlation: float) -> None:
 
 def test_speckle_correlation_is_spatial_only() -> None:
     rng = np.random.default_rng(0)
-    white = syn.apply_speckle(rng, np.ones((256, 256)), 1, 0.0)
-    corr = syn.apply_speckle(rng, np.ones((256, 256)), 1, syn.SPECKLE_CORRELATION)
+    white = speckle.apply_speckle(rng, np.ones((256, 256)), 1, 0.0)
+    corr = speckle.apply_speckle(rng, np.ones((256, 256)), 1, speckle.SPECKLE_CORRELATION)
 
     def lag1(x: np.ndarray) -> float:
         x = x - x.mean()
@@ -78,12 +80,12 @@ def test_speckle_correlation_is_spatial_only() -> None:
     assert abs(lag1(white)) < 0.05
     assert 0.35 < lag1(corr) < 0.65  # Sentinel-1 GRD is ~0.5
     with pytest.raises(ValueError):
-        syn.apply_speckle(rng, np.ones((4, 4)), 0)
+        speckle.apply_speckle(rng, np.ones((4, 4)), 0)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_scene_has_bright_targets_and_dark_water(seed: int) -> None:
-    refl = syn.generate_reflectivity(np.random.default_rng(seed), 128)
+    refl = terrain.generate_reflectivity(np.random.default_rng(seed), 128)
     assert np.isfinite(refl).all() and (refl > 0).all()
     med = np.median(refl)
     assert refl.max() / med > 100  # point targets +10..+30 dB
@@ -93,7 +95,7 @@ def test_scene_has_bright_targets_and_dark_water(seed: int) -> None:
     assert np.isfinite(scene).all() and (scene > 0).all()
     assert scene.max() / np.median(scene) > 100
     assert meta["frac_water"] > 0 and meta["targets"] > 0
-    fracs = [meta[f"frac_{name}"] for name in syn.CLASS_NAMES]
+    fracs = [meta[f"frac_{name}"] for name in terrain.CLASS_NAMES]
     assert sum(fracs) == pytest.approx(1.0, abs=1e-3)
 
 
@@ -107,18 +109,18 @@ def test_tiny_scene_sizes_work() -> None:
 def test_write_scene_roundtrip(tmp_path: Path) -> None:
     scene, meta = syn.generate_scene(64, 4, 11)
     path = tmp_path / "sub" / "scene_0000.tif"
-    syn.write_scene(path, scene, meta, index=0)
+    tiff.write_scene(path, scene, meta, index=0)
     data, info = _read(path)
     assert info["count"] == 1 and info["dtype"] == "float32"
     assert info["crs"] is not None and info["crs"].to_epsg() == 32633
-    assert info["transform"].a == pytest.approx(syn.PIXEL_SIZE_M)
-    assert info["transform"].e == pytest.approx(-syn.PIXEL_SIZE_M)
+    assert info["transform"].a == pytest.approx(tiff.PIXEL_SIZE_M)
+    assert info["transform"].e == pytest.approx(-tiff.PIXEL_SIZE_M)
     assert info["tags"]["LOOKS"] == "4" and info["tags"]["SEED"] == "11"
     np.testing.assert_array_equal(data, scene)
     assert [p.name for p in path.parent.iterdir()] == ["scene_0000.tif"]  # no temp left
 
     other = tmp_path / "scene_0001.tif"
-    syn.write_scene(other, scene, meta, index=1)
+    tiff.write_scene(other, scene, meta, index=1)
     assert _read(other)[1]["transform"] != info["transform"]  # distinct origin
 
 

@@ -12,6 +12,7 @@ from sarcomp.analysis.render import render_markdown
 from sarcomp.analysis.report import build_report
 from sarcomp.analysis.tensorboard import write_tensorboard
 from sarcomp.fileio import atomic_write_text, json_safe, write_json
+from sarcomp.interpret import probe
 
 
 def compare(
@@ -58,9 +59,7 @@ def compare(
 def probe_section(report: dict[str, Any]) -> str:
     """The localisation probe (:mod:`sarcomp.interpret.probe`) on one run per variant at the table λ
     (its first seed), against bpp; also stored as ``report["probe"]``. Minutes on a CPU."""
-    from sarcomp.interpret.probe import ProbeConfig, probe_markdown, probe_rows
-
     runs = [v["table"]["runs"][0] for v in report["variants"] if v["table"] is not None]
-    cfg = ProbeConfig()
-    report["probe"] = probe_rows(runs, cfg)
-    return probe_markdown(report["probe"], cfg) + "\n"
+    cfg = probe.ProbeConfig()
+    report["probe"] = probe.probe_rows(runs, cfg)
+    return probe.probe_markdown(report["probe"], cfg) + "\n"

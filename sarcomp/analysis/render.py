@@ -28,9 +28,12 @@ DEFAULT_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _cell(value: Any, fmt: str) -> str:
+def number_or_na(value: Any, fmt: str, infinite: str | None = None) -> str:
+    """``value`` in ``fmt``; "N/A" when missing or NaN, and ``infinite`` (when given) for ±inf."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "N/A"
+    if infinite is not None and isinstance(value, float) and math.isinf(value):
+        return infinite
     return format(value, fmt)
 
 
@@ -70,12 +73,12 @@ def format_table(rows: Sequence[dict[str, Any]], columns=DEFAULT_COLUMNS, markdo
     header = [title for _, title, _ in columns]
     marks = [[_partial(r, key) for key, _, _ in columns] for r in rows]
     body = [
-        [_cell(r.get(key), fmt) + m for (key, _, fmt), m in zip(columns, ms)] for r, ms in zip(rows, marks)
+        [number_or_na(r.get(key), fmt) + m for (key, _, fmt), m in zip(columns, ms)]
+        for r, ms in zip(rows, marks)
     ]
     note = [PARTIAL_NOTE] if any(any(ms) for ms in marks) else []
     if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-        return "\n".join(lines + ["| " + " | ".join(b) + " |" for b in body] + ["", *note] * bool(note))
+        return "\n".join([md_table(header, body), *["", *note] * bool(note)])
     widths = [max(len(x) for x in col) for col in zip(header, *body)]
 
     def fmt_line(cells: Sequence[str]) -> str:
@@ -90,18 +93,13 @@ def _partial(row: Mapping[str, Any], key: str) -> str:
     return f" ({n}/{total})" if isinstance(n, int) and total and 0 < n < total else ""
 
 
-def _num(value: Any, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "inf" if isinstance(value, float) and math.isinf(value) else "N/A"
-    return format(value, fmt)
-
-
 def _pm(s: Mapping[str, Any] | None, fmt: str) -> str:
     if not s or s["n"] == 0:
         return "N/A"
     if s["n"] >= 2 and math.isfinite(s["std"]):
-        return f"{_num(s['mean'], fmt)} ± {_num(s['std'], fmt.lstrip('+'))}"  # a spread has no sign
-    return _num(s["mean"], fmt)
+        spread = number_or_na(s["std"], fmt.lstrip("+"), "inf")  # a spread has no sign
+        return f"{number_or_na(s['mean'], fmt, 'inf')} ± {spread}"
+    return number_or_na(s["mean"], fmt, "inf")
 
 
 def _delta_cell(d: Mapping[str, Any] | None, fmt: str, unit: str = "") -> str:
@@ -148,7 +146,7 @@ def plan_table(report: Mapping[str, Any]) -> str:
                 v["attention"],
                 v["placement"],
                 str(len(t["seeds"])),
-                _num(v["params"], ",d") if v["params"] is not None else "N/A",
+                number_or_na(v["params"], ",d", "inf") if v["params"] is not None else "N/A",
                 _pm(m["bpp"], ".4f"),
                 _pm(m["psnr"], ".2f"),
                 _pm(m["ssim"], ".4f"),
@@ -334,14 +332,14 @@ def sweep_table(report: Mapping[str, Any]) -> str:
         [
             p["name"],
             f"{p['param_name']}={p['param']:g}",
-            _num(p["mean"]["bpp"], ".4f"),
-            _num(p["mean"]["psnr"], ".2f"),
-            _num(p["mean"]["ssim"], ".4f"),
-            _num(p["mean"].get("ms_ssim"), ".4f"),
-            _num(p["mean"].get("rmse_db"), ".3f"),
-            _num(p["mean"].get("epi"), ".3f"),
-            _num(p["mean"]["encode_ms"], ".1f"),
-            _num(p["mean"]["decode_ms"], ".1f"),
+            number_or_na(p["mean"]["bpp"], ".4f", "inf"),
+            number_or_na(p["mean"]["psnr"], ".2f", "inf"),
+            number_or_na(p["mean"]["ssim"], ".4f", "inf"),
+            number_or_na(p["mean"].get("ms_ssim"), ".4f", "inf"),
+            number_or_na(p["mean"].get("rmse_db"), ".3f", "inf"),
+            number_or_na(p["mean"].get("epi"), ".3f", "inf"),
+            number_or_na(p["mean"]["encode_ms"], ".1f", "inf"),
+            number_or_na(p["mean"]["decode_ms"], ".1f", "inf"),
         ]
         for p in report["classic_sweep"]
     ]

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from sarcomp.analysis.bootstrap import SceneRD, bootstrap, curve
+from sarcomp.analysis.bootstrap import SceneRD, bootstrap, curve, delta_psnr_at_equal_rate
 from sarcomp.analysis.render import md_table
 from sarcomp.fileio import atomic_write_text, write_json
 
@@ -202,8 +202,6 @@ def ablation_rows(
 def fixed_lambda_gap(codecs: Mapping[str, list[SceneRD]]) -> list[list[str]]:
     """Per-λ models against their variant's variable-rate curve (seed 1 of each, no fit): ΔPSNR of
     the fixed-λ model at its own rate, read off the variable-rate model's measured points."""
-    from sarcomp.analysis.bootstrap import delta_psnr_at_equal_rate
-
     rows = []
     for name, seeds in sorted(codecs.items()):
         if "@" not in name or name.split("@")[0] not in codecs:

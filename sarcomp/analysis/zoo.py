@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from sarcomp.analysis import operator
-from sarcomp.analysis.render import md_table
+from sarcomp.analysis.render import md_table, number_or_na
 from sarcomp.analysis.stats import bd
 from sarcomp.evaluation.results import mean_row
 from sarcomp.models.zoo import curve_of
@@ -129,12 +129,6 @@ def build_zoo_report(
     }
 
 
-def _f(value: Any, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "N/A"
-    return format(value, fmt)
-
-
 def _delta(d: Mapping[str, Any] | None) -> str:
     return "N/A" if not d else f"{d['mean']:+.2f} ({d['min']:+.2f} … {d['max']:+.2f})"
 
@@ -156,10 +150,18 @@ def render_zoo_markdown(report: Mapping[str, Any], plot: Path | None = None) -> 
     rows = []
     for p in points:
         rows.append(
-            [p["name"], str(p.get("plan") or "—"), _f(p.get("lmbda"), "g"), _f(p["bpp"], ".3f")]
-            + [_f(p.get(k), f) for k, f in (("psnr", ".2f"), ("ssim", ".4f"), ("ms_ssim", ".4f"))]
-            + [_f(p.get("rmse_db"), ".2f")]
-            + [_f(p.get(f"{c}_psnr"), ".2f") for c in codecs]
+            [
+                p["name"],
+                str(p.get("plan") or "—"),
+                number_or_na(p.get("lmbda"), "g", "N/A"),
+                number_or_na(p["bpp"], ".3f", "N/A"),
+            ]
+            + [
+                number_or_na(p.get(k), f, "N/A")
+                for k, f in (("psnr", ".2f"), ("ssim", ".4f"), ("ms_ssim", ".4f"))
+            ]
+            + [number_or_na(p.get("rmse_db"), ".2f", "N/A")]
+            + [number_or_na(p.get(f"{c}_psnr"), ".2f", "N/A") for c in codecs]
             + [_delta(p.get(f"delta_{c}")) for c in codecs]
         )
     out = [f"Scenes ({len(report['scenes'])}): " + ", ".join(Path(s).name for s in report["scenes"]), ""]
@@ -172,7 +174,11 @@ def render_zoo_markdown(report: Mapping[str, Any], plot: Path | None = None) -> 
         for c in codecs
         for k, t in (("enl_ratio", "ENL ratio"), ("epi", "EPI"))
     ]
-    rows = [[p["name"], _f(p.get("lmbda"), "g")] + [_f(p.get(k), f) for k, _, f in fidelity] for p in points]
+    rows = [
+        [p["name"], number_or_na(p.get("lmbda"), "g", "N/A")]
+        + [number_or_na(p.get(k), f, "N/A") for k, _, f in fidelity]
+        for p in points
+    ]
     out += ["### SAR fidelity and time (per scene; the classic codecs' at the model's rates)", ""]
     out += [md_table(["model", "λ", *(t for _, t, _ in fidelity)], rows), ""]
     out += ["### Detection and reflectivity fidelity (the classic codecs' at the model's rates)", ""]
@@ -206,7 +212,12 @@ def render_zoo_markdown(report: Mapping[str, Any], plot: Path | None = None) -> 
         ]
         out += [md_table(["RD curve", "anchor", "BD-rate %", "BD-PSNR dB"], rows), ""]
     rows = [
-        [s["name"], _f(s.get("param"), "g"), _f(s["bpp"], ".3f"), _f(s["psnr"], ".2f")]
+        [
+            s["name"],
+            number_or_na(s.get("param"), "g", "N/A"),
+            number_or_na(s["bpp"], ".3f", "N/A"),
+            number_or_na(s["psnr"], ".2f", "N/A"),
+        ]
         for s in report["sweep"]
     ]
     out += ["### Classic rate sweeps (same scenes, coded whole, headers included)", ""]

@@ -21,9 +21,11 @@ from sarcomp.bench.synthetic_data import data_config
 from sarcomp.codec.classic import JPEG2000, encode_at_bpp
 from sarcomp.data.loaders import load_split
 from sarcomp.data.tiles import GridTiles
+from sarcomp.evaluation.scenes import set_operating_point
 from sarcomp.host_memory import retain_freed_memory
 from sarcomp.models.autoencoder import CODING_STAGES, STAGE_PREFIX
 from sarcomp.models.complexity import count_macs
+from sarcomp.models.zoo import load_pretrained, shipped_names
 from sarcomp.runs import build_model
 
 
@@ -52,9 +54,6 @@ def measure_codecs(settings: BenchSettings, root, device: torch.device) -> dict[
 def _models(settings: BenchSettings, device: torch.device):
     """(name, label, model ready to code): each experiment untrained, then each shipped model's
     operating points (every λ of a variable-rate model)."""
-    from sarcomp.evaluation.pretrained import set_operating_point
-    from sarcomp.models.zoo import load_pretrained, shipped_names
-
     for name in settings.experiments:
         model = build_model(compose_experiment(name, settings.overrides).model).to(device).eval()
         model.update(force=True)

@@ -22,10 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from sarcomp.codec import guard
-from sarcomp.codec.rate import RateRequest
+from sarcomp.codec.compressor import compress_one
+from sarcomp.codec.loading import cached_model
+from sarcomp.codec.rate import RateRequest, choose, curve_for
 from sarcomp.data.rasters import list_rasters
+from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
+from sarcomp.host_memory import retain_freed_memory
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -120,10 +126,6 @@ def _attempt(code: Callable[[Job], dict[str, Any]], job: Job) -> Done:
 def _worker_start(threads: int) -> None:
     """A worker process: warnings on stderr as in the command; its share of the CPU threads
     (unless OMP_NUM_THREADS says otherwise); freed memory kept for reuse (sarcomp.host_memory)."""
-    import torch
-
-    from sarcomp.host_memory import retain_freed_memory
-
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(threads)
@@ -135,18 +137,12 @@ def compress_job(
 ) -> dict[str, Any]:
     """One job of ``sarcomp compress -o``: :func:`~sarcomp.codec.compressor.compress_one` (its output
     folder exists by then). Module-level, so that worker processes can run it."""
-    from sarcomp.codec.compressor import compress_one
-
     return compress_one(job.src, job.dst, model_ref, settings, rate, force)
 
 
 def check_rate(model_ref: str | Path, rate: RateRequest, device: str) -> None:
     """Refuse a rate request the model cannot meet (``--lmbda`` on a fixed-rate model, ``--quality``
     out of range, a curve's name alone) before any file is coded."""
-    from sarcomp.codec.loading import cached_model
-    from sarcomp.codec.rate import choose, curve_for
-    from sarcomp.devices import pick_device
-
     dev = pick_device(device, "--device")
     choose(rate, curve_for(model_ref, lambda: tuple(cached_model(model_ref, dev).model.lmbdas)))
 

@@ -31,12 +31,15 @@ from sarcomp.codec.container import VERSION, Header, ModelId, iter_strings, read
 from sarcomp.codec.modelref import LoadedModel, resolve_model
 from sarcomp.codec.scene import decode_scene, encode_scene, scene_grid, stored_scaling
 from sarcomp.codec.symbols import checksums, tile_symbols
-from sarcomp.data.rasters import BandSpec
+from sarcomp.data.rasters import BandSpec, open_raster
 from sarcomp.data.representation import Representation
+from sarcomp.data.synthetic import generate_scene
 from sarcomp.data.tiles import Scene
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import atomic_write
 from sarcomp.models.portable import FloatPath
+from sarcomp.models.zoo import sha256
+from sarcomp.runs import build_model
 
 RECORD = "golden.json"
 HEIGHT, WIDTH, TILE, SEED = 48, 144, 64, 23
@@ -84,8 +87,6 @@ def write_tiny_models(folder: Path) -> list[Path]:
     """The tiny codecs (one per entropy model) as float16 sarcomp checkpoints: initialised with seed
     0, untrained, the last convolution of g_a scaled by 40 and those of h_a and h_s by 20, so that
     y and z carry several symbols and the scale indexes spread over the table."""
-    from sarcomp.runs import build_model
-
     paths = []
     for entropy in ("factorized", "hyperprior", "meanscale"):
         cfg = OmegaConf.create(
@@ -112,8 +113,6 @@ def _last_convolution(transform: torch.nn.Module) -> torch.nn.Module:
 
 def write_scene(path: Path) -> Scene:
     """The golden scene: a 1-look synthetic intensity crop, as a GeoTIFF at ``path``."""
-    from sarcomp.data.synthetic import generate_scene
-
     intensity, _ = generate_scene(max(HEIGHT, WIDTH), 1, SEED)
     profile = {"driver": "GTiff", "dtype": "float32", "width": WIDTH, "height": HEIGHT, "count": 1}
     with warnings.catch_warnings():
@@ -134,8 +133,6 @@ def encode(
 ) -> bytes:
     """A ``.sarc`` container of ``scene`` (no georeferencing) as ``version`` codes it: 2 portable,
     1 by the float path."""
-    from sarcomp.data.rasters import open_raster
-
     model = loaded.model if version >= 2 else FloatPath(loaded.model)
     grid = scene_grid(scene.info.height, scene.info.width, tile, 0, loaded.model)
     spool = io.BytesIO()
@@ -170,8 +167,6 @@ def decode_case(
 def make_golden(folder: Path, overwrite: bool = False) -> list[Path]:
     """Write every golden file, its pixels and ``golden.json`` into ``folder``; refuse to replace
     existing ones unless ``overwrite``."""
-    from sarcomp.models.zoo import sha256
-
     folder.mkdir(parents=True, exist_ok=True)
     targets = [folder / RECORD] + [folder / f"tiny-{e}.pt" for e in ("factorized", "hyperprior", "meanscale")]
     targets += [folder / f"{c.name}{suffix}" for c in CASES for suffix in (".sarc", ".npz")]

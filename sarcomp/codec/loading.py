@@ -15,6 +15,7 @@ import torch
 
 from sarcomp.codec import modelref
 from sarcomp.codec.modelref import LoadedModel
+from sarcomp.runs import checkpoints_dir
 
 _LOADED: dict[tuple, LoadedModel] = {}
 
@@ -22,7 +23,7 @@ _LOADED: dict[tuple, LoadedModel] = {}
 def _key(ref: str | Path, device: torch.device) -> tuple:
     path = Path(ref).expanduser()
     if path.is_dir():
-        checkpoints = sorted((path / "checkpoints").glob("*.pt"))
+        checkpoints = sorted(checkpoints_dir(path).glob("*.pt"))
         stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in checkpoints)
         return str(path.resolve()), stamp, str(device)
     if path.is_file():

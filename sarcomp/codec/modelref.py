@@ -19,6 +19,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from sarcomp.codec.container import ModelId
 from sarcomp.errors import SarcompError
+from sarcomp.models import zoo
+from sarcomp.runs import build_model, config_from_text, load_checkpoint, load_model_state, load_run
 
 
 @dataclass
@@ -42,19 +44,8 @@ def model_hash(cfg: DictConfig | None, model: torch.nn.Module) -> bytes:
     return digest.digest()
 
 
-def shipped_names() -> list[str] | None:
-    """Names of the shipped models, or None when this sarcomp has no model zoo."""
-    try:
-        from sarcomp.models import zoo  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return list(zoo.shipped_names())
-
-
 def resolve_model(ref: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
     """Load the codec named by ``ref`` (run folder, checkpoint file, or shipped model name)."""
-    from sarcomp.runs import build_model, config_from_text, load_checkpoint, load_model_state, load_run
-
     path = Path(ref).expanduser()
     if path.is_dir():
         cfg, model, _ = load_run(path, device="cpu")
@@ -75,18 +66,11 @@ def resolve_model(ref: str | Path, device: torch.device | str = "cpu") -> Loaded
 
 
 def _shipped(name: str, device: torch.device | str) -> LoadedModel:
-    names = shipped_names()
-    if names is None:
-        raise SarcompError(
-            f"--model {name}: not a run folder or checkpoint file, and this sarcomp ships no models "
-            "(sarcomp.models.zoo is absent)"
-        )
+    names = list(zoo.shipped_names())
     if name not in names:
         raise SarcompError(
             f"--model {name}: not a run folder, checkpoint file or shipped model; shipped: "
             + (", ".join(names) or "none")
         )
-    from sarcomp.models import zoo  # type: ignore[attr-defined]
-
     cfg, model = zoo.load_pretrained(name, device)  # update() done on the CPU, by contract
     return LoadedModel(cfg, model.to(device).eval(), ModelId.named(name), name)

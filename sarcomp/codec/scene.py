@@ -56,7 +56,6 @@ from sarcomp.data.tiles import Scene
 from sarcomp.devices import pick_device
 from sarcomp.errors import BitstreamError, SarcompError
 from sarcomp.fileio import atomic_write
-from sarcomp.models.autoencoder import STRIDE
 
 SPOOL_BYTES = 64 << 20  # tile strings stay in memory up to this size, then go to a temp file
 GDAL_CACHE_MB = 128  # GDAL's block cache (default: 5 % of RAM) would dominate the peak memory
@@ -67,11 +66,6 @@ UNIT_LABELS = {
     "display8": "8-bit display",
 }
 BandSink = Callable[[int, np.ndarray, np.ndarray], None]  # (first row, unit [n, W], valid [n, W])
-
-
-def pad_multiple(model: torch.nn.Module) -> int:
-    """What tile sides must be a multiple of for this model (its ``stride``, else 16)."""
-    return int(getattr(model, "stride", STRIDE))
 
 
 def _ramp(index: int, count: int, length: int, overlap: int) -> np.ndarray:
@@ -96,16 +90,6 @@ def _timed(device: torch.device, fn: Callable[..., Any], *args: Any, **kw: Any) 
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return out, (time.perf_counter() - start) * 1e3
-
-
-def _latent_stride(h: int, w: int, shape: tuple[int, int]) -> int:
-    """The power of two s with shape == ceil((h, w) / s), i.e. how the model's ``shape`` follows
-    from a tile's size (16 for sarcomp's codecs)."""
-    for k in range(8):
-        s = 1 << k
-        if (-(-h // s), -(-w // s)) == tuple(shape):
-            return s
-    raise SarcompError(f"model returned latent shape {shape} for a {h}x{w} tile: not a power-of-two stride")
 
 
 def _lmbda_kw(lmbda: float | None) -> dict[str, float]:
@@ -147,7 +131,7 @@ def encode_scene(
     lmbda = None if lmbda is None else float32(lmbda)  # as stored: the decoder must use the same λ
     lengths: list[int] = []
     mask = MaskWriter()
-    stride, groups = 0, 0
+    stride, groups = int(model.stride), 0
     bar = tqdm(total=grid.n_tiles, desc="compress", unit="tile", disable=not progress, file=sys.stderr)
     for ri, r in enumerate(rows):
         h = grid.extent(r, grid.height)
@@ -167,9 +151,8 @@ def encode_scene(
             if times is not None:
                 times.append(ms)
             shape = tuple(int(v) for v in coded["shape"])
-            if not stride:
-                stride, groups = _latent_stride(ch, cw, shape), len(coded["strings"])
-            elif (-(-ch // stride), -(-cw // stride)) != shape or len(coded["strings"]) != groups:
+            groups = groups or len(coded["strings"])
+            if (-(-ch // stride), -(-cw // stride)) != shape or len(coded["strings"]) != groups:
                 raise SarcompError(
                     f"model returned latent shape {shape} for a {ch}x{cw} tile, expected stride {stride}"
                 )
@@ -322,7 +305,7 @@ def code_scene(
 def scene_grid(height: int, width: int, tile: int, overlap: int, model: torch.nn.Module) -> Grid:
     """The tile grid for a scene and model; bad tile or overlap values are one-line errors."""
     try:
-        return Grid(height, width, int(tile), int(overlap), pad_multiple(model))
+        return Grid(height, width, int(tile), int(overlap), int(model.stride))
     except ValueError as exc:
         raise SarcompError(f"tile {tile}, overlap {overlap}: {exc}") from None
 

@@ -4,7 +4,7 @@ An SLC scene is the sensor's impulse response applied to the scatterers' field:
 
     s = h ⊛ (√R · w + targets),     w ~ CN(0, 1) (circular complex Gaussian, white)
 
-with ``R`` the noise-free reflectivity of :func:`sarcomp.data.synthetic.generate_layers` (the same
+with ``R`` the noise-free reflectivity of :func:`sarcomp.data.terrain.generate_layers` (the same
 land cover, texture and trends as the intensity data set), ``h`` a band-limited impulse response
 whose spectrum is a Hamming window covering ``bandwidth`` of the sampled band in each axis (a
 product oversampled by 1/bandwidth: neighbouring samples correlate as in real SLCs, lag-1 complex
@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from sarcomp.data.synthetic import CLASS_NAMES, CRS, PIXEL_SIZE_M, generate_layers
+from sarcomp.data.synthetic_tiff import CRS, PIXEL_SIZE_M
+from sarcomp.data.terrain import CLASS_NAMES, generate_layers
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import atomic_write
 

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from sarcomp.data.identity import file_sha256
-from sarcomp.data.synthetic import CLASS_NAMES, generate_scene, scene_looks, scene_path, scene_seed
+from sarcomp.data.synthetic import generate_scene, scene_looks, scene_path, scene_seed
+from sarcomp.data.terrain import CLASS_NAMES
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import atomic_write, atomic_write_text
 

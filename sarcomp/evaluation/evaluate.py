@@ -30,29 +30,24 @@ Results follow the schema of :mod:`sarcomp.evaluation.results`; where they are w
 from __future__ import annotations
 
 import logging
-import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from sarcomp.codec.container import ModelId
 from sarcomp.codec.modelref import model_hash
 from sarcomp.codec.scaling import RangeRule, coding, training_representation
-from sarcomp.codec.scene import code_scene, scene_grid
-from sarcomp.data.tiles import Scene, SceneImage
+from sarcomp.data.loaders import load_split
+from sarcomp.data.tiles import Scene
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
 from sarcomp.evaluation.ablation import switched_off
 from sarcomp.evaluation.classic import evaluate_classic, matched_codecs, write_matched
-from sarcomp.evaluation.recon import recon_folder, save_reconstruction
-from sarcomp.evaluation.results import results_payload, scene_record
+from sarcomp.evaluation.recon import save_reconstruction
+from sarcomp.evaluation.results import BYTES_COUNTED, learned_payload
+from sarcomp.evaluation.scenes import evaluate_scenes, exclude_training_scenes, set_operating_point
 from sarcomp.fileio import write_json
-from sarcomp.metrics.scene import scene_metrics
-from sarcomp.models.complexity import count_parameters
 from sarcomp.runs import (
     classic_path,
     data_tag,
@@ -60,6 +55,7 @@ from sarcomp.runs import (
     load_run,
     matched_path,
     metrics_path,
+    recon_folder,
     run_config,
     used_scene_hashes,
     used_scene_paths,
@@ -68,89 +64,10 @@ from sarcomp.runs import (
 log = logging.getLogger(__name__)
 
 
-BYTES_COUNTED = (
-    "the .sarc file sarcomp compress writes, less its metadata (georeferencing, notes): header (size, tile grid, "
-    "scaling, model id, string lengths, nodata mask if any) + tile strings + CRC-32; tiles padded to "
-    "the stride only"
-)
-
-
-@torch.no_grad()
-def evaluate_scenes(
-    model: torch.nn.Module,
-    scenes: Sequence[Scene],
-    tile_size: int,
-    device: torch.device,
-    identity: ModelId | None = None,
-    on_scene: Callable[[SceneImage, np.ndarray], Any] | None = None,
-) -> tuple[list[dict[str, Any]], list[SceneImage]]:
-    """One row per scene (bytes, bpp, every metric, encode/decode ms; see module docstring),
-    and the stitched reference images, so classic codecs can code them without a second read.
-
-    Each scene goes through :func:`sarcomp.codec.scene.code_scene`: the ``.sarc`` container that
-    ``sarcomp compress`` writes (less its metadata) is what ``bytes`` counts, and the
-    reconstruction is decoded from that container. ``identity`` is the model's (a hash of its
-    weights when not given); only its size matters for the rate. ``on_scene(image,
-    reconstruction)`` sees each decoded scene (e.g. to save it).
-    """
-    model = model.to(device).eval()
-    identity = identity or ModelId.hashed(model_hash(None, model))
-    rows, images = [], []
-    scene_grid(tile_size, tile_size, tile_size, 0, model)  # a bad tile size is a one-line error
-    x = torch.zeros(1, 1, tile_size, tile_size, device=device)
-    model.decompress(**model.compress(x))  # first-call costs must not land in the timings
-    for scene in scenes:
-        coded = code_scene(model, scene, identity, tile_size, device=device)
-        h, w = scene.info.height, scene.info.width
-        image = SceneImage(coded.scene, coded.ref, coded.valid)
-        n_bytes = len(coded.container)
-        if on_scene is not None:
-            on_scene(image, coded.rec)
-        row = {
-            **scene_record(image),
-            "tiles": coded.tiles,
-            "coded_pixels": coded.coded_pixels,
-            "bytes": n_bytes,
-            "bpp": 8 * n_bytes / (h * w),
-            "clipped_low": coded.clipped[0],
-            "clipped_high": coded.clipped[1],
-            **scene_metrics(image, coded.rec),
-            "encode_ms": float(sum(coded.encode_ms)),
-            "decode_ms": float(sum(coded.decode_ms)),
-            "encode_ms_tile": statistics.median(coded.encode_ms),
-            "decode_ms_tile": statistics.median(coded.decode_ms),
-        }
-        log.info("%s: bpp=%.4f psnr=%.2f", row["image"], row["bpp"], row["psnr"])
-        rows.append(row)
-        images.append(image)
-    return rows, images
-
-
-def exclude_training_scenes(
-    scenes: Sequence[Scene], used: set[str], used_hashes: set[str] | frozenset[str] = frozenset()
-) -> list[Scene]:
-    """Drop scenes a run trained or validated on (``used``: resolved paths; ``used_hashes``: their
-    SHA-256, so a copied or linked data set does not slip past), with a warning."""
-    kept = [s for s in scenes if str(s.path.resolve()) not in used and s.sha256 not in used_hashes]
-    for s in scenes:
-        if s not in kept:
-            log.warning("%s: the run trained or validated on this scene; excluded from evaluation", s.path)
-    if not kept:
-        raise SarcompError(
-            "every evaluation scene was used in training (for a flat data folder the whole folder is the "
-            "test split, less every scene a run trained or validated on: put held-out scenes in <data "
-            "folder>/test/ and the training ones in train/ and val/, or evaluate on other scenes with "
-            "data=geotiff data.root=<folder>)"
-        )
-    return kept
-
-
 def _test_scenes(
     cfg: Any, data_cfg: Any | None, run_dir: Path, rule: RangeRule | None
 ) -> tuple[Any, list[Scene]]:
     """The test scenes (the run's, or ``data_cfg``'s) it did not train on, in the range ``rule`` picks."""
-    from sarcomp.data.loaders import load_split
-
     data = data_cfg if data_cfg is not None else cfg.data
     scenes = load_split(data, "test", coding(rule or RangeRule(), training_representation(cfg)))
     return data, exclude_training_scenes(scenes, used_scene_paths([run_dir]), used_scene_hashes([run_dir]))
@@ -178,14 +95,12 @@ def evaluate_run(
     configs/eval.yaml),
     also code each scene with the classic codecs at this run's per-scene rates and write them to
     ``matched[_<tag>].json`` beside the metrics file. ``save_recon`` writes the decoded scenes as
-    GeoTIFF to :func:`~sarcomp.evaluation.recon.recon_folder`.
+    GeoTIFF to :func:`~sarcomp.runs.recon_folder`.
     """
     run_dir = Path(run_dir)
     dev = pick_device(device)
     cfg, model, state = load_run(run_dir, checkpoint, dev)
     if lmbda is not None:  # a variable-rate model's operating point
-        from sarcomp.evaluation.pretrained import set_operating_point
-
         set_operating_point(model, lmbda)
     data, scenes = _test_scenes(cfg, data_cfg, run_dir, range_rule)
     identity = ModelId.hashed(model_hash(cfg, model))
@@ -194,23 +109,15 @@ def evaluate_run(
     save = (lambda im, rec: save_reconstruction(recon, im.scene, rec, im.valid)) if save_recon else None
     with switched_off(model, cfg, ablate, dev) if ablate else nullcontext() as off:
         rows, images = evaluate_scenes(model, scenes, int(data["tile_size"]), dev, identity, on_scene=save)
-    payload = results_payload(
+    payload = learned_payload(
         str(cfg.get("experiment_name", run_dir.name)),
         rows,
-        codec="learned",
-        plan=cfg.get("plan_id"),
+        model,
+        cfg,
+        data,
         run_dir=str(run_dir),
-        attention=model.attention_type,
-        placement=model.placement,
-        entropy=getattr(model, "entropy", "factorized"),
-        lmbda=model.lmbda,
-        seed=int(cfg.seed),
         step=int(state["step"]),  # the evaluated checkpoint's
         max_steps=int(cfg.trainer.max_steps),  # the run's training budget
-        params=count_parameters(model),
-        widths=[*cfg.model.channels, cfg.model.latent_channels],
-        data_root=str(data["root"]),
-        tile_size=int(data["tile_size"]),
         checkpoint=checkpoint,
         bytes_counted=BYTES_COUNTED,
         ablated=off,

@@ -14,17 +14,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sarcomp.codec.container import ModelId
 from sarcomp.codec.scaling import RangeRule, coding, training_representation
+from sarcomp.data.loaders import load_split
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
+from sarcomp.evaluation.classic import matched_codecs, write_matched
+from sarcomp.evaluation.results import learned_payload
+from sarcomp.evaluation.scenes import evaluate_scenes, exclude_training_scenes, set_operating_point
+from sarcomp.fileio import write_json
+from sarcomp.models.zoo import entry, load_pretrained, sha256
+from sarcomp.runs import data_tag, matched_path, metrics_path, pretrained_dir
 
 log = logging.getLogger(__name__)
 
 
 def exclude_by_hash(scenes: list, used: Mapping[str, list[dict]]) -> list:
     """Drop scenes whose file SHA-256 matches a training/validation record's ``sha256``."""
-    from sarcomp.models.zoo import sha256
-
     hashes = {e["sha256"] for split in ("train", "val") for e in used.get(split, []) if e.get("sha256")}
     if not hashes:
         return scenes
@@ -39,8 +45,6 @@ def exclude_by_hash(scenes: list, used: Mapping[str, list[dict]]) -> list:
 
 def unused_scenes(item: Mapping[str, Any], scenes: list) -> list:
     """``scenes`` less those the shipped model ``item`` trained or validated on (by path and SHA-256)."""
-    from sarcomp.evaluation.evaluate import exclude_training_scenes
-
     used = item.get("data") or {}
     paths = {e["path"] for split in ("train", "val") for e in used.get(split, [])}
     return exclude_by_hash(exclude_training_scenes(scenes, paths), used)
@@ -61,16 +65,6 @@ def evaluate_pretrained(
 
     Each scene's clip range is chosen by ``range_rule`` as ``sarcomp compress --range`` chooses it
     (default: the scene's own percentiles; :mod:`sarcomp.codec.scaling`)."""
-    from sarcomp.codec.container import ModelId
-    from sarcomp.data.loaders import load_split
-    from sarcomp.evaluation.classic import write_matched
-    from sarcomp.evaluation.evaluate import evaluate_scenes
-    from sarcomp.evaluation.results import results_payload
-    from sarcomp.fileio import write_json
-    from sarcomp.models.complexity import count_parameters
-    from sarcomp.models.zoo import entry, load_pretrained
-    from sarcomp.runs import data_tag, matched_path
-
     if data_cfg is None:
         raise SarcompError(
             "model=pretrained needs the scenes to evaluate on, e.g. data=geotiff data.root=../shared/sar"
@@ -86,23 +80,8 @@ def evaluate_pretrained(
     rows, images = evaluate_scenes(model, scenes, int(data_cfg["tile_size"]), dev, identity)
     tag = data_tag(str(data_cfg["root"]))
     suffix = "" if lmbda is None else f"_lmbda{lmbda:g}"
-    path = Path(out) if out else Path(log_dir) / "pretrained" / name / "eval" / f"metrics{tag}{suffix}.json"
-    payload = results_payload(
-        name,
-        rows,
-        codec="learned",
-        pretrained=name,
-        attention=model.attention_type,
-        placement=model.placement,
-        entropy=model.entropy,
-        lmbda=model.lmbda,
-        seed=int(cfg.get("seed", 0)),
-        plan=cfg.get("plan_id"),
-        params=count_parameters(model),
-        widths=[*cfg.model.channels, cfg.model.latent_channels],
-        data_root=str(data_cfg["root"]),
-        tile_size=int(data_cfg["tile_size"]),
-    )
+    path = Path(out) if out else metrics_path(pretrained_dir(log_dir, name), tag + suffix)
+    payload = learned_payload(name, rows, model, cfg, data_cfg, pretrained=name)
     write_json(path, payload)
     write_matched(
         classic, images, rows, matched_path(path, tag), matched_to=f"pretrained:{name}", lmbda=model.lmbda
@@ -113,16 +92,5 @@ def evaluate_pretrained(
 def written_paths(path: Path, data_cfg: Any, classic: Mapping[str, Any] | None) -> list[Path]:
     """The files :func:`evaluate_pretrained` wrote: its metrics file ``path`` and, when classic
     codecs were rate-matched, the ``matched*.json`` beside it."""
-    from sarcomp.evaluation.classic import matched_codecs
-    from sarcomp.runs import data_tag, matched_path
-
     matched = [matched_path(path, data_tag(str(data_cfg["root"])))] if matched_codecs(classic) else []
     return [path, *matched]
-
-
-def set_operating_point(model: Any, lmbda: float) -> None:
-    """``model.set_lmbda`` with its refusal as a one-line :class:`SarcompError`."""
-    try:
-        model.set_lmbda(float(lmbda))
-    except ValueError as exc:
-        raise SarcompError(f"lmbda={lmbda}: {exc}") from None

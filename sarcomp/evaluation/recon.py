@@ -15,12 +15,6 @@ from rasterio.transform import Affine
 
 from sarcomp.data.tiles import Scene
 from sarcomp.fileio import atomic_write
-from sarcomp.runs import EVAL
-
-
-def recon_folder(run_dir: Path, tag: str = "") -> Path:
-    """Where ``save_recon=true`` writes a run's decoded scenes: ``<run>/eval/recon[_<tag>]/``."""
-    return Path(run_dir) / EVAL / f"recon{tag}"
 
 
 def recon_path(folder: Path, scene: Scene) -> Path:

@@ -19,9 +19,16 @@ import torch
 from sarcomp.data.tiles import SceneImage
 from sarcomp.metrics.operator import OPERATOR_KEYS
 from sarcomp.metrics.scene import SAR_KEYS
+from sarcomp.models.complexity import count_parameters
 
 METRIC_KEYS = ("bpp", "psnr", "rmse_db", "ssim", "ms_ssim", *SAR_KEYS, "encode_ms", "decode_ms")
 LEARNED_KEYS = (*METRIC_KEYS, "encode_ms_tile", "decode_ms_tile", *OPERATOR_KEYS)
+
+BYTES_COUNTED = (
+    "the .sarc file sarcomp compress writes, less its metadata (georeferencing, notes): header (size, tile grid, "
+    "scaling, model id, string lengths, nodata mask if any) + tile strings + CRC-32; tiles padded to "
+    "the stride only"
+)
 
 
 def scene_record(image: SceneImage) -> dict[str, Any]:
@@ -75,3 +82,26 @@ def results_payload(name: str, rows: list[dict[str, Any]], **extra: Any) -> dict
         "hardware": hardware(),
         "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def learned_payload(
+    name: str, rows: list[dict[str, Any]], model: torch.nn.Module, cfg: Any, data: Any, **extra: Any
+) -> dict[str, Any]:
+    """A learned codec's payload: ``rows`` plus what ``model``, its config ``cfg`` and the data
+    config ``data`` say about it (attention, entropy model, λ, size, tile size); ``extra`` adds keys."""
+    return results_payload(
+        name,
+        rows,
+        codec="learned",
+        plan=cfg.get("plan_id"),
+        attention=model.attention_type,
+        placement=model.placement,
+        entropy=getattr(model, "entropy", "factorized"),
+        lmbda=model.lmbda,
+        seed=int(cfg.get("seed", 0)),
+        params=count_parameters(model),
+        widths=[*cfg.model.channels, cfg.model.latent_channels],
+        data_root=str(data["root"]),
+        tile_size=int(data["tile_size"]),
+        **extra,
+    )

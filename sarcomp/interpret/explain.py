@@ -15,7 +15,11 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from sarcomp.codec.scene import pad_multiple
+from sarcomp.codec.modelref import resolve_model
+from sarcomp.codec.scaling import RangeRule, describe, load_for_coding, training_representation
+from sarcomp.data.bandspecs import file_settings, load_band_specs, spec_file
+from sarcomp.data.loaders import band_spec
+from sarcomp.data.rasters import list_rasters, open_raster
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import write_json
 from sarcomp.interpret import captions, figures
@@ -30,7 +34,7 @@ from sarcomp.interpret.gradcam import (
 )
 from sarcomp.interpret.hooks import query_attention, record_gates, upsample
 from sarcomp.interpret.rise import rise
-from sarcomp.models.autoencoder import STRIDE
+from sarcomp.runs import explain_dir, load_run, shipped_explain_dir, tensorboard_dir
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ def explain_tile(
     """
     opts = opts or ExplainOptions()
     model.eval()
-    stride = pad_multiple(model)
+    stride = int(model.stride)
     if x.shape[-1] % stride or x.shape[-2] % stride:
         raise SarcompError(f"tile {tuple(x.shape[-2:])} is not a multiple of the model's stride {stride}")
     size = tuple(x.shape[-2:])
@@ -239,15 +243,10 @@ def log_validation_figures(writer: Any, model: nn.Module, x: Tensor, step: int) 
     model.train(was_training)
 
 
-def _read_unit(cfg: Any, path: Path) -> tuple[Tensor, str]:
+def _read_unit(cfg: Any, path: Path, stride: int) -> tuple[Tensor, str]:
     """A whole raster as ``sarcomp compress`` codes it for this model (units guessed per file unless
     the run's band-spec file names it; the clip range from the scene's own percentiles,
     :mod:`sarcomp.codec.scaling`), ``[1, 1, H, W]``, and how it was read; errors name the file."""
-    from sarcomp.codec.scaling import RangeRule, describe, load_for_coding, training_representation
-    from sarcomp.data.bandspecs import file_settings, load_band_specs, spec_file
-    from sarcomp.data.loaders import band_spec
-    from sarcomp.data.rasters import open_raster
-
     if not path.is_file():
         raise SarcompError(f"{path}: image not found")
     source = spec_file(cfg.data)
@@ -256,48 +255,47 @@ def _read_unit(cfg: Any, path: Path) -> tuple[Tensor, str]:
     spec, rep = file_settings(path, specs, band_spec(cfg.data), replace(training, units="auto"))
     scene = load_for_coding(path, spec, rep, RangeRule(), training)
     h, w = scene.info.height, scene.info.width
-    if min(h, w) < STRIDE:
-        raise SarcompError(f"{path}: {h}x{w} pixels, smaller than one {STRIDE}-pixel codec cell")
+    if min(h, w) < stride:
+        raise SarcompError(f"{path}: {h}x{w} pixels, smaller than one {stride}-pixel codec cell")
     with open_raster(path) as ds:
         unit, _ = scene.read_unit(ds, 0, 0, h, w)
     how = f"{scene.representation.units}, clip range {describe(RangeRule(), scene)}"
     return torch.from_numpy(np.ascontiguousarray(unit, dtype=np.float32))[None, None], how
 
 
-def centre_window(height: int, width: int, crop: int | None) -> tuple[int, int, int, int]:
+def centre_window(height: int, width: int, crop: int | None, stride: int) -> tuple[int, int, int, int]:
     """(row, col, side, side): the centre square of side ``crop`` (default the shorter side), cut to
-    the stride."""
-    side = min(height, width, crop or min(height, width)) // STRIDE * STRIDE
+    the model's ``stride``."""
+    side = min(height, width, crop or min(height, width)) // stride * stride
     return (height - side) // 2, (width - side) // 2, side, side
 
 
-def grid_tiles(arr: Tensor, tile: int) -> Tensor:
-    """Non-overlapping ``tile``-px tiles ``[N, 1, t, t]`` (smaller for a smaller image)."""
+def grid_tiles(arr: Tensor, tile: int, stride: int) -> Tensor:
+    """Non-overlapping ``tile``-px tiles ``[N, 1, t, t]`` (smaller for a smaller image, a multiple
+    of the model's ``stride``)."""
     h, w = arr.shape[-2:]
-    t = min(tile, h // STRIDE * STRIDE, w // STRIDE * STRIDE)
+    t = min(tile, h // stride * stride, w // stride * stride)
     grid = arr[..., : h // t * t, : w // t * t].unfold(2, t, t).unfold(3, t, t)
     return grid.permute(0, 2, 3, 1, 4, 5).reshape(-1, 1, t, t).contiguous()
 
 
 def read_inputs(
-    cfg: Any, image: Path, crop: int | None, tiles_from: Path | None
+    cfg: Any, image: Path, crop: int | None, tiles_from: Path | None, stride: int
 ) -> tuple[Tensor, Tensor, Crop]:
     """(centre tile of ``image``, grid tiles at the run's tile size of ``tiles_from``: a raster
     or a folder of rasters, default ``image`` itself, for the channel-weight distribution, and
-    where the centre tile lies in the scene)."""
-    from sarcomp.data.rasters import list_rasters
-
-    arr, how = _read_unit(cfg, image)
+    where the centre tile lies in the scene); sides are multiples of the model's ``stride``."""
+    arr, how = _read_unit(cfg, image, stride)
     sources = (
         [image] if tiles_from is None else list_rasters(tiles_from) if tiles_from.is_dir() else [tiles_from]
     )
     if not sources:
         raise SarcompError(f"{tiles_from}: no rasters found")
     t = int(cfg.data.tile_size)
-    tiles = [grid_tiles(arr if p == image else _read_unit(cfg, p)[0], t) for p in sources]
+    tiles = [grid_tiles(arr if p == image else _read_unit(cfg, p, stride)[0], t, stride) for p in sources]
     side = min(x.shape[-1] for x in tiles)
     h, w = arr.shape[-2:]
-    r, c, th, tw = window = centre_window(h, w, crop)
+    r, c, th, tw = window = centre_window(h, w, crop, stride)
     where = Crop(image.name, (h, w), window, how)
     return (
         arr[..., r : r + th, c : c + tw].contiguous(),
@@ -322,10 +320,6 @@ def explain_run(
     split) gives the channel-weight distribution; default the image's own tiles."""
     from torch.utils.tensorboard import SummaryWriter
 
-    from sarcomp.codec.modelref import resolve_model
-    from sarcomp.config import project_root
-    from sarcomp.runs import load_run
-
     if not Path(image).is_file():
         raise SarcompError(f"{image}: image not found")
     is_run = Path(run_dir).is_dir()
@@ -335,7 +329,8 @@ def explain_run(
     else:
         loaded = resolve_model(run_dir)
         cfg, model, state, label = loaded.cfg, loaded.model, {}, str(loaded.identity)
-    tile, tiles, where = read_inputs(cfg, Path(image), crop, Path(tiles_from) if tiles_from else None)
+    tiles_path = Path(tiles_from) if tiles_from else None
+    tile, tiles, where = read_inputs(cfg, Path(image), crop, tiles_path, int(model.stride))
     source = Path(tiles_from).name if tiles_from else Path(image).name
     note = f"{tiles.shape[0]} tiles of {tiles.shape[-1]} px from {source}."
     opts = replace(opts or ExplainOptions(), tiles_note=note)
@@ -347,12 +342,10 @@ def explain_run(
         "crop_window": list(where.window),
         "distribution_tiles": int(tiles.shape[0]),
     }
-    default = (
-        Path(run_dir) / "explain" if is_run else project_root() / "outputs" / "explain" / Path(run_dir).name
-    )
+    default = explain_dir(run_dir) if is_run else shipped_explain_dir(Path(run_dir).name)
     out = Path(out) if out is not None else default / Path(image).stem
     paths = write_figures(figs, summary, out)
     if is_run:
-        with SummaryWriter(Path(run_dir) / "tensorboard") as writer:
+        with SummaryWriter(tensorboard_dir(run_dir)) as writer:
             log_figures(writer, figs, int(state.get("step", 0)), prefix=f"explain/{Path(image).stem}")
     return paths

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from compressai.entropy_models import EntropyModel
 from torch import Tensor, nn
 
+from sarcomp.interpret.hooks import attention_modules
+
 Transform = Callable[[Tensor], Tensor]
 
 
@@ -81,8 +83,6 @@ Target = DistortionTarget | RateTarget
 
 def default_layers(model: nn.Module) -> dict[str, nn.Module]:
     """Layers to explain: the attention modules, or the encoder's last block without any."""
-    from sarcomp.interpret.hooks import attention_modules
-
     layers = attention_modules(model)
     if not layers and hasattr(model, "g_a"):
         layers = {f"g_a.{len(model.g_a) - 1}": model.g_a[-1]}

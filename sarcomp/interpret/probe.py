@@ -29,11 +29,14 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch import Tensor, nn
 
+from sarcomp.data.loaders import representation
 from sarcomp.data.representation import Representation
-from sarcomp.data.synthetic import CLASS_NAMES, SPECKLE_CORRELATION, apply_speckle, generate_layers
+from sarcomp.data.speckle import SPECKLE_CORRELATION, apply_speckle
+from sarcomp.data.terrain import CLASS_NAMES, generate_layers
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import atomic_write_text, write_json
 from sarcomp.models.attention import build_attention
+from sarcomp.runs import load_run
 
 
 @dataclass(frozen=True)
@@ -285,9 +288,6 @@ def probe_rows(
 
     All runs must share one data representation (the probe tiles are made in it).
     """
-    from sarcomp.data.loaders import representation
-    from sarcomp.runs import load_run
-
     cfg = cfg or ProbeConfig()
     runs = [load_run(r, checkpoint) for r in run_dirs]
     reps = {representation(c.data) for c, _, _ in runs} or {Representation()}

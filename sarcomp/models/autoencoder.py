@@ -63,7 +63,12 @@ PLACEMENTS: tuple[str, ...] = ("none", "bottleneck", "encoder", "decoder", "ever
 DISTORTIONS: tuple[str, ...] = ("mse", "ms-ssim", "mix")
 CODING_STAGES: tuple[str, ...] = ("g_a", "h_a", "z coding", "h_s", "indexes", "y coding", "g_s")
 STAGE_PREFIX = "sarcomp.codec::"
-STRIDE = 16  # downsampling of the default g_a (4 blocks); a model's own is ``model.stride``
+
+
+def stride_of(channels: Sequence[int]) -> int:
+    """Total downsampling of g_a, what tile sides must be a multiple of: one stride-2 block per
+    width plus the latent block (``[64, 128, 256]`` -> 16). A built model says it as ``model.stride``."""
+    return 2 ** (len(channels) + 1)
 
 
 class SARCodec(CompressionModel):
@@ -133,7 +138,7 @@ class SARCodec(CompressionModel):
             decoder += [up_block(c_in, c_out), *attend("decoder", c_out)]
         decoder += [up_block(rev[-1], in_channels, activation=False), nn.Sigmoid()]
 
-        self.stride = 2 ** (len(channels) + 1)  # tiles must be multiples of this
+        self.stride = stride_of(channels)
         self.g_a = nn.Sequential(*encoder)
         self.g_s = nn.Sequential(*decoder)
         self.entropy = entropy

@@ -19,14 +19,15 @@ from sarcomp.cli import run_cli
 from sarcomp.data.loaders import complex_representation
 from sarcomp.errors import SarcompError
 from sarcomp.metrics.image import SSIM_WINDOW
+from sarcomp.models.autoencoder import stride_of
 
 log = logging.getLogger(__name__)
 
 
 def model_stride(model_cfg: Mapping[str, Any]) -> int:
-    """Total downsampling of the codec's analysis transform: one stride-2 block per width plus the
-    latent block (``channels: [64, 128, 256]`` -> 16)."""
-    return 2 ** (len(model_cfg.get("channels") or ()) + 1)
+    """The stride of the model ``model_cfg`` describes, before it is built
+    (:func:`~sarcomp.models.autoencoder.stride_of`)."""
+    return stride_of(model_cfg.get("channels") or ())
 
 
 def check_data_config(data: Mapping[str, Any]) -> None:

@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig
 
 from sarcomp.models.complexity import count_parameters
+from sarcomp.runs import checkpoint_path
 
 log = logging.getLogger("sarcomp.training.trainer")
 
@@ -108,6 +109,6 @@ def log_end(run_dir: Path, best_step: int, best_loss: float, step: int) -> None:
         step,
         best_loss,
         best_step,
-        run_dir.resolve() / "checkpoints" / "best.pt",
+        checkpoint_path(run_dir.resolve(), "best"),
     )
     log.info("run folder: %s", run_dir.resolve())

@@ -29,6 +29,7 @@ from sarcomp.catalog import MANIFEST, curve_of, zoo_root
 from sarcomp.catalog import read_manifest as _manifest
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import atomic_write, write_json
+from sarcomp.runs import build_model, load_model_state, load_run, read_scenes
 
 __all__ = [
     "MANIFEST",
@@ -69,8 +70,6 @@ def load_pretrained(
     name: str, device: str | torch.device = "cpu", zoo_dir: str | Path | None = None
 ) -> tuple[DictConfig, torch.nn.Module]:
     """``(config, model)`` of a shipped model, ready to compress (``update()`` done, eval mode)."""
-    from sarcomp.runs import build_model, load_model_state
-
     item = entry(name, zoo_dir)
     root, _ = _manifest(zoo_dir)
     path = root / item["file"]
@@ -110,8 +109,6 @@ def export_run(
     ``curve`` names the RD curve a single-λ model is one point of (models trained alike but for
     λ); the report fits and judges that curve as one (default: the model alone).
     """
-    from sarcomp.runs import load_run, read_scenes
-
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         raise SarcompError(f"pretrained model name {name!r}: use letters, digits, '-' and '_' only")
     cfg, model, _ = load_run(run_dir, checkpoint)

@@ -22,10 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sarcomp.bench.scene import write_synthetic_scene
 from sarcomp.codec.container import iter_strings, read_header
 from sarcomp.codec.golden import encode
 from sarcomp.codec.modelref import resolve_model
-from sarcomp.codec.scene import decode_scene, stored_scaling, write_synthetic_scene
+from sarcomp.codec.scaling import stored_scaling
+from sarcomp.codec.scene import decode_scene
 from sarcomp.codec.symbols import checksums, tile_symbols
 from sarcomp.data.rasters import BandSpec
 from sarcomp.data.representation import Representation

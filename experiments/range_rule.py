@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sarcomp.codec.decompressor import decompress_file
 from sarcomp.codec.scaling import RangeRule
-from sarcomp.codec.scene import compress_file, decompress_file
+from sarcomp.codec.scene import compress_file
 from sarcomp.data.bandspecs import file_settings, load_band_specs
 from sarcomp.data.rasters import BandSpec, open_raster, read_window
 from sarcomp.data.representation import Representation

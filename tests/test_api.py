@@ -13,7 +13,7 @@ from rasterio.transform import from_origin
 
 import sarcomp
 from sarcomp.codec.commands import main
-from sarcomp.codec.scene import decompress_file
+from sarcomp.codec.decompressor import decompress_file
 from tests.helpers import REPO, write_tif
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from sarcomp.codec.commands import info_lines, main
-from sarcomp.codec.scene import compress_file, open_sarc
+from sarcomp.codec.sarcfile import open_sarc
+from sarcomp.codec.scene import compress_file
 from tests.helpers import REPO, write_tif
 
 MODEL = "baseline-ms-s8-l01"

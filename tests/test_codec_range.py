@@ -15,8 +15,10 @@ import rasterio
 
 from sarcomp.codec.commands import info_lines, main
 from sarcomp.codec.container import FLAG_GEO, iter_strings, write_container
+from sarcomp.codec.decompressor import decompress_file
+from sarcomp.codec.sarcfile import open_sarc
 from sarcomp.codec.scaling import CLIP_WARN, RangeRule, parse_range
-from sarcomp.codec.scene import compress_file, decompress_file, open_sarc
+from sarcomp.codec.scene import compress_file
 from sarcomp.data.representation import Representation
 from sarcomp.errors import SarcompError
 from tests.helpers import write_tif

@@ -12,7 +12,6 @@ import pytest
 from sarcomp.codec.container import (
     FIXED,
     MAX_SIDE,
-    NOTES_FIXED,
     Geo,
     Grid,
     Header,
@@ -24,6 +23,7 @@ from sarcomp.codec.container import (
     read_header,
     write_container,
 )
+from sarcomp.codec.metadata import NOTES_FIXED
 from sarcomp.codec.scene import _ramp
 from sarcomp.errors import BitstreamError
 

@@ -191,8 +191,9 @@ def test_hyperprior_variable_rate_codes_whole_scenes_through_sarc(tmp_path):
     import numpy as np
     import rasterio
 
+    from sarcomp.codec.decompressor import decompress_file
     from sarcomp.codec.modelref import resolve_model
-    from sarcomp.codec.scene import code_scene, compress_file, decompress_file
+    from sarcomp.codec.scene import code_scene, compress_file
     from sarcomp.data.rasters import BandSpec
     from sarcomp.data.representation import Representation
     from sarcomp.data.tiles import Scene

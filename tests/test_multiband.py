@@ -17,8 +17,9 @@ from sarcomp.api import compress, decompress
 from sarcomp.codec.bands import BandTable, band_views
 from sarcomp.codec.commands import info_lines, main
 from sarcomp.codec.container import FLAG_BANDS, write_container
+from sarcomp.codec.decompressor import decompress_file
 from sarcomp.codec.sarcfile import open_sarc
-from sarcomp.codec.scene import compress_file, decompress_file
+from sarcomp.codec.scene import compress_file
 from sarcomp.errors import BitstreamError, SarcompError
 from tests.helpers import REPO
 from tests.test_scene_codec import _checkpoint

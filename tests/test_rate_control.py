@@ -12,7 +12,8 @@ import pytest
 from sarcomp.codec.commands import info_lines, main
 from sarcomp.codec.container import float32
 from sarcomp.codec.rate import Curve, Point, RateRequest, choose, curve_for, search_bpp
-from sarcomp.codec.scene import compress_file, open_sarc
+from sarcomp.codec.sarcfile import open_sarc
+from sarcomp.codec.scene import compress_file
 from sarcomp.errors import SarcompError
 from tests.helpers import write_tif
 

@@ -18,9 +18,10 @@ from rasterio.transform import from_origin
 from sarcomp.codec import modelref
 from sarcomp.codec.commands import info_lines, main
 from sarcomp.codec.container import ModelId, read_header
+from sarcomp.codec.decompressor import decompress_file
 from sarcomp.codec.modelref import model_hash, resolve_model
 from sarcomp.codec.scaling import RangeRule, load_for_coding, training_representation
-from sarcomp.codec.scene import code_scene, compress_file, decompress_file
+from sarcomp.codec.scene import code_scene, compress_file
 from sarcomp.data.rasters import BandSpec
 from sarcomp.data.representation import Representation
 from sarcomp.data.tiles import Scene

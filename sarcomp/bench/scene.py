@@ -78,7 +78,8 @@ def write_synthetic_scene(path: str | Path, size: int, seed: int = 0, strip: int
 
 _CHILD = """
 import json, resource, sys, time
-from sarcomp.codec.scene import compress_file, decompress_file
+from sarcomp.codec.scene import compress_file
+from sarcomp.codec.decompressor import decompress_file
 args = json.loads(sys.argv[1])
 fn = compress_file if args.pop("direction") == "compress" else decompress_file
 out = fn(*args.pop("paths"), progress=False, force=True, **args)  # the benchmark rewrites its own files

@@ -220,8 +220,8 @@ def _run(args: argparse.Namespace) -> None:
     if args.command == "compress":
         _compress(args)
         return
+    from sarcomp.codec.decompressor import decompress_file  # torch: only to code
     from sarcomp.codec.guard import one_input_one_output  # rasterio: not for info or --help
-    from sarcomp.codec.scene import decompress_file  # torch: only to code
 
     src, dst = one_input_one_output(args.command, [args.src, args.dst, *args.extra])
     out = decompress_file(

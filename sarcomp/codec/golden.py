@@ -29,7 +29,8 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from sarcomp.codec.container import VERSION, Header, ModelId, iter_strings, read_header, write_container
 from sarcomp.codec.modelref import LoadedModel, resolve_model
-from sarcomp.codec.scene import decode_scene, encode_scene, scene_grid, stored_scaling
+from sarcomp.codec.scaling import stored_scaling
+from sarcomp.codec.scene import decode_scene, encode_scene, scene_grid
 from sarcomp.codec.symbols import checksums, tile_symbols
 from sarcomp.data.rasters import BandSpec, open_raster
 from sarcomp.data.representation import Representation

@@ -14,7 +14,7 @@ finished rows to the GeoTIFF and keeps only the overlap. Memory is bounded by a 
 ``tile × width`` pixels, so a 20 000 × 20 000 scene never sits in memory whole.
 
 The same two functions (:func:`encode_scene`, :func:`decode_scene`) serve files
-(:func:`compress_file`, :func:`decompress_file`) and evaluation (:func:`code_scene`), so the bytes
+(:func:`compress_file`, :func:`sarcomp.codec.decompressor.decompress_file`) and evaluation (:func:`code_scene`), so the bytes
 evaluation bills are those of the ``.sarc`` file that ``sarcomp compress`` writes (without its
 metadata: georeferencing and notes), and the pixels it scores are those ``sarcomp decompress`` writes.
 """
@@ -24,22 +24,17 @@ from __future__ import annotations
 import io
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-import rasterio
 import torch
-from rasterio.errors import NotGeoreferencedWarning
 from tqdm import tqdm
 
-from sarcomp.codec import guard, scaling
-from sarcomp.codec.bands import band_views
+from sarcomp.codec import scaling
 from sarcomp.codec.container import (
-    Geo,
     Grid,
     Header,
     MaskWriter,
@@ -50,12 +45,9 @@ from sarcomp.codec.container import (
     read_header,
     write_container,
 )
-from sarcomp.codec.sarcfile import decoder_model, open_sarc, physical_values
 from sarcomp.codec.scaling import ClipTally, RangeRule, stored_scaling
 from sarcomp.data.tiles import Scene
-from sarcomp.devices import pick_device
 from sarcomp.errors import BitstreamError, SarcompError
-from sarcomp.fileio import atomic_write
 
 SPOOL_BYTES = 64 << 20  # tile strings stay in memory up to this size, then go to a temp file
 GDAL_CACHE_MB = 128  # GDAL's block cache (default: 5 % of RAM) would dominate the peak memory
@@ -363,101 +355,3 @@ def compress_file(
     chosen = None if bands is None else tuple(int(b) for b in bands)
     settings = CodingSettings(band, tile, overlap, device, progress, units, band_specs, rule, chosen)
     return compress_one(src, dst, model_ref, settings, RateRequest(lmbda, quality, bpp), force, mkdir)
-
-
-def decompress_file(
-    src: str | Path,
-    dst: str | Path,
-    *,
-    model: str | Path | None = None,
-    device: str = "auto",
-    progress: bool = True,
-    force: bool = False,
-    mkdir: bool = False,
-) -> dict[str, Any]:
-    """Decode the ``.sarc`` file ``src`` into the GeoTIFF ``dst`` (atomically): physical units of the
-    source (intensity, amplitude or dB; display8 as uint8), its CRS, transform and nodata mask; a
-    multi-band file into as many bands, in its order, with their descriptions.
-
-    ``model`` is needed only when the file was not made by a shipped model and the run folder or
-    checkpoint recorded in it has moved. An existing ``dst`` is replaced only with ``force`` (and
-    never when it is a ``.sarc`` file); its folder must exist unless ``mkdir``. Returns ``bytes``, ``bpp``, ``pixels``, ``seconds``.
-    """
-    src, dst = Path(src), Path(dst)
-    guard.check_output_folder(dst, mkdir)
-    guard.check_decompress_output(src, dst, force)
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-        return _decompress(src, dst, model, device, progress)
-
-
-def _decompress(
-    src: Path, dst: Path, model: str | Path | None, device: str, progress: bool
-) -> dict[str, Any]:
-    from rasterio.crs import CRS
-    from rasterio.transform import Affine
-    from rasterio.windows import Window
-
-    dev = pick_device(device, "--device")
-    fh, header, offset = open_sarc(src)
-    with fh:
-        loaded = decoder_model(header, model, dev, str(src))
-        grid, geo = header.grid, header.geo or Geo()
-        views = band_views(header, offset)
-        table = header.band_table.entries if header.band_table else ()
-        display8 = all(view.units == "display8" for view, _ in views)
-        nodata = geo.nodata
-        if nodata is None and any(view.mask is not None for view, _ in views):
-            nodata = 0.0 if display8 else float("nan")
-        profile = {
-            "driver": "GTiff",
-            "dtype": "uint8" if display8 else "float32",
-            "width": grid.width,
-            "height": grid.height,
-            "count": len(views),
-            "nodata": nodata,
-            "crs": CRS.from_epsg(geo.crs_epsg)
-            if geo.crs_epsg
-            else (CRS.from_wkt(geo.crs_wkt) if geo.crs_wkt else None),
-            "transform": Affine(*geo.transform) if geo.transform else None,
-            "compress": "deflate",
-            "BIGTIFF": "IF_SAFER",
-        }
-        if grid.width >= 256 and grid.height >= 256:
-            profile.update(tiled=True, blockxsize=256, blockysize=256)
-        start = time.perf_counter()
-
-        def sink_to(out: Any, view: Header, index: int) -> BandSink:
-            def sink(row: int, unit: np.ndarray, valid: np.ndarray) -> None:
-                physical = physical_values(view, unit, valid, nodata if nodata is not None else 0)
-                window = Window(0, row, grid.width, len(unit))
-                out.write(physical.astype(profile["dtype"]), index, window=window)
-
-            return sink
-
-        def write(tmp: Path) -> None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)  # the source had none either
-                with rasterio.open(tmp, "w", **profile) as out:
-                    for index, (view, start_at) in enumerate(views, 1):
-                        strings = iter_strings(fh, view, start_at)
-                        sink = sink_to(out, view, index)
-                        decode_scene(loaded.model, view, strings, dev, sink, name=str(src), progress=progress)
-                    descriptions = [e.description for e in table] or [geo.description]
-                    for index, description in enumerate(descriptions, 1):
-                        if description:
-                            out.set_band_description(index, description)
-                    out.units = tuple(UNIT_LABELS[view.units] for view, _ in views)
-                    out.update_tags(sarcomp_units=header.units, sarcomp_source=geo.source)
-
-        atomic_write(dst, write, suffix=".tmp.tif")
-    seconds = time.perf_counter() - start
-    size, pixels = src.stat().st_size, grid.height * grid.width
-    bpp = 8 * size / (pixels * header.bands)
-    return {
-        "path": str(dst),
-        "bytes": size,
-        "bpp": bpp,
-        "pixels": pixels,
-        "bands": header.bands,
-        "seconds": seconds,
-    }

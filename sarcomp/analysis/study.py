@@ -151,6 +151,7 @@ def rd_points(codecs: Mapping[str, list[SceneRD]]) -> dict[str, dict[str, list[f
 
 def plot_rd(points: Mapping[str, Mapping[str, list[float]]], title: str, path: Path) -> Path:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -159,6 +160,9 @@ def plot_rd(points: Mapping[str, Mapping[str, list[float]]], title: str, path: P
     for name, p in points.items():
         ax.plot(p["bpp"], p["psnr"], "o-" if not name.startswith("JPEG") else "s--", label=name, ms=3)
     ax.set_xscale("log")
+    ticks = [t for t in (0.05, 0.1, 0.2, 0.5, 1, 2, 4) if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("bpp (.sarc bytes; JPEG 2000 file bytes)")
     ax.set_ylabel("PSNR (dB, scene mean)")
     ax.set_title(title)

@@ -30,6 +30,7 @@ from sarcomp.analysis.complex_rd import (
     protocol_test_bands,
     self_pair,
     synthetic_pairs,
+    table_lines,
 )
 from sarcomp.codec.baq import baq
 from sarcomp.codec.iq_jpeg2000 import jpeg2000_iq
@@ -118,12 +119,7 @@ def markdown(rows: list[dict], items: dict[str, list[str]], cross: dict, seconds
         "ifg phase error ° | coherence bias |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['group']} ({r['n']}) | {r['codec']} | {r['setting']} | {r['bits_per_sample']:.2f} | "
-            f"{r['amplitude_psnr_db']:.2f} | {r['phase_error_deg']:.2f} | {r['ifg_phase_error_deg']:.2f} | "
-            f"{r['coherence_bias']:+.4f} |"
-        )
+    lines += table_lines(rows)
     lines += [
         "",
         f"## Rate at which the interferometric phase error goes below {THRESHOLD_DEG:g}°",

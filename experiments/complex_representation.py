@@ -34,6 +34,7 @@ from sarcomp.analysis.complex_rd import (
     protocol_test_bands,
     self_pair,
     synthetic_pairs,
+    table_lines,
 )
 from sarcomp.config import project_root
 from sarcomp.data.complex_representation import ComplexRepresentation
@@ -117,12 +118,7 @@ def markdown(trips: dict, rows: list[dict], seconds: float, command: str) -> str
         "ifg phase error ° | coherence bias |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['group']} ({r['n']}) | {r['codec']} | {r['setting']} | {r['bits_per_sample']:.2f} | "
-            f"{r['amplitude_psnr_db']:.2f} | {r['phase_error_deg']:.2f} | {r['ifg_phase_error_deg']:.2f} | "
-            f"{r['coherence_bias']:+.4f} |"
-        )
+    lines += table_lines(rows)
     lines += ["", f"## Rate at which the interferometric phase error falls below {THRESHOLD_DEG:g}°", ""]
     lines += ["| items | representation | bits/complex sample |", "|---|---|---|"]
     for group in dict.fromkeys(r["group"] for r in rows):

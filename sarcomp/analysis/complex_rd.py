@@ -157,3 +157,13 @@ def crossing(points: Sequence[tuple[float, float]], threshold: float) -> dict:
     (r0, e0), (r1, e1) = pts[below - 1], pts[below]
     rate = r0 + (e0 - threshold) / (e0 - e1) * (r1 - r0)
     return {"rate": rate, "measured": [(r0, e0), (r1, e1)]}
+
+
+def table_lines(rows: Sequence[dict]) -> list[str]:
+    """Markdown rows (group, codec, setting, rate, amplitude PSNR, phase errors, coherence bias)."""
+    return [
+        f"| {r['group']} ({r['n']}) | {r['codec']} | {r['setting']} | {r['bits_per_sample']:.2f} | "
+        f"{r['amplitude_psnr_db']:.2f} | {r['phase_error_deg']:.2f} | {r['ifg_phase_error_deg']:.2f} | "
+        f"{r['coherence_bias']:+.4f} |"
+        for r in rows
+    ]

@@ -18,6 +18,7 @@ import numpy as np
 from sarcomp.analysis.bootstrap import SceneRD, bootstrap, curve, delta_psnr_at_equal_rate
 from sarcomp.analysis.render import md_table
 from sarcomp.fileio import atomic_write_text, write_json
+from sarcomp.interpret.figures import save_png
 
 REPLICATES = 1000
 WINDOW = (0.25, 2.0)  # bpp: the range the project's targets are stated over
@@ -169,7 +170,7 @@ def plot_rd(points: Mapping[str, Mapping[str, list[float]]], title: str, path: P
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_png(fig, path)  # atomically
     plt.close(fig)
     return path
 
@@ -266,7 +267,7 @@ def plot_attention(bundle: Mapping[str, Any], path: Path) -> Path | None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=5)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_png(fig, path)  # atomically
     plt.close(fig)
     return path
 

@@ -38,6 +38,7 @@ ADDED_MODEL_DEFAULTS = {"entropy": "factorized", "hyper_channels": None, "lmbdas
 SCENES_FILE = "scenes.json"
 TENSORBOARD = "tensorboard"
 ATTENTION_LOG = "attention.jsonl"
+HYDRA_FILES = {".hydra", "train.log"}  # what Hydra writes into a run folder before training starts
 EVAL = "eval"
 EXPLAIN = "explain"
 PRETRAINED = "pretrained"

@@ -10,8 +10,6 @@ from pathlib import Path
 from sarcomp.config import env_rank, experiment_names
 from sarcomp.errors import SarcompError
 
-HYDRA_FILES = {".hydra", "train.log"}
-
 
 def check_experiment_overrides(argv: list[str]) -> None:
     """Refuse ``experiment=<unknown>`` with one line listing the valid names (Hydra's own
@@ -44,6 +42,8 @@ def remove_bookkeeping_only(run_dir: Path, log_dir: Path | None = None) -> None:
     """After an error: a run folder holding only what Hydra wrote before training started
     (``.hydra/``, ``train.log``) is removed, so a failed command leaves no partial run, and so
     are the parents up to ``log_dir`` that it leaves empty (no empty ``outputs/`` behind)."""
+    from sarcomp.runs import HYDRA_FILES  # imports torch: only on this error path, not at train.py start
+
     if env_rank() != 0 or not run_dir.is_dir():
         return
     if not {p.name for p in run_dir.iterdir()} <= HYDRA_FILES:
@@ -52,8 +52,12 @@ def remove_bookkeeping_only(run_dir: Path, log_dir: Path | None = None) -> None:
         if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).parent == run_dir:
             logging.getLogger().removeHandler(handler)
             handler.close()
-    shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
-    (run_dir / "train.log").unlink(missing_ok=True)
+    for name in HYDRA_FILES:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     run_dir = run_dir.resolve()
     folders = [run_dir]
     if log_dir is not None and log_dir.resolve() in run_dir.parents:

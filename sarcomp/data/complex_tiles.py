@@ -20,7 +20,7 @@ from rasterio.windows import Window
 from sarcomp.data.complex_representation import ComplexRepresentation, ComplexScaling
 from sarcomp.data.identity import file_sha256
 from sarcomp.data.rasters import BandSpec, RasterInfo, gdal_messages, open_raster, raster_info
-from sarcomp.data.tiles import STATS_SIZE
+from sarcomp.data.tiles import stats_shape
 from sarcomp.errors import RasterError
 
 
@@ -58,10 +58,8 @@ class ComplexScene:
     def load(cls, path: str | Path, spec: BandSpec, representation: ComplexRepresentation) -> ComplexScene:
         """Inspect a raster (a decimated read) and fix its scaling; errors name the file."""
         info = raster_info(path)
-        scale = min(1.0, STATS_SIZE / max(info.height, info.width))
-        shape = (max(1, round(info.height * scale)), max(1, round(info.width * scale)))
         with open_raster(path) as ds:
-            s, valid = read_complex(ds, spec, out_shape=shape)
+            s, valid = read_complex(ds, spec, out_shape=stats_shape(info))
         if not valid.any():
             raise RasterError(f"{path}: all samples are nodata, NaN or inf")
         scaling = representation.scaling(s, valid)

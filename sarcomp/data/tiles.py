@@ -31,6 +31,13 @@ log = logging.getLogger(__name__)
 STATS_SIZE = 512  # longest side of the decimated read used for per-scene statistics
 
 
+def stats_shape(info: RasterInfo) -> tuple[int, int]:
+    """The size of the decimated read a scene's statistics come from: at most :data:`STATS_SIZE`
+    on the longest side, the aspect kept."""
+    scale = min(1.0, STATS_SIZE / max(info.height, info.width))
+    return max(1, round(info.height * scale)), max(1, round(info.width * scale))
+
+
 @dataclass(frozen=True)
 class Scene:
     """One raster with its resolved representation and recorded scaling."""
@@ -56,10 +63,8 @@ class Scene:
                 f"{path}: complex data, but representation.units={representation.units} "
                 "needs real values (use intensity, amplitude or auto)"
             )
-        scale = min(1.0, STATS_SIZE / max(info.height, info.width))
-        shape = (max(1, round(info.height * scale)), max(1, round(info.width * scale)))
         with open_raster(path) as ds:
-            values, valid = read_window(ds, spec, out_shape=shape)
+            values, valid = read_window(ds, spec, out_shape=stats_shape(info))
         if not valid.any():
             raise RasterError(f"{path}: all pixels are nodata, NaN or inf")
         invalid = 1.0 - float(valid.mean())

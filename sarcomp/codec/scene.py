@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import io
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +44,10 @@ from sarcomp.codec.container import (
     read_header,
     write_container,
 )
+from sarcomp.codec.pipeline import Flight, Throughput, decode_row, encode_row, ordered_map
 from sarcomp.codec.scaling import ClipTally, RangeRule, stored_scaling
 from sarcomp.data.tiles import Scene
-from sarcomp.errors import BitstreamError, SarcompError
+from sarcomp.errors import SarcompError
 
 SPOOL_BYTES = 64 << 20  # tile strings stay in memory up to this size, then go to a temp file
 GDAL_CACHE_MB = 128  # GDAL's block cache (default: 5 % of RAM) would dominate the peak memory
@@ -73,26 +73,6 @@ def _ramp(index: int, count: int, length: int, overlap: int) -> np.ndarray:
     return w
 
 
-def _timed(device: torch.device, fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[Any, float]:
-    """``fn(*args, **kw)`` and its wall time in ms (CUDA-synchronised)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    out = fn(*args, **kw)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return out, (time.perf_counter() - start) * 1e3
-
-
-def _lmbda_kw(lmbda: float | None) -> dict[str, float]:
-    return {} if lmbda is None else {"lmbda": lmbda}
-
-
-def _decode_kw(header: Header) -> dict[str, Any]:
-    """``decompress`` keywords for a file: its λ, and the float path for a version-1 file."""
-    return {**_lmbda_kw(header.lmbda), **({} if header.version >= 2 else {"portable": False})}
-
-
 # --------------------------------------------------------------------------------------------
 # Encoding and decoding one scene
 
@@ -112,46 +92,54 @@ def encode_scene(
     on_band: BandSink | None = None,
     times: list[float] | None = None,
     tally: ClipTally | None = None,
+    throughput: Throughput | None = None,
+    flight: Flight | None = None,
 ) -> Header:
     """Code every tile of ``scene`` (read from the open raster ``ds``) into ``spool``; return the header.
 
     ``scene`` must carry the float32 scaling (:func:`stored_scaling`). ``on_band`` sees each band
     of new rows as read ([0, 1] values, validity); ``times`` collects per-tile encode ms; ``tally``
-    counts the valid pixels the clip range cuts off.
+    counts the valid pixels the clip range cuts off. ``throughput`` sets the batch size and worker
+    threads (:mod:`sarcomp.codec.pipeline`; the bytes are the same for all); ``flight`` counts the
+    tile rows in memory.
     """
-    rows, cols, width = grid.rows, grid.cols, grid.width
+    rows, width = grid.rows, grid.width
+    throughput = throughput or Throughput()
     lmbda = None if lmbda is None else float32(lmbda)  # as stored: the decoder must use the same λ
     lengths: list[int] = []
     mask = MaskWriter()
     stride, groups = int(model.stride), 0
     bar = tqdm(total=grid.n_tiles, desc="compress", unit="tile", disable=not progress, file=sys.stderr)
-    for ri, r in enumerate(rows):
-        h = grid.extent(r, grid.height)
-        unit, valid, clipped = scene.read_unit_counted(ds, r, 0, h, width)
-        new = rows[ri + 1] - r if ri + 1 < len(rows) else h
+
+    def read() -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+        for ri, r in enumerate(rows):
+            h = grid.extent(r, grid.height)
+            new = rows[ri + 1] - r if ri + 1 < len(rows) else h
+            yield (r, new, *scene.read_unit_counted(ds, r, 0, h, width))
+
+    def code(
+        row: tuple[int, int, np.ndarray, np.ndarray, np.ndarray],
+    ) -> tuple[list[list[bytes]], list[float]]:
+        return encode_row(model, device, grid, row[2], throughput.batch, lmbda)
+
+    for (r, new, unit, valid, clipped), (strings, ms) in ordered_map(
+        read(), code, throughput.workers, flight
+    ):
         mask.add(valid[:new])
         if tally is not None:
             tally.add(clipped[:new], valid[:new])
         if on_band is not None:
             on_band(r, unit[:new], valid[:new])
-        for c in cols:
-            w = grid.extent(c, width)
-            ch, cw = grid.coded(h), grid.coded(w)
-            tile = np.pad(unit[:, c : c + w], ((0, ch - h), (0, cw - w)), mode="edge")
-            x = torch.from_numpy(np.ascontiguousarray(tile))[None, None].to(device)
-            coded, ms = _timed(device, model.compress, x, **_lmbda_kw(lmbda))
-            if times is not None:
-                times.append(ms)
-            shape = tuple(int(v) for v in coded["shape"])
-            groups = groups or len(coded["strings"])
-            if (-(-ch // stride), -(-cw // stride)) != shape or len(coded["strings"]) != groups:
-                raise SarcompError(
-                    f"model returned latent shape {shape} for a {ch}x{cw} tile, expected stride {stride}"
-                )
-            for strings in coded["strings"]:
-                spool.write(strings[0])
-                lengths.append(len(strings[0]))
-            bar.update()
+        for tile in strings:
+            groups = groups or len(tile)
+            if len(tile) != groups:
+                raise SarcompError(f"model returned {len(tile)} string groups for a tile, expected {groups}")
+            for s in tile:
+                spool.write(s)
+                lengths.append(len(s))
+        if times is not None:
+            times += ms
+        bar.update(len(strings))
     bar.close()
     rep = scene.representation
     return Header(
@@ -179,37 +167,39 @@ def decode_scene(
     name: str = "<bytes>",
     progress: bool = False,
     times: list[float] | None = None,
+    throughput: Throughput | None = None,
+    flight: Flight | None = None,
 ) -> None:
     """Decode every tile, blend overlaps, and hand each band of finished rows to ``sink``
-    as ([0, 1] float32 values, validity), top to bottom."""
+    as ([0, 1] float32 values, validity), top to bottom (``throughput``, ``flight``: as
+    :func:`encode_scene`'s)."""
     grid = header.grid
     rows, cols, width = grid.rows, grid.cols, grid.width
+    throughput = throughput or Throughput()
     masks = mask_rows(header, name)
     carry: np.ndarray | None = None
     bar = tqdm(total=grid.n_tiles, desc="decompress", unit="tile", disable=not progress, file=sys.stderr)
-    for ri, r in enumerate(rows):
+
+    def read() -> Iterator[tuple[int, int, list[list[bytes]]]]:
+        for ri, r in enumerate(rows):
+            yield ri, r, [next(strings) for _ in cols]
+
+    def code(row: tuple[int, int, list[list[bytes]]]) -> tuple[list[np.ndarray], list[float]]:
+        ri, r, tiles = row
+        return decode_row(model, device, header, grid.extent(r, grid.height), tiles, throughput.batch, name)
+
+    for (ri, r, _), (pixels, ms) in ordered_map(read(), code, throughput.workers, flight):
         h = grid.extent(r, grid.height)
         band = np.zeros((h, width), np.float32)
         if carry is not None:
             band[: len(carry)] += carry
         wr = _ramp(ri, len(rows), h, grid.overlap)
-        for ci, c in enumerate(cols):
-            w = grid.extent(c, width)
-            ch, cw = grid.coded(h), grid.coded(w)
-            groups = [[s] for s in next(strings)]
-            try:
-                out, ms = _timed(
-                    device, model.decompress, groups, header.tile_shape(ch, cw), **_decode_kw(header)
-                )
-            except (RuntimeError, ValueError, IndexError) as exc:
-                raise BitstreamError(
-                    f"{name}: tile string does not decode ({str(exc).splitlines()[0]})"
-                ) from None
-            if times is not None:
-                times.append(ms)
-            x_hat = out["x_hat"][0, 0, :h, :w].float().cpu().numpy()
+        for ci, (c, x_hat) in enumerate(zip(cols, pixels)):
+            w = x_hat.shape[1]
             band[:, c : c + w] += x_hat * (wr[:, None] * _ramp(ci, len(cols), w, grid.overlap)[None, :])
-            bar.update()
+        if times is not None:
+            times += ms
+        bar.update(len(pixels))
         done = rows[ri + 1] - r if ri + 1 < len(rows) else h
         valid = np.stack([next(masks) for _ in range(done)])
         sink(r, band[:done], valid)

@@ -37,6 +37,7 @@ alone, whatever the machine.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ HALF_LIMIT = 1 << 23  # weights' sum and bias each stay within this: their sum w
 INPUT_BITS, HIDDEN_BITS = 10, 9  # magnitude bits of h_s's input ẑ and of its hidden activations
 MAX_FRAC = 60  # binary-point cap when nothing else bounds it (an all-zero tile)
 UNIT_EXPONENT = 120  # f + g_c stays below this: 2**-(f + g_c) is a normal float32
+_EXACT_LOCK = threading.Lock()  # _exact_convolutions: one thread at a time
 
 
 @dataclass(frozen=True)
@@ -214,12 +216,14 @@ def _round_down_float32(values: np.ndarray) -> np.ndarray:
 def _exact_convolutions(device: torch.device) -> Iterator[None]:
     """Convolution backends that only multiply and add: oneDNN in IEEE float32 (no bf16 or TF32
     down-conversion), no NNPACK (FFT, Winograd); on CUDA no cuDNN (FFT, Winograd, TF32) and IEEE
-    float32 matrix products (not tested here: no GPU). Process-wide switches, restored on exit."""
+    float32 matrix products (not tested here: no GPU). Process-wide switches, restored on exit, so
+    one thread at a time: threads coding tiles at once (:mod:`sarcomp.codec.pipeline`) would
+    otherwise restore them under each other."""
     backends = torch.backends
     switches = [(backends.mkldnn.conv, "fp32_precision", "ieee")]
     if device.type == "cuda":
         switches += [(backends.cudnn, "enabled", False), (backends.cuda.matmul, "fp32_precision", "ieee")]
-    with ExitStack() as stack:
+    with _EXACT_LOCK, ExitStack() as stack:
         stack.enter_context(backends.nnpack.flags(enabled=False))
         for owner, name, value in switches:
             stack.callback(setattr, owner, name, getattr(owner, name))

@@ -2,8 +2,8 @@
 
     sarcomp compress <in.tif> <out.sarc> --model <run folder | checkpoint | shipped name> [--band N | --bands 1,2]
         [--tile 256] [--lmbda L | --quality N | --bpp T] [--range scene | model | --range=LO,HI] [--force] [--mkdir]
-    sarcomp compress <in.tif | folder>... -o <folder> --model ... [--workers N] [...]
-    sarcomp decompress <in.sarc> <out.tif> [--model ...] [--force] [--mkdir]
+    sarcomp compress <in.tif | folder>... -o <folder> --model ... [--workers N] [--batch B] [...]
+    sarcomp decompress <in.sarc> <out.tif> [--model ...] [--force] [--mkdir] [--workers N] [--batch B]
     sarcomp info <in.sarc>
 
 Argument plumbing only: the work is in :mod:`sarcomp.codec.compressor` (one file), :mod:`sarcomp.codec.batch`
@@ -26,6 +26,9 @@ from sarcomp.codec.rate import describe_point
 from sarcomp.codec.sarcfile import open_sarc
 from sarcomp.errors import SarcompError
 from sarcomp.host_memory import retain_freed_memory
+
+DEFAULT_BATCH = 8  # sarcomp.codec.pipeline's (not imported: info and --help import no torch)
+BATCH_HELP = "tiles per model call, 1 to 15 (default 8; the bytes are the same for any)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,8 +54,10 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
-        help="with -o: processes coding files in parallel, each loading the model once (default 1)",
+        help="one file: threads coding tile rows at once; with -o: processes coding files in parallel, "
+        "each loading the model once (default 1; the bytes are the same for any N)",
     )
+    c.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=BATCH_HELP)
     c.add_argument(
         "--model", required=True, help="run folder, checkpoint file, shipped model or shipped curve name"
     )
@@ -117,6 +122,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--model", default=None, help="needed only if the model recorded in the file has moved")
     d.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.add_argument(
+        "--workers", type=int, default=1, help="threads decoding tile rows at once (default 1; same pixels)"
+    )
+    d.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=BATCH_HELP)
     i = sub.add_parser("info", help="print a .sarc file's header, bpp and compression ratios")
     i.add_argument("src", help=".sarc file")
     return p
@@ -232,6 +241,8 @@ def _run(args: argparse.Namespace) -> None:
         progress=not args.quiet,
         force=args.force,
         mkdir=args.mkdir,
+        batch=args.batch,
+        workers=args.workers,
     )
     rate = out["pixels"] / max(out["seconds"], 1e-9) / 1e6
     print(f"{dst}: {out['pixels']} pixels from {out['bpp']:.4f} bpp, {rate:.2f} MPixel/s")
@@ -247,8 +258,19 @@ def _compress(args: argparse.Namespace) -> None:
     quiet = args.quiet or args.out_dir is not None
     rule = parse_range(args.range)
     bands = parse_bands(args.bands)
+    workers = 1 if args.out_dir is not None else args.workers  # with -o: processes (sarcomp.codec.batch)
     settings = CodingSettings(
-        args.band, args.tile, args.overlap, args.device, not quiet, args.units, args.band_specs, rule, bands
+        args.band,
+        args.tile,
+        args.overlap,
+        args.device,
+        not quiet,
+        args.units,
+        args.band_specs,
+        rule,
+        bands,
+        args.batch,
+        workers,
     )
     if args.out_dir is not None:
         _compress_many(args, settings, rate)

@@ -28,6 +28,7 @@ from sarcomp.codec import guard, scaling
 from sarcomp.codec.container import Geo, Header, Notes, float32, write_container
 from sarcomp.codec.loading import cached_model
 from sarcomp.codec.modelref import LoadedModel
+from sarcomp.codec.pipeline import DEFAULT_BATCH, Throughput
 from sarcomp.codec.rate import Curve, Point, RateRequest, choose, curve_for, search_bpp
 from sarcomp.codec.scaling import ClipTally, RangeRule
 from sarcomp.codec.scene import GDAL_CACHE_MB, SPOOL_BYTES, encode_scene, scene_grid
@@ -52,6 +53,8 @@ class CodingSettings:
     band_specs: str | Path | None = None
     range_rule: RangeRule = field(default_factory=RangeRule)
     bands: tuple[int, ...] | None = None  # several: one multi-band file (sarcomp.codec.bands)
+    batch: int = DEFAULT_BATCH  # tiles per model call (sarcomp.codec.pipeline: same bytes for any)
+    workers: int = 1  # threads coding tile rows at once (same bytes for any)
 
 
 @dataclass
@@ -109,6 +112,7 @@ class _SceneCoder:
         self._prepared: dict[str, _Prepared] = {}
         self._specs = load_band_specs(settings.band_specs) if settings.band_specs is not None else None
         self.bands = self._check_bands(settings)
+        self.throughput = Throughput(settings.batch, settings.workers)
 
     def write(self, dst: Path, model_ref: str | Path, rate: RateRequest) -> dict[str, Any]:
         curve = curve_for(model_ref, lambda: tuple(cached_model(model_ref, self.device).model.lmbdas))
@@ -228,6 +232,7 @@ class _SceneCoder:
                 progress=self.s.progress,
                 on_band=spread.add,
                 tally=tally,
+                throughput=self.throughput,
             )
             header.geo = _geo(ds, prep.spec.bands[0], self.src, loaded.source)
         spread.check(f"{self.src}" + (f" band {band}" if band else ""), prep.how, tally)

@@ -19,6 +19,7 @@ from sarcomp.codec import guard
 from sarcomp.codec.bands import band_views
 from sarcomp.codec.container import Header, iter_strings
 from sarcomp.codec.metadata import Geo
+from sarcomp.codec.pipeline import DEFAULT_BATCH, Throughput
 from sarcomp.codec.sarcfile import decoder_model, open_sarc, physical_values
 from sarcomp.codec.scene import GDAL_CACHE_MB, UNIT_LABELS, BandSink, decode_scene
 from sarcomp.devices import pick_device
@@ -34,6 +35,8 @@ def decompress_file(
     progress: bool = True,
     force: bool = False,
     mkdir: bool = False,
+    batch: int = DEFAULT_BATCH,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Decode the ``.sarc`` file ``src`` into the GeoTIFF ``dst`` (atomically): physical units of the
     source (intensity, amplitude or dB; display8 as uint8), its CRS, transform and nodata mask; a
@@ -41,17 +44,19 @@ def decompress_file(
 
     ``model`` is needed only when the file was not made by a shipped model and the run folder or
     checkpoint recorded in it has moved. An existing ``dst`` is replaced only with ``force`` (and
-    never when it is a ``.sarc`` file); its folder must exist unless ``mkdir``. Returns ``bytes``, ``bpp``, ``pixels``, ``seconds``.
+    never when it is a ``.sarc`` file); its folder must exist unless ``mkdir``. ``batch`` and
+    ``workers`` set the speed only (:mod:`sarcomp.codec.pipeline`: the same pixels). Returns ``bytes``, ``bpp``, ``pixels``, ``seconds``.
     """
     src, dst = Path(src), Path(dst)
     guard.check_output_folder(dst, mkdir)
     guard.check_decompress_output(src, dst, force)
+    throughput = Throughput(batch, workers)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-        return _decompress(src, dst, model, device, progress)
+        return _decompress(src, dst, model, device, progress, throughput)
 
 
 def _decompress(
-    src: Path, dst: Path, model: str | Path | None, device: str, progress: bool
+    src: Path, dst: Path, model: str | Path | None, device: str, progress: bool, throughput: Throughput
 ) -> dict[str, Any]:
     dev = pick_device(device, "--device")
     fh, header, offset = open_sarc(src)
@@ -97,7 +102,16 @@ def _decompress(
                     for index, (view, start_at) in enumerate(views, 1):
                         strings = iter_strings(fh, view, start_at)
                         sink = sink_to(out, view, index)
-                        decode_scene(loaded.model, view, strings, dev, sink, name=str(src), progress=progress)
+                        decode_scene(
+                            loaded.model,
+                            view,
+                            strings,
+                            dev,
+                            sink,
+                            name=str(src),
+                            progress=progress,
+                            throughput=throughput,
+                        )
                     descriptions = [e.description for e in table] or [geo.description]
                     for index, description in enumerate(descriptions, 1):
                         if description:

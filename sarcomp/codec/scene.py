@@ -44,7 +44,7 @@ from sarcomp.codec.container import (
     read_header,
     write_container,
 )
-from sarcomp.codec.pipeline import Flight, Throughput, decode_row, encode_row, ordered_map
+from sarcomp.codec.pipeline import DEFAULT_BATCH, Flight, Throughput, decode_row, encode_row, ordered_map
 from sarcomp.codec.scaling import ClipTally, RangeRule, stored_scaling
 from sarcomp.data.tiles import Scene
 from sarcomp.errors import SarcompError
@@ -315,6 +315,8 @@ def compress_file(
     bpp: float | None = None,
     mkdir: bool = False,
     bands: list[int] | tuple[int, ...] | None = None,
+    batch: int = DEFAULT_BATCH,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Compress band ``band`` (default 1) of the raster ``src`` into the ``.sarc`` file ``dst`` (atomically),
     or several, ``bands`` (1-based, in that order), into one multi-band file, each coded as one band is.
@@ -328,6 +330,8 @@ def compress_file(
     exist unless ``mkdir``. At most one of ``lmbda`` (a variable-rate model's λ), ``quality`` (the
     model's or its shipped curve's N-th operating point) and ``bpp`` (the highest-rate point whose
     file is at most that many bits per pixel) chooses the rate (:mod:`sarcomp.codec.rate`).
+    ``batch`` (tiles per model call, 1 to 15) and ``workers`` (threads coding tile rows at once)
+    set the speed only: the file is the same for all (:mod:`sarcomp.codec.pipeline`).
 
     Returns ``bytes`` (file size), ``billed_bytes`` (without the metadata: georeferencing and
     notes), ``bpp`` (file bits per scene pixel and band), ``billed_bpp``, ``pixels``, ``bands``
@@ -343,5 +347,7 @@ def compress_file(
 
     rule = range_rule if isinstance(range_rule, RangeRule) else scaling.parse_range(range_rule)
     chosen = None if bands is None else tuple(int(b) for b in bands)
-    settings = CodingSettings(band, tile, overlap, device, progress, units, band_specs, rule, chosen)
+    settings = CodingSettings(
+        band, tile, overlap, device, progress, units, band_specs, rule, chosen, batch, workers
+    )
     return compress_one(src, dst, model_ref, settings, RateRequest(lmbda, quality, bpp), force, mkdir)

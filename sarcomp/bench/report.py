@@ -10,7 +10,8 @@ from sarcomp.models.autoencoder import CODING_STAGES
 MB = 1e6
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+def md_table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    """A Markdown table (header row, separator, rows)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
 
@@ -46,7 +47,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines += _loading(results["loading"], results["train_step"])
     lines += _scene(results["whole_scene"])
     lines += ["## Targets", ""]
-    lines += _table(
+    lines += md_table(
         ["target", "verdict", "figure"],
         [[t["target"], _verdict(t["met"]), t["figure"]] for t in results["targets"]],
     )
@@ -76,7 +77,7 @@ def _train(s: dict[str, Any]) -> list[str]:
         for r in s["rows"]
     ]
     header = ["experiment", "step s", "tiles/s", "x baseline (median)", "x baseline (range over rounds)"]
-    return head + _table(header, rows) + [""]
+    return head + md_table(header, rows) + [""]
 
 
 def _codec(s: dict[str, Any]) -> list[str]:
@@ -114,7 +115,7 @@ def _codec(s: dict[str, Any]) -> list[str]:
         "arithmetic rate the codec sustains.",
         "",
     ]
-    return head + _table(header, rows) + [""] + notes + _codec_stages(s)
+    return head + md_table(header, rows) + [""] + notes + _codec_stages(s)
 
 
 def _codec_stages(s: dict[str, Any]) -> list[str]:
@@ -147,7 +148,7 @@ def _codec_stages(s: dict[str, Any]) -> list[str]:
         "scale to its coder table; y coding: the latent's rANS coding. Last column: JPEG 2000 on the same "
         "tile, encode + decode, without a profiler.",
         "",
-        *_table(header, table),
+        *md_table(header, table),
         "",
     ]
 
@@ -175,7 +176,9 @@ def _attention(s: dict[str, Any]) -> list[str]:
     ]
     growth = [f"{m}: " + ", ".join(f"{e:.2f}" for e in growth_exponents(s["rows"], m)) for m in METHODS]
     return (
-        head + _table(header, rows) + ["", "Memory growth exponents between sizes: " + "; ".join(growth), ""]
+        head
+        + md_table(header, rows)
+        + ["", "Memory growth exponents between sizes: " + "; ".join(growth), ""]
     )
 
 
@@ -193,7 +196,7 @@ def _loading(s: dict[str, Any], train: dict[str, Any]) -> list[str]:
     rows = [
         [r["workers"], f"{r['tiles_per_s']:.1f}", f"{r['tiles_per_s'] / fastest:.1f}x"] for r in s["rows"]
     ]
-    return head + _table(["workers", "tiles/s", "vs fastest train step"], rows) + [""]
+    return head + md_table(["workers", "tiles/s", "vs fastest train step"], rows) + [""]
 
 
 def _scene(s: dict[str, Any]) -> list[str]:
@@ -201,7 +204,7 @@ def _scene(s: dict[str, Any]) -> list[str]:
     if s.get("status") != "run":
         return lines + [f"{s.get('status')}.", ""]
     rows = [[k, v] for k, v in s.items() if k != "status"]
-    return lines + _table(["field", "value"], rows) + [""]
+    return lines + md_table(["field", "value"], rows) + [""]
 
 
 def _memory(s: dict[str, Any]) -> list[str]:
@@ -216,7 +219,7 @@ def _memory(s: dict[str, Any]) -> list[str]:
         ]
         for r in s["rows"]
     ]
-    return lines + _table(["experiment", "peak GB", "budget"], rows) + [""]
+    return lines + md_table(["experiment", "peak GB", "budget"], rows) + [""]
 
 
 def _cbam(s: dict[str, Any]) -> list[str]:
@@ -236,7 +239,7 @@ def _cbam(s: dict[str, Any]) -> list[str]:
         ]
         for r in s["modules"]
     ]
-    lines += _table(["input B x C x H x W", "formula ms", "fused ms", "speed-up"], rows)
+    lines += md_table(["input B x C x H x W", "formula ms", "fused ms", "speed-up"], rows)
     lines += ["", "torch.profiler, one training step, top operators by self CPU time (ms):", ""]
     names = list(s["profile"])
     depth = max(len(v) for v in s["profile"].values())
@@ -248,4 +251,4 @@ def _cbam(s: dict[str, Any]) -> list[str]:
             row += [ops[i]["op"], f"{ops[i]['self_cpu_ms']:.0f}"] if i < len(ops) else ["", ""]
         rows.append(row)
     header = [h for name in names for h in (f"{name} op", "ms")]
-    return lines + _table(header, rows) + [""]
+    return lines + md_table(header, rows) + [""]

@@ -47,16 +47,19 @@ def measure_scene(settings: BenchSettings, tile: int, workdir: Path) -> dict[str
     return {"status": "run", "model_note": note, **result}
 
 
-def write_synthetic_scene(path: str | Path, size: int, seed: int = 0, strip: int = 512) -> Path:
-    """A ``size`` × ``size`` float32 intensity GeoTIFF (smooth texture × 1-look speckle), written in
-    strips so that it never sits in memory whole."""
+def write_synthetic_scene(
+    path: str | Path, size: int, seed: int = 0, strip: int = 512, rows: int | None = None
+) -> Path:
+    """A ``rows`` (default ``size``) × ``size`` float32 intensity GeoTIFF (smooth texture × 1-look
+    speckle), written in strips so that it never sits in memory whole."""
     path = Path(path)
+    height = size if rows is None else int(rows)
     rng = np.random.default_rng(seed)
     profile = {
         "driver": "GTiff",
         "dtype": "float32",
         "width": size,
-        "height": size,
+        "height": height,
         "count": 1,
         "crs": "EPSG:32633",
         "transform": from_origin(500000.0, 4600000.0, 10.0, 10.0),
@@ -67,8 +70,8 @@ def write_synthetic_scene(path: str | Path, size: int, seed: int = 0, strip: int
     }
     cols = np.arange(size, dtype=np.float32)
     with rasterio.open(path, "w", **profile) as ds:
-        for r in range(0, size, strip):
-            n = min(strip, size - r)
+        for r in range(0, height, strip):
+            n = min(strip, height - r)
             rr = (r + np.arange(n, dtype=np.float32))[:, None]
             texture = 0.1 * (1.5 + np.sin(rr / 37.0) * np.cos(cols[None, :] / 53.0))
             speckle = rng.gamma(1.0, 1.0, (n, size)).astype(np.float32)

@@ -6,7 +6,7 @@ guards of :mod:`sarcomp.codec.guard`: never over a raster, an existing ``.sarc``
 ``--force``; two inputs that would share an output are refused), and so is the rate request, so a
 mistake costs no coding. Files are coded one after another in this process, or by ``--workers``
 processes that each load the model once and code one file at a time: memory is bounded by
-``workers`` × (model + one band of tile rows + the spooled strings, at most 64 MB in memory). A file
+``workers`` × (model + four bands of tile rows + the spooled strings, at most 64 MB in memory). A file
 that fails (e.g. a constant raster) is reported and the others go on; the command then exits 2.
 At the end a table lists every file: size, bpp, operating point, time and clipped pixels.
 """

@@ -32,6 +32,7 @@ from sarcomp.errors import SarcompError
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK_SCENE = 256  # --scenes --quick: one scene this size, one model, one thread
+QUICK_SENTINEL1 = (200, 300)  # --scenes --quick --sentinel1: the path only, on a small scene
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,7 +73,7 @@ def scene_bench(args: argparse.Namespace) -> SceneBench:
     given: dict = {}
     sizes, threads = _ints(args.sizes, "sizes"), _ints(args.threads, "threads")
     if args.quick:
-        given = {"sizes": (QUICK_SCENE,), "threads": (1,), "quick": True}
+        given = {"sizes": (QUICK_SCENE,), "threads": (1,), "quick": True, "sentinel1_shape": QUICK_SENTINEL1}
     if sizes:
         given["sizes"] = sizes
     if threads:

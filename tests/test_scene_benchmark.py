@@ -16,11 +16,11 @@ from sarcomp.bench.scenes_report import judge, markdown, plot
 from tests.helpers import load_script
 
 
-@pytest.mark.slow  # three child processes on a 256² scene: ~30 s on 2 shared cores
+@pytest.mark.slow  # four child processes on tiny scenes: ~40 s on 2 shared cores
 def test_quick_scene_section_writes_json_and_markdown(tmp_path):
     script = load_script("scripts/benchmark.py")
     out = tmp_path / "bench"
-    args = ["--scenes", "--quick", "--out", str(out), "--test-split", str(tmp_path / "absent")]
+    args = ["--scenes", "--quick", "--sentinel1", "--out", str(out), "--test-split", str(tmp_path / "absent")]
     assert script.main(args) == 0
     result = json.loads((out / "scenes-quick.json").read_text())
     rows = {r["codec"]: r for r in result["scenes"]}
@@ -31,6 +31,8 @@ def test_quick_scene_section_writes_json_and_markdown(tmp_path):
     for r in (model, j2k):
         assert r["mpix_s"] > 0 and r["peak_rss_mb"] > 10 and math.isfinite(r["psnr"]) and r["psnr"] > 10
     assert result["quality"] is None and not (out / "scenes-quick_speed_quality.png").exists()
+    (s1,) = result["sentinel1"]
+    assert s1["shape"] == [200, 300] and s1["peak_rss_mb"] > 10 and s1["bytes"] > 0
     md = (out / "scenes-quick.md").read_text()
     assert "## 256 × 256" in md and "## Targets" in md and "quick" in md
 

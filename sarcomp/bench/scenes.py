@@ -61,6 +61,7 @@ class SceneBench:
     quality_root: Path | None = None  # test split for the speed–quality plot (None: not measured)
     quick: bool = False
     sentinel1: bool = False  # also the peak RSS of compressing a Sentinel-1-sized scene
+    sentinel1_shape: tuple[int, int] = S1_SHAPE  # (rows, columns); smaller only in --quick
 
     def chosen_models(self) -> tuple[str, ...]:
         return self.models or stride8_models()
@@ -178,9 +179,9 @@ def _classic_rows(
 
 
 def sentinel1_memory(bench: SceneBench, work: Path, log=print) -> list[dict[str, Any]]:
-    """Peak RSS of compressing a Sentinel-1-sized scene (:data:`S1_SHAPE`) with each model, on
-    every core (the larger setting: more tile rows in flight)."""
-    rows_n, cols_n = S1_SHAPE
+    """Peak RSS of compressing a Sentinel-1-sized scene (``bench.sentinel1_shape``) with the first
+    model, on every core (the larger setting: more tile rows in flight)."""
+    rows_n, cols_n = bench.sentinel1_shape
     src = write_synthetic_scene(work / "sentinel1.tif", cols_n, rows=rows_n)
     rows = []
     for model in bench.chosen_models()[:1]:
@@ -188,7 +189,7 @@ def sentinel1_memory(bench: SceneBench, work: Path, log=print) -> list[dict[str,
         args = {"kind": "sarcomp", "model": model, "paths": [str(src), str(work / "s1.sarc"), ""]}
         args.update(tile=bench.tile, batch=bench.batch, workers=max(bench.threads), encode_only=True)
         out = _child(args, {})
-        rows.append({"model": model, "shape": list(S1_SHAPE), "workers": max(bench.threads), **out})
+        rows.append({"model": model, "shape": [rows_n, cols_n], "workers": max(bench.threads), **out})
     return rows
 
 

@@ -168,7 +168,8 @@ def markdown(results: dict[str, Any]) -> str:
         header = ["codec", "threads", "bpp", "PSNR dB", "encode MP/s", "decode MP/s", "enc+dec MP/s"]
         lines += md_table([*header, "peak RSS MB", "note"], rows) + [""]
     if results["sentinel1"]:
-        lines += ["## Sentinel-1-sized scene (25,000 × 16,700), compress only", ""]
+        rows_n, cols_n = results["sentinel1"][0]["shape"]
+        lines += [f"## Sentinel-1-sized scene ({cols_n:,} × {rows_n:,}), compress only", ""]
         lines += md_table(
             ["model", "workers", "peak RSS MB", "encode s"],
             [

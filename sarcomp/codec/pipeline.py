@@ -187,6 +187,7 @@ def _at_least_two(items: list[Any]) -> list[Any]:
     return items * 2 if len(items) == 1 else items
 
 
+@torch.no_grad()  # grad mode is per thread: a worker does not inherit the caller's
 def encode_row(
     model: torch.nn.Module,
     device: torch.device,
@@ -222,6 +223,7 @@ def encode_row(
     return strings, times
 
 
+@torch.no_grad()
 def decode_row(
     model: torch.nn.Module,
     device: torch.device,

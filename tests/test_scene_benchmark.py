@@ -89,7 +89,15 @@ def _results() -> dict:
         "machine": {"cpu": "test cpu", "cpu_count": 2, "torch": "x"},
         "settings": {"tile": 256, "batch": 8},
         "scenes": scenes,
-        "sentinel1": [{"model": "baseline-ms-s8-l003", "workers": 2, "peak_rss_mb": 1500.0, "encode_s": 9.0}],
+        "sentinel1": [
+            {
+                "model": "baseline-ms-s8-l003",
+                "shape": [16700, 25000],
+                "workers": 2,
+                "peak_rss_mb": 1500.0,
+                "encode_s": 9.0,
+            }
+        ],
         "quality": quality,
     }
 

@@ -148,6 +148,10 @@ def test_the_cli_takes_batch_and_workers_and_refuses_a_bad_batch(tmp_path, capsy
         main(["compress", str(src), str(tmp_path / "t.sarc"), *common, "--batch", "16"])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "--batch 16: must be 1 to 15" in err and not (tmp_path / "t.sarc").exists()
+    with pytest.raises(SystemExit) as exc:
+        main(["compress", str(src), "-o", str(tmp_path / "many"), "--mkdir", *common, "--batch", "0"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("--batch 0: must be") == 1 and not (tmp_path / "many").exists()
 
 
 def test_the_cli_default_batch_is_the_pipelines():

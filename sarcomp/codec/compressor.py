@@ -56,6 +56,9 @@ class CodingSettings:
     batch: int = DEFAULT_BATCH  # tiles per model call (sarcomp.codec.pipeline: same bytes for any)
     workers: int = 1  # threads coding tile rows at once (same bytes for any)
 
+    def __post_init__(self) -> None:
+        Throughput(self.batch, self.workers)  # a bad --batch or --workers: one error, before any file
+
 
 @dataclass
 class _Prepared:

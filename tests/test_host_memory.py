@@ -66,3 +66,36 @@ def test_sarcomp_cli_retains_host_memory(tmp_path, monkeypatch) -> None:
     with pytest.raises(SystemExit):
         commands.main(["info", str(tmp_path / "missing.sarc")])
     assert calls == [1]
+
+
+ONE_HEAP = """
+import sys, threading
+import numpy as np
+from sarcomp.host_memory import retain_freed_memory, share_one_heap
+assert retain_freed_memory()
+if sys.argv[1] == "shared":
+    assert share_one_heap()
+def peak():
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) // 1024
+def burst():
+    arrays = [np.ones(4 * 2**20, np.float32) for _ in range(3)]  # 48 MB, freed on return
+start = peak()
+thread = threading.Thread(target=burst)
+thread.start()
+thread.join()
+burst()
+print(peak() - start)
+"""
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_one_heap_lets_the_main_thread_reuse_what_a_thread_freed():
+    def growth(mode: str) -> int:
+        out = subprocess.run(
+            [sys.executable, "-c", ONE_HEAP, mode], cwd=REPO, capture_output=True, text=True, check=True
+        )
+        return int(out.stdout.strip())
+
+    shared, own = growth("shared"), growth("own")
+    assert shared < 70 and own > 90  # MB: one 48 MB burst held once, or once per heap

@@ -36,6 +36,7 @@ from sarcomp.bench.scene import write_synthetic_scene
 from sarcomp.bench.scene_cases import CLASSIC_BITS
 from sarcomp.codec.classic import available_codecs
 from sarcomp.codec.container import read_header
+from sarcomp.codec.pipeline import DEFAULT_BATCH
 from sarcomp.data.representation import Representation, Scaling
 from sarcomp.errors import SarcompError
 from sarcomp.models import zoo
@@ -57,7 +58,7 @@ class SceneBench:
     threads: tuple[int, ...] = field(default_factory=lambda: tuple(sorted({1, os.cpu_count() or 1})))
     classic: tuple[str, ...] = CLASSIC
     tile: int = 256
-    batch: int = 8
+    batch: int = DEFAULT_BATCH
     quality_root: Path | None = None  # test split for the speed–quality plot (None: not measured)
     quick: bool = False
     sentinel1: bool = False  # also the peak RSS of compressing a Sentinel-1-sized scene

@@ -6,7 +6,7 @@ guards of :mod:`sarcomp.codec.guard`: never over a raster, an existing ``.sarc``
 ``--force``; two inputs that would share an output are refused), and so is the rate request, so a
 mistake costs no coding. Files are coded one after another in this process, or by ``--workers``
 processes that each load the model once and code one file at a time: memory is bounded by
-``workers`` × (model + four bands of tile rows + the spooled strings, at most 64 MB in memory). A file
+``workers`` × (model + three bands of tile rows + the spooled strings, at most 64 MB in memory). A file
 that fails (e.g. a constant raster) is reported and the others go on; the command then exits 2.
 At the end a table lists every file: size, bpp, operating point, time and clipped pixels.
 """
@@ -31,7 +31,7 @@ from sarcomp.codec.rate import RateRequest, choose, curve_for
 from sarcomp.data.rasters import list_rasters
 from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
-from sarcomp.host_memory import retain_freed_memory
+from sarcomp.host_memory import retain_freed_memory, share_one_heap
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -130,6 +130,7 @@ def _worker_start(threads: int) -> None:
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(threads)
     retain_freed_memory()
+    share_one_heap()
 
 
 def compress_job(

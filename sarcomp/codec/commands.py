@@ -25,10 +25,10 @@ from sarcomp.codec.container import ID_NAME, Header, Notes
 from sarcomp.codec.rate import describe_point
 from sarcomp.codec.sarcfile import open_sarc
 from sarcomp.errors import SarcompError
-from sarcomp.host_memory import retain_freed_memory
+from sarcomp.host_memory import retain_freed_memory, share_one_heap
 
-DEFAULT_BATCH = 8  # sarcomp.codec.pipeline's (not imported: info and --help import no torch)
-BATCH_HELP = "tiles per model call, 1 to 15 (default 8; the bytes are the same for any)"
+DEFAULT_BATCH = 4  # sarcomp.codec.pipeline's (not imported: info and --help import no torch)
+BATCH_HELP = "tiles per model call, 1 to 15 (default 4; the bytes are the same for any)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -317,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     retain_freed_memory()  # tiles reuse their buffers instead of page-faulting (sarcomp.host_memory)
+    share_one_heap()  # the pipeline's threads do not each keep a high-water mark
     run_cli(_run, args)
 
 

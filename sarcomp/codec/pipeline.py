@@ -18,9 +18,9 @@ same for every batch size and worker count (``tests/test_scene_pipeline.py``).
   writing overlap compute. Worker threads share PyTorch's intra-op thread setting
   (``OMP_NUM_THREADS`` / ``torch.set_num_threads``): ``--workers`` never changes it, since one
   thread and several take different convolution backends.
-- **Memory**: at most ``workers + 3`` tile rows are in flight at once (:class:`Flight` counts
-  them): one waiting in the reader's queue, one the reader holds, ``workers + 1`` submitted to the
-  workers (one of them being written). Each is a band of ``tile × width`` pixels.
+- **Memory**: at most ``workers + 2`` tile rows are in flight at once (:class:`Flight` counts
+  them): one the reader has read ahead, ``workers + 1`` submitted to the workers (one of them
+  being written). Each is a band of ``tile × width`` pixels.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from sarcomp.codec.container import Grid, Header
 from sarcomp.errors import BitstreamError, SarcompError
 
 MAX_BATCH = 15  # tiles per model call; 16 would switch PyTorch's CPU convolution backends
-DEFAULT_BATCH = 8
+DEFAULT_BATCH = 4  # most of batching's gain; 8 held 90 MB more at 8192 px wide for a few %
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -85,28 +85,30 @@ _END = object()
 
 
 def _prefetch(items: Iterable[T], flight: Flight) -> Iterator[T]:
-    """``items``, read by a thread that stays one item ahead of the consumer."""
-    slot: queue.Queue = queue.Queue(maxsize=1)
+    """``items``, read by a thread one item ahead of the consumer: it reads the next item only
+    once the consumer has taken the last, so at most one item waits."""
+    slot: queue.SimpleQueue = queue.SimpleQueue()
+    turn = threading.Semaphore(1)  # released by the consumer: the reader may read one more item
     stop = threading.Event()
 
-    def put(entry: tuple[Any, BaseException | None]) -> bool:
+    def my_turn() -> bool:
         while not stop.is_set():
-            try:
-                slot.put(entry, timeout=0.05)
+            if turn.acquire(timeout=0.05):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def read() -> None:
         try:
-            for item in items:
-                flight.enter()
-                if not put((item, None)):
+            source = iter(items)
+            while my_turn():
+                item = next(source, _END)
+                if item is not _END:
+                    flight.enter()
+                slot.put((item, None))
+                if item is _END:
                     return
-            put((_END, None))
         except BaseException as exc:  # handed to the consumer, raised there
-            put((_END, exc))
+            slot.put((_END, exc))
 
     thread = threading.Thread(target=read, name="sarcomp-reader", daemon=True)
     thread.start()
@@ -117,6 +119,7 @@ def _prefetch(items: Iterable[T], flight: Flight) -> Iterator[T]:
                 if exc is not None:
                     raise exc
                 return
+            turn.release()
             yield item
     finally:
         stop.set()

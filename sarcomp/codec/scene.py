@@ -12,7 +12,7 @@ with linear ramps whose weights sum to one, so tile seams do not show.
 spools the tile strings to a temporary file; the decoder decodes one band of tiles, writes its
 finished rows to the GeoTIFF and keeps only the overlap. Tile rows go through the model in
 batches and a pipeline (:mod:`sarcomp.codec.pipeline`: reader thread, ``workers`` coding threads,
-rows written in order; the same bytes for every setting), with at most ``workers + 3`` bands of
+rows written in order; the same bytes for every setting), with at most ``workers + 2`` bands of
 ``tile × width`` pixels in memory, so a 20 000 × 20 000 scene never sits in memory whole.
 
 The same two functions (:func:`encode_scene`, :func:`decode_scene`) serve files

@@ -11,7 +11,8 @@ same for every batch size and worker count (``tests/test_scene_pipeline.py``).
   quantised latent, a decoded pixel one ulp off), so every call has 2 to :data:`MAX_BATCH` items:
   a lone tile goes in twice (one item and a small input take PyTorch's own kernels, two or more
   oneDNN's), and from 16 items on GDN's 1×1 convolutions on one thread move to oneDNN and
-  NNPACK's fast algorithms come in.
+  NNPACK's fast algorithms come in. Tested on the CPU; not on CUDA (no GPU lent yet), where cuDNN
+  also picks algorithms by shape.
 - **Pipeline** (:func:`ordered_map`): a reader thread reads the next tile row (raster windows, or
   a file's tile strings) while ``workers`` threads code rows (PyTorch's kernels release the GIL);
   the calling thread takes coded rows in order and writes them (spool, GeoTIFF), so reading and

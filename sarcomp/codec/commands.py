@@ -28,7 +28,10 @@ from sarcomp.errors import SarcompError
 from sarcomp.host_memory import retain_freed_memory, share_one_heap
 
 DEFAULT_BATCH = 4  # sarcomp.codec.pipeline's (not imported: info and --help import no torch)
-BATCH_HELP = "tiles per model call, 1 to 15 (default 4; the bytes are the same for any)"
+BATCH_HELP = (
+    "tiles per model call, 1 to 15 (default 4; the bytes are the same for any; 1 runs at half speed: "
+    "a lone tile goes in as a pair)"
+)
 
 
 def _parser() -> argparse.ArgumentParser:

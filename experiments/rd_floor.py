@@ -2,6 +2,7 @@
 rate bounds from the generator's own speckle model.
 
     OMP_NUM_THREADS=1 python experiments/rd_floor.py [--out experiments/results/rd_floor]
+    python experiments/rd_floor.py --report   # report.md and rd.png again from floor.json
 
 Data sets: flat one-look speckle (white and Sentinel-1-like correlated), the recipe's synthetic
 test scenes (as written, and with white speckle), the protocol's real test crops (as is and 2×2
@@ -12,6 +13,7 @@ sarcomp/analysis/floor_study.py; report: sarcomp/analysis/floor_report.py.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -35,7 +37,13 @@ def main() -> None:
     p.add_argument("--replicates", type=int, default=500, help="bootstrap replicates")
     p.add_argument("--j2k", type=float, nargs="+", default=None, help="JPEG 2000 nominal bpp grid")
     p.add_argument("--out", default="experiments/results/rd_floor")
+    p.add_argument("--report", action="store_true", help="only rebuild the report from <out>/floor.json")
     a = p.parse_args()
+    if a.report:
+        result = json.loads((Path(a.out) / "floor.json").read_text())
+        for path in write(result, Path(a.out), result.get("command", "python experiments/rd_floor.py")):
+            print(f"wrote {path}")
+        return
     torch.set_num_threads(1)
     root = project_root()
     settings = Settings(

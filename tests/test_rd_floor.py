@@ -84,3 +84,7 @@ def test_tiny_end_to_end(tmp_path: Path) -> None:
     assert len(white["per_rate"]) == 4 and len(white["bound"]["lower_bpp"]) == len(white["bound"]["mse"])
     assert "| flat-white |" in (out / "report.md").read_text()
     assert (out / "rd.png").stat().st_size > 0
+    fl = floor.SpeckleFloor(np.zeros(1), 1, -30.0, 10.0)
+    for codec in ("learned", "j2k"):  # every measured point on white speckle lies above the floor
+        for bpp, quality in zip(white[codec]["bpp"], white[codec]["psnr"]):
+            assert bpp > fl.lower(10 ** (-quality / 10))

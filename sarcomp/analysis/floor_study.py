@@ -92,7 +92,8 @@ def synthetic_sets(folder: Path, recipe: Path, count: int, size: int) -> list[Da
 
 
 def real_sets(folder: Path, root: Path, band_specs: Path) -> list[DataSet]:
-    """The real test crops (1–99 % per-scene scaling) and their 2×2 boxcar multilook."""
+    """The real test crops (1–99 % per-scene scaling) and their 2×2 boxcar multilook (of those
+    with a linear intensity)."""
     cfg = {
         "root": str(root),
         "bands": [1],
@@ -107,6 +108,8 @@ def real_sets(folder: Path, root: Path, band_specs: Path) -> list[DataSet]:
         with open_raster(scene.path) as src:
             values, valid = read_window(src, scene.spec)
         intensity = scene.representation.to_intensity(np.where(valid, values, np.nan))
+        if intensity is None:  # 8-bit display renderings have no linear intensity to average
+            continue
         averaged = ndimage.uniform_filter(np.nan_to_num(intensity), 2, mode="nearest")
         path = folder / "real-ml4" / f"{scene.path.stem}.tif"
         write_scene(path, averaged.astype(np.float32), {"source": scene.path.name}, i)

@@ -3,7 +3,8 @@
     OMP_NUM_THREADS=1 python experiments/fast_engines.py [--model baseline-ms-s8-l003] [--rounds 7]
         [--batch 4] [--out experiments/benchmarks/fast_engines]
 
-Engines (:mod:`sarcomp.codec.engines` holds the ones kept in the code path):
+Engines (:mod:`sarcomp.codec.engines` holds the ones kept in the code path, ``fp32`` and ``bf16``;
+the others are built here, for measuring only):
 
 - ``fp32``: the reference, as ``compress`` / ``decompress`` run them: g_a eager float32, g_s eager
   with every block's input in channels_last; ``channels_last`` (g_a) and ``nchw`` (g_s, the
@@ -21,7 +22,10 @@ convolution's time does not depend on the values), engines interleaved round by 
 RD: the test split's scenes (data/shared_sar_splits/test, cut to multiples of the stride), coded
 by the real (portable) path; for g_s the bytes are those of fp32 and only the pixels change
 (ΔPSNR at equal bytes); for g_a the bytes may change too (Δbpp and ΔPSNR, decoded by the
-reference g_s). Results: ``<out>.json`` and ``<out>.md``.
+reference g_s). Then the fast family (``experiment=fast_cpu``, :mod:`sarcomp.models.shallow`)
+beside the model: MACs per pixel, g_a and g_s times. Results: ``<out>.json`` and ``<out>.md``;
+``experiments/benchmarks/fast_engines*`` hold ``--model baseline-ms-s8-l003`` (default) and
+``--model baseline-ms-s8-l03 --out experiments/benchmarks/fast_engines_l03`` (the highest rate).
 """
 
 from __future__ import annotations
@@ -50,7 +54,9 @@ from sarcomp.data.rasters import open_raster
 from sarcomp.fileio import atomic_write_text
 from sarcomp.metrics.scene import image_metrics
 from sarcomp.models.blocks import SubpixelConvTranspose2d, run_channels_last, subpixel_weight
+from sarcomp.models.complexity import count_macs
 from sarcomp.models.zoo import load_pretrained
+from sarcomp.runs import build_model
 
 Transform = Callable[[Tensor], Tensor]
 MIN_SPEEDUP, MAX_PSNR_LOSS_DB = 1.2, 0.05  # what an engine must reach to be kept (issue 27)
@@ -85,7 +91,9 @@ def int8_synthesis(g_s: nn.Sequential, calibration: list[Tensor]) -> Transform:
         blocks.append(_Int8Block(conv, rest))
     model = nn.Sequential(*blocks).eval()
     torch.backends.quantized.engine = "x86"
-    model.qconfig = QConfig(activation=HistogramObserver.with_args(reduce_range=False), weight=default_weight_observer)
+    model.qconfig = QConfig(
+        activation=HistogramObserver.with_args(reduce_range=False), weight=default_weight_observer
+    )
     prepared = prepare(model)
     with torch.no_grad():
         for y in calibration:
@@ -125,7 +133,8 @@ def interleaved_ms(fns: dict[str, Callable[[], object]], rounds: int) -> dict[st
             fn()
             times[name].append(1e3 * (time.perf_counter() - start))
     return {
-        name: {"median_ms": statistics.median(t), "min_ms": min(t), "max_ms": max(t)} for name, t in times.items()
+        name: {"median_ms": statistics.median(t), "min_ms": min(t), "max_ms": max(t)}
+        for name, t in times.items()
     }
 
 
@@ -169,6 +178,35 @@ class _Wrapped(nn.Module):
         return self.fn(x)
 
 
+def family_speed(shipped: nn.Module, batch: int, rounds: int) -> list[dict[str, object]]:
+    """MACs per pixel and g_a / g_s times (fp32 and bf16 g_s) of a shipped model and of the fast
+    family's model (``experiment=fast_cpu``, untrained: speed does not depend on the weights)."""
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        fast = build_model(compose(config_name="train", overrides=["experiment=fast_cpu"]).model).eval()
+    x = torch.rand(batch, 1, 256, 256)
+    models = {"shipped stride 8": shipped, "fast_cpu (shallow)": fast}
+    fns: dict[str, Callable[[], object]] = {}
+    with torch.no_grad():
+        for name, model in models.items():
+            y = model.g_a(x).round()
+            g_s = {engine: synthesis_engine(model.g_s, engine) for engine in ("fp32", "bf16")}
+            fns[f"{name}|g_a"] = lambda m=model: m.g_a(x)
+            fns |= {f"{name}|g_s {e}": (lambda f=f, y=y: f(y)) for e, f in g_s.items()}
+        speed = interleaved_ms(fns, rounds)
+    return [
+        {
+            "model": name,
+            "kmac_per_pixel": round(count_macs(model) / 256**2 / 1e3, 2),
+            **{
+                part: round(speed[f"{name}|{part}"]["median_ms"], 1)
+                for part in ("g_a", "g_s fp32", "g_s bf16")
+            },
+        }
+        for name, model in models.items()
+    ]
+
+
 def summarise(speed: dict, rd: dict, compile_s: dict[str, float]) -> list[dict[str, object]]:
     """One row per transform and engine: speed ratio to the reference and RD deltas."""
     rows = []
@@ -180,7 +218,11 @@ def summarise(speed: dict, rd: dict, compile_s: dict[str, float]) -> list[dict[s
         d_bytes = sum(p["bytes"] for p in points) - sum(r["bytes"] for r in ref_points)
         ref_bytes = sum(r["bytes"] for r in ref_points)
         same = all(p["bytes"] == r["bytes"] for p, r in zip(points, ref_points))
-        pays = ref_ms / ms >= MIN_SPEEDUP and d_psnr >= -MAX_PSNR_LOSS_DB and d_bytes <= MAX_RATE_GAIN * ref_bytes
+        pays = (
+            ref_ms / ms >= MIN_SPEEDUP
+            and d_psnr >= -MAX_PSNR_LOSS_DB
+            and d_bytes <= MAX_RATE_GAIN * ref_bytes
+        )
         rows.append(
             {
                 "transform": transform,
@@ -224,6 +266,18 @@ def markdown(result: dict) -> str:
         )
     lines += [
         "",
+        "The fast family (issue 27 part 3) beside the shipped model: MACs per pixel end to end "
+        "(g_a + h_a + h_s + g_s, `sarcomp.models.complexity.count_macs`) and ms per batch, interleaved:",
+        "",
+        "| model | kMAC / px | g_a (ms) | g_s fp32 (ms) | g_s bf16 (ms) |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {r['model']} | {r['kmac_per_pixel']} | {r['g_a']} | {r['g_s fp32']} | {r['g_s bf16']} |"
+            for r in result["family"]
+        ),
+    ]
+    lines += [
+        "",
         f"Pays: ≥ {MIN_SPEEDUP}× and ΔPSNR ≥ -{MAX_PSNR_LOSS_DB} dB; for g_a also bytes up by ≤ "
         f"{100 * MAX_RATE_GAIN:g} % (a g_a engine may change the bytes: opt in, documented).",
         *(f"- {note}" for note in result["notes"]),
@@ -248,10 +302,13 @@ def main() -> None:
         x = torch.rand(a.batch, 1, 256, 256)
         y = model.g_a(x).round()
         calibration = [
-            model.g_a(torch.from_numpy(unit)[None, None]).round() for _, unit, _ in scene_crops("val", model.stride)
+            model.g_a(torch.from_numpy(unit)[None, None]).round()
+            for _, unit, _ in scene_crops("val", model.stride)
         ]
     g_a = {name: analysis_engine(model.g_a, name) for name in ENGINES}
     g_s = {name: synthesis_engine(model.g_s, name) for name in ENGINES}
+    g_a["compile"] = torch.compile(model.g_a, dynamic=False)
+    g_s["compile"] = torch.compile(model.g_s, dynamic=False)
     g_a["channels_last"] = lambda t, g_a_fp32=model.g_a: run_channels_last(g_a_fp32, t)
     g_s["nchw"] = model.g_s
     g_s["int8"] = int8_synthesis(model.g_s, calibration)
@@ -267,6 +324,7 @@ def main() -> None:
     crops = scene_crops("test", model.stride)
     rd = rd_points(model, crops, g_a, g_s)
     rows = summarise(speed, rd, compile_s)
+    family = family_speed(model, a.batch, a.rounds)
     result = {
         "command": "OMP_NUM_THREADS=1 python experiments/fast_engines.py "
         + " ".join(f"--{k} {v}" for k, v in vars(a).items()),
@@ -275,6 +333,7 @@ def main() -> None:
         "speed": speed,
         "rd": rd,
         "rows": rows,
+        "family": family,
         "notes": [
             "compile's time is the first call at the batch's shape (inductor; cached on disk for later runs); "
             "every new input shape compiles again.",

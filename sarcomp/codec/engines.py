@@ -1,18 +1,21 @@
 """Faster engines for a codec's g_a and g_s, opt in (issue 27, part 2; measured by
-``experiments/fast_engines.py``, results in ``experiments/benchmarks/fast_engines.md``).
+``experiments/fast_engines.py``, results in ``experiments/benchmarks/fast_engines*.md``).
 
 Only the float transforms change: g_s makes pixels only, so a g_s engine leaves every byte as it
 is; h_s, whose outputs select the coder's tables, always runs as the exact integer network
-(:mod:`sarcomp.models.intnet`). g_a's output is quantised into the bytes, so a g_a engine may
-write (slightly) different bytes than float32 eager does: still valid files, decodable by any
-engine, but not byte-identical to the reference encoder.
+(:mod:`sarcomp.models.intnet`). g_a's output is quantised into the bytes, so a g_a engine writes
+slightly different bytes than float32 eager does: valid files, decodable by any engine, but not
+byte-identical to the reference encoder's.
 
-Engines (:data:`ENGINES`):
+Engines (:data:`ENGINES`), those that paid (≥ 1.2× and ≤ 0.05 dB) on this CPU (avx512_bf16, AMX):
 - ``fp32``: the reference, eager float32 (g_s with channels_last blocks, as ``decompress`` runs it);
-- ``compile``: ``torch.compile`` (inductor), float32: the same map up to float rounding, a one-off
-  compile of about a minute per input shape on this VM (cached on disk by inductor);
-- ``bf16``: bfloat16 autocast (fast where the CPU has avx512_bf16 / AMX); changes pixels by up to
-  about 1 % of the range.
+- ``bf16``: bfloat16 autocast. Stride-8 shipped models, 4 × 256² tiles, one thread, six runs on
+  the loaded VM: g_s 2.3–2.9× faster at -0.002 (λ 0.003) and -0.009 dB (λ 0.03) with equal bytes;
+  g_a 1.3–1.7× faster, bytes -0.03 to -0.04 %, -0.001 and -0.017 dB. Where the CPU lacks native
+  bfloat16 it may be slower: measure before opting in.
+``torch.compile`` (0.9–1.4× between runs, and a compile per input shape), int8 static
+quantisation (0.7–0.9×, -0.05 to -0.56 dB) and channels_last for g_a (0.8–1.2×) did not pay and
+are built only there.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from torch import Tensor, nn
 
 from sarcomp.models.blocks import run_channels_last
 
-ENGINES: tuple[str, ...] = ("fp32", "compile", "bf16")
+ENGINES: tuple[str, ...] = ("fp32", "bf16")
 Transform = Callable[[Tensor], Tensor]
 
 
@@ -37,8 +40,6 @@ def _check(engine: str) -> None:
 def analysis_engine(g_a: nn.Module, engine: str) -> Transform:
     """g_a on ``engine``: a function of x returning float32 y."""
     _check(engine)
-    if engine == "compile":
-        return torch.compile(g_a, dynamic=False)
     if engine == "bf16":
         return lambda x: _bf16(g_a, x)
     return g_a
@@ -47,8 +48,6 @@ def analysis_engine(g_a: nn.Module, engine: str) -> Transform:
 def synthesis_engine(g_s: nn.Sequential, engine: str) -> Transform:
     """g_s on ``engine``: a function of ŷ returning float32 x̂ (before ``decompress``'s clamp)."""
     _check(engine)
-    if engine == "compile":
-        return torch.compile(g_s, dynamic=False)
     if engine == "bf16":
         return lambda y: _bf16(lambda t: run_channels_last(g_s, t), y)
     return lambda y: run_channels_last(g_s, y)

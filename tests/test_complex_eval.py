@@ -17,7 +17,7 @@ from sarcomp.data.complex_synthetic import generate_complex_dataset
 from sarcomp.errors import SarcompError
 from sarcomp.evaluation.evaluate import evaluate_folder
 from sarcomp.training.trainer import train
-from tests.helpers import REPO, compose_train
+from tests.helpers import REPO, compose_train, load_script
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +83,43 @@ def test_evaluate_script_prints_the_complex_table(complex_run, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "bits/sample" in done.stdout and "ifg phase err" in done.stdout
     assert np.isfinite(json.loads(out.read_text())["mean"]["phase_error_deg"])
+
+
+def test_complex_study_measures_a_run_beside_the_baselines(complex_run, tmp_path):
+    from sarcomp.analysis.complex_rd import (
+        baseline_codecs,
+        family_crossings,
+        mean_rows,
+        measure,
+        synthetic_pairs,
+    )
+
+    study = load_script("experiments/complex_study.py")
+    learned, about = study.learned_codecs(complex_run, "best", None, 64)
+    assert about["step"] == 4 and len(learned) == 1
+    items = synthetic_pairs(1, 64)
+    rows = measure(items, learned)
+    assert rows[0]["codec"] == study.LEARNED and 0 < rows[0]["bits_per_sample"] < 64
+    rows = mean_rows(rows + measure(items, baseline_codecs([2], study.matched_j2k(mean_rows(rows)))))
+    assert [r["codec"] for r in rows] == [study.LEARNED, "BAQ", "JPEG 2000 I/Q"]
+    cross = family_crossings(rows, study.FAMILIES, study.THRESHOLD_DEG)
+    text = study.markdown(rows, about, cross, 1.0, "cmd")
+    assert "| synthetic (1) | BAQ | 2 bits | 4.02 |" in text and "goes below 10°" in text
+
+
+def test_complex_study_refuses_a_real_run(smoke_run):
+    study = load_script("experiments/complex_study.py")
+    with pytest.raises(SarcompError, match="not a complex run"):
+        study.learned_codecs(smoke_run, "best", None, 64)
+
+
+def test_the_cpu_recipe_composes_a_variable_rate_complex_model():
+    from sarcomp.training.checks import check_channels, check_tile_sizes
+
+    cfg = compose_train(["experiment=complex_cpu"])
+    check_channels(cfg.data, cfg.model)
+    check_tile_sizes(cfg.data, cfg.model)
+    assert cfg.model.in_channels == 2 and len(cfg.model.lmbdas) == 4 and cfg.trainer.device == "cpu"
+    roots = [str(s.root) for s in cfg.data.sources]
+    assert roots[0].endswith("complex_synthetic") and roots[1].endswith("shared_sar_splits")
+    assert cfg.data.complex.form == "iq"

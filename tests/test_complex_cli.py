@@ -125,6 +125,7 @@ def test_complex64_round_trip_keeps_phase_and_georeferencing(complex_ckpt, tmp_p
     info = "\n".join(info_lines(sarc))
     assert "complex: complex samples with their phase (complex band 1): form iq" in info
     assert "dropped" not in info.replace("dropped information", "")  # the phase is kept
+    assert "ratio vs complex64" in info
     assert 8 * sarc.stat().st_size / SIZE**2 < 64  # real bytes, fewer than complex64's 64 bits a sample
 
 

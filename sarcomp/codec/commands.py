@@ -160,7 +160,9 @@ def info_lines(path: str | Path) -> list[str]:
         "(georeferencing, notes)",
         f"bpp: {8 * size / (pixels * count):.4f} (file), {8 * (size - geo_bytes) / (pixels * count):.4f} "
         "(without metadata)" + (f"; bits / (pixels x {count} bands)" if count > 1 else ""),
-        f"ratio vs float32: {4 * pixels * count / size:.1f}:1",
+        f"ratio vs float32: {4 * pixels * count / size:.1f}:1"
+        if header.complex is None
+        else f"ratio vs complex64: {8 * pixels / size:.1f}:1",
     ]
     if geo is not None:
         crs = f"EPSG:{geo.crs_epsg}" if geo.crs_epsg else ("WKT" if geo.crs_wkt else "none")

@@ -21,19 +21,18 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
-
 from sarcomp.analysis.complex_rd import (
-    crossing,
+    baseline_codecs,
+    describe_crossing,
+    family_crossings,
     mean_rows,
     measure,
+    plot_rd,
     protocol_test_bands,
     self_pair,
     synthetic_pairs,
     table_lines,
 )
-from sarcomp.codec.baq import baq
-from sarcomp.codec.iq_jpeg2000 import jpeg2000_iq
 from sarcomp.config import project_root
 from sarcomp.fileio import atomic_write_text, write_json
 from sarcomp.metrics.interferometry import DEFAULT_LOOKS
@@ -46,49 +45,12 @@ FAMILIES = ("BAQ", "JPEG 2000 I/Q")
 
 def codecs() -> list:
     """(family, setting, function) of every operating point."""
-
-    def baq_at(bits: int):
-        def code(s: np.ndarray) -> tuple[np.ndarray, float]:
-            result = baq(s, bits)
-            return result.recon, 8.0 * result.num_bytes
-
-        return code
-
-    def j2k_at(rate: float):
-        def code(s: np.ndarray) -> tuple[np.ndarray, float]:
-            result = jpeg2000_iq(s, rate)
-            return result.recon, 8.0 * result.num_bytes
-
-        return code
-
-    return [("BAQ", f"{b} bits", baq_at(b)) for b in BAQ_BITS] + [
-        ("JPEG 2000 I/Q", f"target {r:g}", j2k_at(r)) for r in J2K_RATES
-    ]
+    return baseline_codecs(BAQ_BITS, J2K_RATES)
 
 
 def crossings(rows: list[dict]) -> dict[str, dict[str, dict]]:
     """Per group and family: where the interferometric phase error first goes below 10°."""
-    out: dict[str, dict[str, dict]] = {}
-    for group in dict.fromkeys(r["group"] for r in rows):
-        for family in FAMILIES:
-            pts = [
-                (r["bits_per_sample"], r["ifg_phase_error_deg"])
-                for r in rows
-                if (r["group"], r["codec"]) == (group, family)
-            ]
-            out.setdefault(group, {})[family] = crossing(pts, THRESHOLD_DEG)
-    return out
-
-
-def describe(c: dict) -> str:
-    if c["rate"] is None:
-        (r, e), *_ = c["measured"]
-        return f"not reached (at {r:.2f} bits: {e:.1f}°)"
-    if c.get("at_lowest"):
-        (r, e), *_ = c["measured"]
-        return f"at or below {r:.2f} (its lowest measured rate already gives {e:.1f}°)"
-    (r0, e0), (r1, e1) = c["measured"]
-    return f"{c['rate']:.2f} (between {r0:.2f} bits: {e0:.1f}° and {r1:.2f} bits: {e1:.1f}°)"
+    return family_crossings(rows, FAMILIES, THRESHOLD_DEG)
 
 
 def markdown(rows: list[dict], items: dict[str, list[str]], cross: dict, seconds: float, command: str) -> str:
@@ -130,37 +92,12 @@ def markdown(rows: list[dict], items: dict[str, list[str]], cross: dict, seconds
         "|---|---|---|",
     ]
     for group, families in cross.items():
-        lines += [f"| {group} | {family} | {describe(c)} |" for family, c in families.items()]
+        lines += [f"| {group} | {family} | {describe_crossing(c)} |" for family, c in families.items()]
     return "\n".join(lines) + "\n"
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    groups = list(dict.fromkeys(r["group"] for r in rows))
-    fig, axes = plt.subplots(len(groups), 2, figsize=(11, 4.2 * len(groups)), squeeze=False)
-    for (left, right), group in zip(axes, groups):
-        for family, style in zip(FAMILIES, ("o-", "s-")):
-            pts = sorted(
-                (r for r in rows if (r["group"], r["codec"]) == (group, family)),
-                key=lambda r: r["bits_per_sample"],
-            )
-            rate = [r["bits_per_sample"] for r in pts]
-            left.plot(rate, [r["ifg_phase_error_deg"] for r in pts], style, label=family)
-            right.plot(rate, [r["amplitude_psnr_db"] for r in pts], style, label=family)
-        left.axhline(THRESHOLD_DEG, color="grey", ls="--", lw=1, label=f"{THRESHOLD_DEG:g}°")
-        left.set(yscale="log", ylabel="interferometric phase error [°]", title=group)
-        right.set(ylabel="amplitude PSNR [dB] (dB domain)", title=group)
-        for ax in (left, right):
-            ax.set_xlabel("bits per complex sample")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plot_rd(rows, path, FAMILIES, THRESHOLD_DEG)
 
 
 def main() -> None:

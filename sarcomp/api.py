@@ -25,6 +25,7 @@ from rasterio.transform import Affine
 
 from sarcomp.codec import guard
 from sarcomp.codec.bands import band_views
+from sarcomp.codec.complex_files import check_decoder, complex_values
 from sarcomp.codec.compressor import CodingSettings, compress_one
 from sarcomp.codec.container import Header, iter_strings
 from sarcomp.codec.loading import cached_model
@@ -114,6 +115,7 @@ def compress(
     band: int | None = None,
     bands: list[int] | tuple[int, ...] | None = None,
     band_specs: str | Path | None = None,
+    iq: bool = False,
     range: str = "scene",  # noqa: A002 - the option's name everywhere else (--range, range=)
     tile: int = 256,
     overlap: int = 0,
@@ -130,14 +132,15 @@ def compress(
     [bands, H, W] (every band into one file unless ``band`` or ``bands`` picks): linear intensity by
     default (``units``: what it holds; ``auto`` guesses as for files: uint8 is an 8-bit rendering,
     negative values dB); ``crs``, ``transform`` and ``nodata`` georeference it. The result's ``bpp``
-    is bits per pixel and band: 8 · bytes / (pixels × bands).
+    is bits per pixel and band: 8 · bytes / (pixels × bands). A complex model (``model=complex``)
+    codes a complex array (or file band), or with ``iq`` bands 1 and 2 as I and Q, with its phase.
     """
     ref = model.source if isinstance(model, LoadedModel) else str(model)
-    if isinstance(source, np.ndarray) and source.ndim == 3 and band is None and bands is None:
+    if isinstance(source, np.ndarray) and source.ndim == 3 and band is None and bands is None and not iq:
         bands = [k + 1 for k, _ in enumerate(source)]  # (range is the clip-range argument here)
     chosen = None if bands is None else tuple(int(b) for b in bands)
     settings = CodingSettings(
-        band, tile, overlap, device, False, units, band_specs, parse_range(range, "range="), chosen
+        band, tile, overlap, device, False, units, band_specs, parse_range(range, "range="), chosen, iq
     )
     rate = RateRequest(lmbda, quality, bpp)
     with tempfile.TemporaryDirectory(prefix="sarcomp-") as tmp:
@@ -180,21 +183,27 @@ def _array_file(
 def decompress(source: bytes | str | Path, model: str | Path | None = None, device: str = "auto") -> Decoded:
     """Decode ``.sarc`` bytes or a ``.sarc`` file (``model``: only when it was not made by a shipped
     model and the run folder recorded in it has moved); a multi-band file decodes to [bands, H, W]
-    in its band order (``header.band_table`` names each band's source band and description)."""
+    in its band order (``header.band_table`` names each band's source band and description); a
+    complex file to complex64 [H, W] (0 where no data)."""
     fh, header, offset = open_sarc_bytes(source) if isinstance(source, bytes) else open_sarc(source)
     name = "<bytes>" if isinstance(source, bytes) else str(source)
     dev = pick_device(device, "device")
     with fh:
         loaded = decoder_model(header, model, dev, name)
+        check_decoder(header, loaded.cfg, loaded.source, name)
         grid, views = header.grid, band_views(header, offset)
         display8 = all(view.units == "display8" for view, _ in views)
         shape = (len(views), grid.height, grid.width)
-        out, valid = np.zeros(shape, np.uint8 if display8 else np.float32), np.zeros(shape, bool)
+        dtype = np.complex64 if header.complex is not None else (np.uint8 if display8 else np.float32)
+        out, valid = np.zeros(shape, dtype), np.zeros(shape, bool)
         for k, (view, start) in enumerate(views):
 
             def sink(row: int, unit: np.ndarray, ok: np.ndarray, k: int = k, view: Header = view) -> None:
-                out[k, row : row + len(unit)] = physical_values(view, unit, ok, 0 if display8 else np.nan)
-                valid[k, row : row + len(unit)] = ok
+                if view.complex is not None:
+                    out[k, row : row + len(ok)] = complex_values(view, unit, ok, 0)
+                else:
+                    out[k, row : row + len(ok)] = physical_values(view, unit, ok, 0 if display8 else np.nan)
+                valid[k, row : row + len(ok)] = ok
 
             decode_scene(loaded.model, view, iter_strings(fh, view, start), dev, sink, name=name)
         if header.band_table is None:

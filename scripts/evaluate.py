@@ -62,7 +62,15 @@ def main(cfg: DictConfig) -> None:
             list(cfg.ablate) if cfg.ablate else None,
             rule,
         )
-    print(format_table(summary_rows(learned + sweep)))
+    complex_ = [p for p in learned if p.get("codec") == "learned-complex"]
+    real = [p for p in learned if p not in complex_] + sweep
+    if real:
+        print(format_table(summary_rows(real)))
+    if complex_:
+        from sarcomp.evaluation.complex_eval import COMPLEX_COLUMNS
+
+        print("complex runs (bits per complex sample; interferometric errors on each scene's self-pair):")
+        print(format_table(summary_rows(complex_), COMPLEX_COLUMNS))
     matched = [p for path in paths if "matched" in path.name for p in load_results(path)]
     if matched:
         print("\nclassic codecs at each run's per-scene rates (rate-matched):")

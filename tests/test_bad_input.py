@@ -262,7 +262,7 @@ def test_command_line_errors_are_one_line_with_exit_2(tiny_data, tmp_path):
     assert unknown.returncode == 2
     assert unknown.stderr.strip().splitlines() == [
         "error: experiment=nope: unknown experiment; valid: baseline, cbam_bottleneck, cbam_decoder, "
-        "cbam_encoder, cbam_everywhere, eca_bottleneck, recipe_cpu, recipe_gpu, se_bottleneck, "
+        "cbam_encoder, cbam_everywhere, complex_cpu, eca_bottleneck, recipe_cpu, recipe_gpu, se_bottleneck, "
         "selfattn_bottleneck, spatial_bottleneck"
     ]
 

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from rasterio.errors import NotGeoreferencedWarning
 
+from sarcomp.codec.baq import baq
+from sarcomp.codec.iq_jpeg2000 import jpeg2000_iq
 from sarcomp.data.bandspecs import file_settings, load_band_specs
 from sarcomp.data.complex_synthetic import PATTERNS, WAVELENGTH_M, bowl_phase, dataset_seed, pair_scene
 from sarcomp.data.complex_tiles import read_complex
@@ -167,3 +169,89 @@ def table_lines(rows: Sequence[dict]) -> list[str]:
         f"{r['coherence_bias']:+.4f} |"
         for r in rows
     ]
+
+
+def baseline_codecs(baq_bits: Sequence[int], j2k_rates: Sequence[float]) -> list[tuple[str, str, CodecFn]]:
+    """(family, setting, function) of BAQ at ``baq_bits`` per I and Q and JPEG 2000 on I/Q at
+    ``j2k_rates`` target bits per complex sample; bits are real payload bytes."""
+
+    def baq_at(bits: int) -> CodecFn:
+        def code(s: np.ndarray) -> tuple[np.ndarray, float]:
+            result = baq(s, bits)
+            return result.recon, 8.0 * result.num_bytes
+
+        return code
+
+    def j2k_at(rate: float) -> CodecFn:
+        def code(s: np.ndarray) -> tuple[np.ndarray, float]:
+            result = jpeg2000_iq(s, rate)
+            return result.recon, 8.0 * result.num_bytes
+
+        return code
+
+    return [("BAQ", f"{b} bits", baq_at(b)) for b in baq_bits] + [
+        ("JPEG 2000 I/Q", f"target {r:g}", j2k_at(r)) for r in j2k_rates
+    ]
+
+
+def family_crossings(
+    rows: Sequence[dict], families: Sequence[str], threshold: float
+) -> dict[str, dict[str, dict]]:
+    """Per group and codec family: where the interferometric phase error first goes below ``threshold``."""
+    out: dict[str, dict[str, dict]] = {}
+    for group in dict.fromkeys(r["group"] for r in rows):
+        for family in families:
+            pts = [
+                (r["bits_per_sample"], r["ifg_phase_error_deg"])
+                for r in rows
+                if (r["group"], r["codec"]) == (group, family)
+            ]
+            out.setdefault(group, {})[family] = crossing(pts, threshold)
+    return out
+
+
+def describe_crossing(c: dict) -> str:
+    """A :func:`crossing` in words, with the measured points that bracket it."""
+    if c["rate"] is None:
+        if not c["measured"]:
+            return "not measured"
+        (r, e), *_ = c["measured"]
+        return f"not reached (at {r:.2f} bits: {e:.1f}°)"
+    if c.get("at_lowest"):
+        (r, e), *_ = c["measured"]
+        return f"at or below {r:.2f} (its lowest measured rate already gives {e:.1f}°)"
+    (r0, e0), (r1, e1) = c["measured"]
+    return f"{c['rate']:.2f} (between {r0:.2f} bits: {e0:.1f}° and {r1:.2f} bits: {e1:.1f}°)"
+
+
+def plot_rd(rows: Sequence[dict], path: Path, families: Sequence[str], threshold: float) -> None:
+    """Per group: bits per complex sample against interferometric phase error (log) and amplitude
+    PSNR, one curve per codec family; written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sarcomp.interpret.figures import save_png
+
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    fig, axes = plt.subplots(len(groups), 2, figsize=(11, 4.2 * len(groups)), squeeze=False)
+    for (left, right), group in zip(axes, groups):
+        for family, style in zip(families, ("o-", "s-", "^-", "D-", "v-", "x-")):
+            pts = sorted(
+                (r for r in rows if (r["group"], r["codec"]) == (group, family)),
+                key=lambda r: r["bits_per_sample"],
+            )
+            rate = [r["bits_per_sample"] for r in pts]
+            left.plot(rate, [r["ifg_phase_error_deg"] for r in pts], style, label=family)
+            right.plot(rate, [r["amplitude_psnr_db"] for r in pts], style, label=family)
+        left.axhline(threshold, color="grey", ls="--", lw=1, label=f"{threshold:g}°")
+        left.set(yscale="log", ylabel="interferometric phase error [°]", title=group)
+        right.set(ylabel="amplitude PSNR [dB] (dB domain)", title=group)
+        for ax in (left, right):
+            ax.set_xlabel("bits per complex sample")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend()
+    fig.tight_layout()
+    save_png(fig, path)
+    plt.close(fig)

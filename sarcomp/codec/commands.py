@@ -1,6 +1,6 @@
 """The ``sarcomp`` command: compress a SAR raster to ``.sarc``, decompress it to GeoTIFF, inspect a file.
 
-    sarcomp compress <in.tif> <out.sarc> --model <run folder | checkpoint | shipped name> [--band N | --bands 1,2]
+    sarcomp compress <in.tif> <out.sarc> --model <run folder | checkpoint | shipped name> [--band N | --bands 1,2 | --iq]
         [--tile 256] [--lmbda L | --quality N | --bpp T] [--range scene | model | --range=LO,HI] [--force] [--mkdir]
     sarcomp compress <in.tif | folder>... -o <folder> --model ... [--workers N] [--batch B] [...]
     sarcomp decompress <in.sarc> <out.tif> [--model ...] [--force] [--mkdir] [--workers N] [--batch B]
@@ -91,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
         help="1-based bands to compress into one multi-band .sarc file, in this order (e.g. 1,2)",
     )
     c.add_argument(
+        "--iq",
+        action="store_true",
+        help="bands 1 and 2 hold I and Q of complex samples (a complex model codes them with their phase)",
+    )
+    c.add_argument(
         "--range",
         default="scene",
         help="clip range of the dB level: scene (default: the scene's own percentiles), model (the "
@@ -159,6 +164,7 @@ def info_lines(path: str | Path) -> list[str]:
         f"rate: {describe_point(shipped, header.lmbda)}",
         f"string groups per tile: {header.groups}",
         f"units: {header.units}, scaling [{header.lo:g}, {header.hi:g}]" + (" (band 1)" if count > 1 else ""),
+        *([f"complex: {header.complex.describe()}"] if header.complex is not None else []),
         *_notes_lines(header.notes),
         *_band_lines(header),
         f"nodata mask: {'yes (' + str(len(header.mask)) + ' bytes)' if header.mask is not None else 'none'}",
@@ -166,7 +172,9 @@ def info_lines(path: str | Path) -> list[str]:
         "(georeferencing, notes)",
         f"bpp: {8 * size / (pixels * count):.4f} (file), {8 * (size - geo_bytes) / (pixels * count):.4f} "
         "(without metadata)" + (f"; bits / (pixels x {count} bands)" if count > 1 else ""),
-        f"ratio vs float32: {4 * pixels * count / size:.1f}:1",
+        f"ratio vs float32: {4 * pixels * count / size:.1f}:1"
+        if header.complex is None
+        else f"ratio vs complex64: {8 * pixels / size:.1f}:1",
     ]
     if geo is not None:
         crs = f"EPSG:{geo.crs_epsg}" if geo.crs_epsg else ("WKT" if geo.crs_wkt else "none")
@@ -272,6 +280,7 @@ def _compress(args: argparse.Namespace) -> None:
         args.band_specs,
         rule,
         bands,
+        args.iq,
         args.batch,
         workers,
     )

@@ -24,7 +24,7 @@ import numpy as np
 import rasterio
 
 from sarcomp.codec import bands as multiband
-from sarcomp.codec import guard, scaling
+from sarcomp.codec import complex_files, guard, scaling
 from sarcomp.codec.container import Geo, Header, Notes, float32, write_container
 from sarcomp.codec.loading import cached_model
 from sarcomp.codec.modelref import LoadedModel
@@ -33,6 +33,8 @@ from sarcomp.codec.rate import Curve, Point, RateRequest, choose, curve_for, sea
 from sarcomp.codec.scaling import ClipTally, RangeRule
 from sarcomp.codec.scene import GDAL_CACHE_MB, SPOOL_BYTES, encode_scene, scene_grid
 from sarcomp.data.bandspecs import file_settings, load_band_specs
+from sarcomp.data.complex_representation import ComplexRepresentation
+from sarcomp.data.complex_tiles import ComplexScene
 from sarcomp.data.rasters import BandSpec, open_raster, raster_info
 from sarcomp.data.tiles import Scene
 from sarcomp.devices import pick_device
@@ -53,6 +55,7 @@ class CodingSettings:
     band_specs: str | Path | None = None
     range_rule: RangeRule = field(default_factory=RangeRule)
     bands: tuple[int, ...] | None = None  # several: one multi-band file (sarcomp.codec.bands)
+    iq: bool = False  # bands 1 and 2 are I and Q (a complex model: sarcomp.codec.complex_files)
     batch: int = DEFAULT_BATCH  # tiles per model call (sarcomp.codec.pipeline: same bytes for any)
     workers: int = 1  # threads coding tile rows at once (same bytes for any)
 
@@ -64,7 +67,7 @@ class CodingSettings:
 class _Prepared:
     """The scene as one model reads it (models trained on the same data share it)."""
 
-    scene: Scene
+    scene: Scene | ComplexScene
     spec: BandSpec
     dropped: tuple[str, ...]
     how: str  # the clip range and its rule, e.g. "[-30, 0.3] dB (scene percentiles 0.5, 99.5)"
@@ -166,6 +169,11 @@ class _SceneCoder:
         return s.bands
 
     def _prepare(self, loaded: LoadedModel, band: int | None = None) -> _Prepared:
+        form = complex_files.complex_form(loaded.cfg)
+        if form is not None:
+            return self._prepare_complex(loaded, form)
+        if self.s.iq:
+            complex_files.refuse_iq_for_real_model(self.src, loaded.source)
         cfg_data = loaded.cfg.get("data") or {}
         training = scaling.training_representation(loaded.cfg)
         key = f"{training}|{cfg_data.get('complex_to', 'intensity')}|{band}"
@@ -194,6 +202,23 @@ class _SceneCoder:
                 self.src, scene.info, spec, asked, described, guessed, self.bands
             )
             self._prepared[key] = _Prepared(scene, spec, dropped, scaling.describe(s.range_rule, scene))
+        return self._prepared[key]
+
+    def _prepare_complex(self, loaded: LoadedModel, form: ComplexRepresentation) -> _Prepared:
+        """The scene as a complex model reads it: its phase kept (:mod:`sarcomp.codec.complex_files`)."""
+        key = f"complex|{form}"
+        if key not in self._prepared:
+            s = self.s
+            options = {"--bands": self.bands is not None, "--range": s.range_rule.kind != "scene"}
+            options["--units"] = s.units != "auto"
+            scene = complex_files.complex_scene(
+                self.src, form, loaded.source, band=s.band, iq=s.iq, specs=self._specs, real_options=options
+            )
+            described = self._specs is not None and self._specs.match(self.src) is not None
+            dropped = guard.dropped_information(
+                self.src, scene.info, scene.spec, s.band is not None, described, False, phase_kept=True
+            )
+            self._prepared[key] = _Prepared(scene, scene.spec, dropped, complex_files.describe(scene))
         return self._prepared[key]
 
     def _encode(self, point: Point) -> _Encoded:
@@ -286,7 +311,7 @@ class _Spread:
 
     def add(self, _row: int, unit: np.ndarray, valid: np.ndarray) -> None:
         if valid.any():
-            values = unit[valid]
+            values = unit[..., valid]  # [n, W] or a complex scene's channels [C, n, W]
             self.lo, self.hi = min(self.lo, float(values.min())), max(self.hi, float(values.max()))
 
     def check(self, src: str, how: str, tally: ClipTally) -> None:

@@ -8,6 +8,7 @@ Layout (little-endian; the full description is in ``docs/sarc-format.md``)::
     band count     (flag BANDS) u8: bands coded (2 or more; :mod:`sarcomp.codec.bands`)
     lengths        one LEB128 varint per tile and string group, tiles in row-major order (band after band)
     mask           (flag MASK)  varint length + zlib stream of the validity mask, np.packbits per row
+    complex        (flag COMPLEX) varint length + complex block (:class:`~sarcomp.codec.complex_block.ComplexBlock`)
     band table     (flag BANDS) varint length + band table (see :class:`~sarcomp.codec.bands.BandTable`)
     geo            (flag GEO)   varint length + georeferencing block (see :class:`~sarcomp.codec.metadata.Geo`)
     notes          (flag NOTES) varint length + notes block (see :class:`~sarcomp.codec.metadata.Notes`)
@@ -35,13 +36,15 @@ import numpy as np
 
 from sarcomp.codec.bands import MAX_BANDS, MAX_TABLE, BandTable
 from sarcomp.codec.binio import Reader, varint
+from sarcomp.codec.complex_block import MAX_COMPLEX, ComplexBlock
 from sarcomp.codec.metadata import MAX_GEO, MAX_NOTES, Geo, Notes
 from sarcomp.errors import BitstreamError
 
 MAGIC = b"SARC"
 VERSION = 2  # what new files are written as; 1: tables and h_s in floating point (docs/sarc-format.md)
 VERSIONS = (1, 2)  # what this sarcomp reads
-FLAG_MASK, FLAG_GEO, FLAG_LMBDA, FLAG_NOTES, FLAG_BANDS = 1, 2, 4, 8, 16
+FLAG_MASK, FLAG_GEO, FLAG_LMBDA, FLAG_NOTES, FLAG_BANDS, FLAG_COMPLEX = 1, 2, 4, 8, 16, 32
+FLAGS = FLAG_MASK | FLAG_GEO | FLAG_LMBDA | FLAG_NOTES | FLAG_BANDS | FLAG_COMPLEX
 UNITS: tuple[str, ...] = ("intensity", "amplitude", "db", "display8")
 ID_HASH, ID_NAME = 0, 1
 HASH_BYTES = 8
@@ -154,6 +157,12 @@ class Header:
     version: int = VERSION
     bands: int = 1  # bands coded; more than one only with a band table
     band_table: BandTable | None = None
+    complex: ComplexBlock | None = None  # complex samples with their phase (units: amplitude)
+
+    @property
+    def channels(self) -> int:
+        """Channels each tile codes: 1, or the complex representation's."""
+        return 1 if self.complex is None else self.complex.channels
 
     def decoder_bytes(self) -> bytes:
         """The bytes a decoder needs besides the model (no geo or notes block): what evaluation bills."""
@@ -164,6 +173,7 @@ class Header:
             | (FLAG_LMBDA if self.lmbda is not None else 0)
             | (FLAG_NOTES if self.notes is not None else 0)
             | (FLAG_BANDS if self.band_table is not None else 0)
+            | (FLAG_COMPLEX if self.complex is not None else 0)
         )
         out = bytearray(
             FIXED.pack(
@@ -196,6 +206,9 @@ class Header:
             out += varint(n)
         if self.mask is not None:
             out += varint(len(self.mask)) + self.mask
+        if self.complex is not None:
+            block = self.complex.pack()
+            out += varint(len(block)) + block
         if self.band_table is not None:
             table = self.band_table.pack(UNITS)
             out += varint(len(table)) + table
@@ -267,8 +280,10 @@ def read_header(fh: BinaryIO, size: int, name: str) -> tuple[Header, int]:
     (_, version, flags, height, width, tile, overlap, pad, shape_stride, units, groups, lo, hi, kind) = (
         r.struct(FIXED)
     )
-    if flags & ~(FLAG_MASK | FLAG_GEO | FLAG_LMBDA | FLAG_NOTES | FLAG_BANDS):
+    if flags & ~FLAGS:
         raise BitstreamError(f"{name}: unknown header flags {flags:#x}")
+    if flags & FLAG_COMPLEX and (flags & FLAG_BANDS or units != UNITS.index("amplitude")):
+        raise BitstreamError(f"{name}: invalid header (a complex file has one band, units amplitude)")
     if units >= len(UNITS) or not 1 <= groups <= MAX_GROUPS or shape_stride == 0:
         raise BitstreamError(
             f"{name}: invalid header (units {units}, groups {groups}, stride {shape_stride})"
@@ -302,6 +317,9 @@ def read_header(fh: BinaryIO, size: int, name: str) -> tuple[Header, int]:
         raise BitstreamError(f"{name}: header claims {count} tile strings, file holds {r.remaining} bytes")
     lengths = [r.varint(MAX_STRING) for _ in range(count)]
     mask = r.take(r.varint(r.remaining)) if flags & FLAG_MASK else None
+    complex_ = None
+    if flags & FLAG_COMPLEX:
+        complex_ = ComplexBlock.unpack(r.take(r.varint(min(MAX_COMPLEX, r.remaining))), name)
     table = None
     if flags & FLAG_BANDS:
         table = BandTable.unpack(r.take(r.varint(min(MAX_TABLE, r.remaining))), name, bands, UNITS)
@@ -319,7 +337,7 @@ def read_header(fh: BinaryIO, size: int, name: str) -> tuple[Header, int]:
             f"{name}: tile strings need {sum(lengths)} bytes, file holds {r.remaining} after the header"
         )
     header = Header(grid, UNITS[units], lo, hi, model, groups, shape_stride, lengths, mask, geo, lmbda, notes)
-    return replace(header, version=version, bands=bands, band_table=table), r.pos
+    return replace(header, version=version, bands=bands, band_table=table, complex=complex_), r.pos
 
 
 def iter_strings(fh: BinaryIO, header: Header, offset: int) -> Iterator[list[bytes]]:

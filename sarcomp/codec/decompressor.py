@@ -1,5 +1,6 @@
 """Decoding a ``.sarc`` file into a GeoTIFF: the source's physical units, CRS, transform and nodata
-mask, a multi-band file into as many bands (written atomically)."""
+mask, a multi-band file into as many bands, a complex file into one complex64 band (written
+atomically)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from rasterio.windows import Window
 
 from sarcomp.codec import guard
 from sarcomp.codec.bands import band_views
+from sarcomp.codec.complex_files import check_decoder, complex_values
 from sarcomp.codec.container import Header, iter_strings
 from sarcomp.codec.metadata import Geo
 from sarcomp.codec.pipeline import DEFAULT_BATCH, Throughput
@@ -62,7 +64,9 @@ def _decompress(
     fh, header, offset = open_sarc(src)
     with fh:
         loaded = decoder_model(header, model, dev, str(src))
+        check_decoder(header, loaded.cfg, loaded.source, str(src))
         grid, geo = header.grid, header.geo or Geo()
+        is_complex = header.complex is not None
         views = band_views(header, offset)
         table = header.band_table.entries if header.band_table else ()
         display8 = all(view.units == "display8" for view, _ in views)
@@ -71,7 +75,7 @@ def _decompress(
             nodata = 0.0 if display8 else float("nan")
         profile = {
             "driver": "GTiff",
-            "dtype": "uint8" if display8 else "float32",
+            "dtype": "complex64" if is_complex else ("uint8" if display8 else "float32"),
             "width": grid.width,
             "height": grid.height,
             "count": len(views),
@@ -89,8 +93,10 @@ def _decompress(
 
         def sink_to(out: Any, view: Header, index: int) -> BandSink:
             def sink(row: int, unit: np.ndarray, valid: np.ndarray) -> None:
-                physical = physical_values(view, unit, valid, nodata if nodata is not None else 0)
-                window = Window(0, row, grid.width, len(unit))
+                fill = nodata if nodata is not None else 0
+                values = complex_values if is_complex else physical_values
+                physical = values(view, unit, valid, fill)
+                window = Window(0, row, grid.width, len(valid))
                 out.write(physical.astype(profile["dtype"]), index, window=window)
 
             return sink
@@ -116,8 +122,12 @@ def _decompress(
                     for index, description in enumerate(descriptions, 1):
                         if description:
                             out.set_band_description(index, description)
-                    out.units = tuple(UNIT_LABELS[view.units] for view, _ in views)
-                    out.update_tags(sarcomp_units=header.units, sarcomp_source=geo.source)
+                    if is_complex:
+                        out.units = ("complex amplitude",)
+                    else:
+                        out.units = tuple(UNIT_LABELS[view.units] for view, _ in views)
+                    units = "complex" if is_complex else header.units
+                    out.update_tags(sarcomp_units=units, sarcomp_source=geo.source)
 
         atomic_write(dst, write, suffix=".tmp.tif")
     seconds = time.perf_counter() - start

@@ -8,8 +8,9 @@ writes over a ``.sarc`` file. The folder an output goes into must exist (``--mkd
 Either command takes one input and one output; more paths (a shell glob) are refused unless
 ``compress -o <folder>`` names an output folder.
 
-**Dropped information.** A ``.sarc`` file holds one real channel: the phase of complex samples
-(complex64, or I/Q in two bands) and the bands not read are dropped. :func:`dropped_information`
+**Dropped information.** A real-valued model's ``.sarc`` file holds one real channel: the phase
+of complex samples (complex64, or I/Q in two bands) and the bands not read are dropped (a complex
+model keeps the phase: :mod:`sarcomp.codec.complex_files`). :func:`dropped_information`
 names what was dropped (recorded in the file's notes, shown by ``sarcomp info``) and warns when
 the user did not ask for it (no ``--band``, no band-spec entry for the file).
 """
@@ -128,6 +129,7 @@ def dropped_information(
     described: bool,
     guessed: bool,
     coded: tuple[int, ...] | None = None,
+    phase_kept: bool = False,
 ) -> tuple[str, ...]:
     """What coding ``spec`` of ``path`` drops: the phase of complex samples, the other bands
     (those not in ``coded``, the bands of a multi-band file, when given).
@@ -135,10 +137,10 @@ def dropped_information(
     Each is logged: a warning unless the user asked for it (``bands_asked``: ``--band`` given;
     ``described``: a band-spec entry names the file), or a warning about it was already given
     (``guessed``: ``units=auto`` on a real-valued file warns about unread bands,
-    :func:`sarcomp.data.guess.resolve_units`).
+    :func:`sarcomp.data.guess.resolve_units`). ``phase_kept``: a complex model codes the phase.
     """
     notes = []
-    complex_ = info.is_complex or spec.iq
+    complex_ = (info.is_complex or spec.iq) and not phase_kept
     if complex_:
         source = (
             "I/Q bands " + ", ".join(map(str, spec.bands)) if spec.iq else f"complex band {spec.bands[0]}"

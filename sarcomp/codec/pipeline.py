@@ -202,9 +202,11 @@ def encode_row(
     batch: int,
     lmbda: float | None,
 ) -> tuple[list[list[bytes]], list[float]]:
-    """Every tile of one tile row (``unit``: its [0, 1] values, tile rows × scene width) coded:
-    per tile its strings (one per string group) and its share of the batch's ms."""
-    h, stride = len(unit), int(model.stride)
+    """Every tile of one tile row (``unit``: its [0, 1] values, tile rows × scene width, or
+    [C, rows, width] for a complex scene's channels) coded: per tile its strings (one per string
+    group) and its share of the batch's ms."""
+    channels = unit if unit.ndim == 3 else unit[None]
+    h, stride = channels.shape[1], int(model.stride)
     ch = grid.coded(h)
     strings: list[list[bytes]] = []
     times: list[float] = []
@@ -213,8 +215,9 @@ def encode_row(
         for ci in group:
             c = grid.cols[ci]
             w = grid.extent(c, grid.width)
-            tiles.append(np.pad(unit[:, c : c + w], ((0, ch - h), (0, grid.coded(w) - w)), mode="edge"))
-        x = torch.from_numpy(np.stack(_at_least_two(tiles)))[:, None].to(device)
+            pad = ((0, 0), (0, ch - h), (0, grid.coded(w) - w))
+            tiles.append(np.pad(channels[:, :, c : c + w], pad, mode="edge"))
+        x = torch.from_numpy(np.stack(_at_least_two(tiles))).to(device)
         coded, ms = timed(device, model.compress, x, **lmbda_kw(lmbda))
         shape = tuple(int(v) for v in coded["shape"])
         cw = x.shape[-1]
@@ -240,7 +243,7 @@ def decode_row(
     name: str,
 ) -> tuple[list[np.ndarray], list[float]]:
     """Every tile of one tile row (``h`` px high; ``tiles``: each tile's strings) decoded: its
-    [0, 1] pixels cut to the scene, and its share of the batch's ms."""
+    [0, 1] pixels [C, h, w] cut to the scene, and its share of the batch's ms."""
     grid = header.grid
     ch = grid.coded(h)
     pixels: list[np.ndarray] = []
@@ -260,7 +263,11 @@ def decode_row(
             raise BitstreamError(
                 f"{name}: tile string does not decode ({str(exc).splitlines()[0]})"
             ) from None
-        x_hat = out["x_hat"][:, 0, :h].float().cpu().numpy()
-        pixels += [x_hat[i, :, :w] for i, w in enumerate(widths)]
+        x_hat = out["x_hat"][:, :, :h].float().cpu().numpy()
+        if x_hat.shape[1] != header.channels:
+            raise BitstreamError(
+                f"{name}: the model decodes {x_hat.shape[1]} channel(s), the file {header.channels}"
+            )
+        pixels += [x_hat[i, :, :, :w] for i, w in enumerate(widths)]
         times += [ms / len(group)] * len(group)
     return pixels, times

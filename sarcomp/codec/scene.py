@@ -35,6 +35,7 @@ import torch
 from tqdm import tqdm
 
 from sarcomp.codec import scaling
+from sarcomp.codec.complex_block import ComplexBlock
 from sarcomp.codec.container import (
     Grid,
     Header,
@@ -48,6 +49,7 @@ from sarcomp.codec.container import (
 )
 from sarcomp.codec.pipeline import DEFAULT_BATCH, Flight, Throughput, decode_row, encode_row, ordered_map
 from sarcomp.codec.scaling import ClipTally, RangeRule, stored_scaling
+from sarcomp.data.complex_tiles import ComplexScene
 from sarcomp.data.tiles import Scene
 from sarcomp.errors import SarcompError
 
@@ -82,7 +84,7 @@ def _ramp(index: int, count: int, length: int, overlap: int) -> np.ndarray:
 @torch.no_grad()
 def encode_scene(
     model: torch.nn.Module,
-    scene: Scene,
+    scene: Scene | ComplexScene,
     ds: Any,
     grid: Grid,
     identity: ModelId,
@@ -99,7 +101,8 @@ def encode_scene(
 ) -> Header:
     """Code every tile of ``scene`` (read from the open raster ``ds``) into ``spool``; return the header.
 
-    ``scene`` must carry the float32 scaling (:func:`stored_scaling`). ``on_band`` sees each band
+    ``scene`` must carry the float32 scaling (:func:`stored_scaling`, :meth:`ComplexScene.stored`:
+    a complex scene codes its channels and its file gets a complex block). ``on_band`` sees each band
     of new rows as read ([0, 1] values, validity); ``times`` collects per-tile encode ms; ``tally``
     counts the valid pixels the clip range cuts off. ``throughput`` sets the batch size and worker
     threads (:mod:`sarcomp.codec.pipeline`; the bytes are the same for all); ``flight`` counts the
@@ -131,7 +134,7 @@ def encode_scene(
         if tally is not None:
             tally.add(clipped[:new], valid[:new])
         if on_band is not None:
-            on_band(r, unit[:new], valid[:new])
+            on_band(r, unit[..., :new, :], valid[:new])
         for tile in strings:
             groups = groups or len(tile)
             if len(tile) != groups:
@@ -143,10 +146,10 @@ def encode_scene(
             times += ms
         bar.update(len(strings))
     bar.close()
-    rep = scene.representation
+    block = complex_block(scene)
     return Header(
         grid,
-        rep.units,
+        scene.representation.units if block is None else "amplitude",
         scene.scaling.lo,
         scene.scaling.hi,
         identity,
@@ -155,6 +158,17 @@ def encode_scene(
         lengths,
         mask.finish(),
         lmbda=lmbda,
+        complex=block,
+    )
+
+
+def complex_block(scene: Scene | ComplexScene) -> ComplexBlock | None:
+    """The complex block of a complex scene's file (None for a real scene)."""
+    if not isinstance(scene, ComplexScene):
+        return None
+    rep, spec = scene.representation, scene.spec
+    return ComplexBlock(
+        rep.form, float32(rep.exponent), float32(rep.percentile), scene.scaling.scale, spec.iq, spec.bands
     )
 
 
@@ -173,9 +187,9 @@ def decode_scene(
     flight: Flight | None = None,
 ) -> None:
     """Decode every tile, blend overlaps, and hand each band of finished rows to ``sink``
-    as ([0, 1] float32 values, validity), top to bottom (``throughput``, ``flight``: as
-    :func:`encode_scene`'s)."""
-    grid = header.grid
+    as ([0, 1] float32 values, validity), top to bottom; values are [C, n, W] for a complex
+    file's channels, [n, W] otherwise (``throughput``, ``flight``: as :func:`encode_scene`'s)."""
+    grid, channels = header.grid, header.channels
     rows, cols, width = grid.rows, grid.cols, grid.width
     throughput = throughput or Throughput()
     masks = mask_rows(header, name)
@@ -192,20 +206,20 @@ def decode_scene(
 
     for (ri, r, _), (pixels, ms) in ordered_map(read(), code, throughput.workers, flight):
         h = grid.extent(r, grid.height)
-        band = np.zeros((h, width), np.float32)
+        band = np.zeros((channels, h, width), np.float32)
         if carry is not None:
-            band[: len(carry)] += carry
+            band[:, : carry.shape[1]] += carry
         wr = _ramp(ri, len(rows), h, grid.overlap)
         for ci, (c, x_hat) in enumerate(zip(cols, pixels)):
-            w = x_hat.shape[1]
-            band[:, c : c + w] += x_hat * (wr[:, None] * _ramp(ci, len(cols), w, grid.overlap)[None, :])
+            w = x_hat.shape[-1]
+            band[:, :, c : c + w] += x_hat * (wr[:, None] * _ramp(ci, len(cols), w, grid.overlap)[None, :])
         if times is not None:
             times += ms
         bar.update(len(pixels))
         done = rows[ri + 1] - r if ri + 1 < len(rows) else h
         valid = np.stack([next(masks) for _ in range(done)])
-        sink(r, band[:done], valid)
-        carry = band[done:]
+        sink(r, band[:, :done] if header.complex is not None else band[0, :done], valid)
+        carry = band[:, done:]
     bar.close()
 
 
@@ -217,9 +231,9 @@ def decode_scene(
 class SceneCode:
     """One scene coded through a ``.sarc`` container in memory (see :func:`code_scene`)."""
 
-    scene: Scene
+    scene: Scene | ComplexScene
     container: bytes  # the file sarcomp compress writes, without its metadata
-    ref: np.ndarray  # [0, 1] input, masked pixels 0
+    ref: np.ndarray  # [0, 1] input, masked pixels 0 ([C, H, W] for a complex scene's channels)
     rec: np.ndarray  # [0, 1] decoded, masked pixels 0
     valid: np.ndarray
     tiles: int
@@ -231,7 +245,7 @@ class SceneCode:
 
 def code_scene(
     model: torch.nn.Module,
-    scene: Scene,
+    scene: Scene | ComplexScene,
     identity: ModelId,
     tile: int,
     overlap: int = 0,
@@ -246,13 +260,14 @@ def code_scene(
     from sarcomp.data.rasters import open_raster
 
     device = torch.device(device)
-    scene = stored_scaling(scene)
+    scene = scene.stored() if isinstance(scene, ComplexScene) else stored_scaling(scene)
     h, w = scene.info.height, scene.info.width
     grid = scene_grid(h, w, tile, overlap, model)
-    ref, valid = np.zeros((h, w), np.float32), np.zeros((h, w), bool)
+    shape = (scene.channels, h, w) if isinstance(scene, ComplexScene) else (h, w)
+    ref, valid = np.zeros(shape, np.float32), np.zeros((h, w), bool)
 
     def keep(row: int, unit: np.ndarray, ok: np.ndarray) -> None:
-        ref[row : row + len(unit)], valid[row : row + len(unit)] = unit, ok
+        ref[..., row : row + ok.shape[0], :], valid[row : row + ok.shape[0]] = unit, ok
 
     enc_ms: list[float] = []
     spool, tally = io.BytesIO(), ClipTally()
@@ -273,10 +288,10 @@ def code_scene(
     buf = io.BytesIO()
     write_container(buf, header, [spool.getvalue()])
     container = buf.getvalue()
-    rec = np.zeros((h, w), np.float32)
+    rec = np.zeros(shape, np.float32)
 
     def put(row: int, unit: np.ndarray, ok: np.ndarray) -> None:
-        rec[row : row + len(unit)] = np.where(ok, unit, 0.0)
+        rec[..., row : row + ok.shape[0], :] = np.where(ok, unit, 0.0)
 
     dec_ms: list[float] = []
     parsed, offset = read_header(buf, len(container), str(scene.path))
@@ -317,6 +332,7 @@ def compress_file(
     bpp: float | None = None,
     mkdir: bool = False,
     bands: list[int] | tuple[int, ...] | None = None,
+    iq: bool = False,
     batch: int = DEFAULT_BATCH,
     workers: int = 1,
 ) -> dict[str, Any]:
@@ -329,7 +345,8 @@ def compress_file(
     (:mod:`sarcomp.data.bandspecs`): its entry for ``src``, if any, sets bands (two-band I/Q too)
     and units instead of ``band`` and ``units``. ``dst`` must not be a raster, nor an existing file
     unless it is a ``.sarc`` file and ``force`` is set (:mod:`sarcomp.codec.guard`); its folder must
-    exist unless ``mkdir``. At most one of ``lmbda`` (a variable-rate model's λ), ``quality`` (the
+    exist unless ``mkdir``. A complex model (``model=complex``) codes a complex band, or with ``iq``
+    bands 1 and 2 as I and Q, with their phase (:mod:`sarcomp.codec.complex_files`). At most one of ``lmbda`` (a variable-rate model's λ), ``quality`` (the
     model's or its shipped curve's N-th operating point) and ``bpp`` (the highest-rate point whose
     file is at most that many bits per pixel) chooses the rate (:mod:`sarcomp.codec.rate`).
     ``batch`` (tiles per model call, 1 to 15) and ``workers`` (threads coding tile rows at once)
@@ -350,6 +367,6 @@ def compress_file(
     rule = range_rule if isinstance(range_rule, RangeRule) else scaling.parse_range(range_rule)
     chosen = None if bands is None else tuple(int(b) for b in bands)
     settings = CodingSettings(
-        band, tile, overlap, device, progress, units, band_specs, rule, chosen, batch, workers
+        band, tile, overlap, device, progress, units, band_specs, rule, chosen, iq, batch, workers
     )
     return compress_one(src, dst, model_ref, settings, RateRequest(lmbda, quality, bpp), force, mkdir)

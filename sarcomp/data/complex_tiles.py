@@ -10,7 +10,7 @@ is a complex scene; ``data.complex`` in the data config selects this path
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -65,6 +65,14 @@ class ComplexScene:
         scaling = representation.scaling(s, valid)
         return cls(Path(path), info, spec, representation, scaling, 1.0 - float(valid.mean()))
 
+    def stored(self) -> ComplexScene:
+        """The scene with its scaling and exponent rounded to float32, as a ``.sarc`` header stores
+        them, so the encoder maps samples with exactly the numbers the decoder maps back with."""
+        sc, rep = self.scaling, self.representation
+        f32 = (float(np.float32(v)) for v in (sc.scale, sc.lo, sc.hi))
+        exponent = float(np.float32(rep.exponent))
+        return replace(self, scaling=ComplexScaling(*f32), representation=replace(rep, exponent=exponent))
+
     @cached_property
     def sha256(self) -> str:
         return file_sha256(self.path)
@@ -79,6 +87,25 @@ class ComplexScene:
         unit = self.representation.to_unit(np.where(valid, s, 0), self.scaling)
         unit[:, ~valid] = 0.0
         return unit, np.broadcast_to(valid, unit.shape).copy()
+
+    def read_unit_counted(
+        self, ds, row: int, col: int, height: int, width: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`read_unit` (the mask [h, w], once), plus per row the valid samples the
+        representation clips (int64 [h, 2]: below and above its range; ``iq`` saturates only the
+        amplitudes above the scale ``c``, keeping their phase)."""
+        s, valid = read_complex(ds, self.spec, Window(col, row, width, height))
+        s = np.where(valid, s, 0)
+        unit = self.representation.to_unit(s, self.scaling)
+        unit[:, ~valid] = 0.0
+        amp, sc = np.abs(s), self.scaling
+        if self.representation.form == "iq":
+            low, high = np.zeros_like(valid), amp > sc.scale
+        else:
+            level = 20 * np.log10(np.maximum(amp, 1e-30))
+            low, high = level < sc.lo, level > sc.hi
+        clipped = np.stack([(low & valid).sum(1), (high & valid).sum(1)], axis=1)
+        return unit, valid, clipped
 
     def record(self) -> dict:
         """What a run folder stores about this scene."""

@@ -12,7 +12,8 @@ from scipy import ndimage
 SPECKLE_CORRELATION = 0.85  # px; gives lag-1 intensity correlation ~0.5 as in S1 GRD
 
 
-def _speckle_kernel(correlation: float) -> np.ndarray:
+def speckle_kernel(correlation: float) -> np.ndarray:
+    """The unit-energy Gaussian kernel (std ``correlation`` px) that correlates each look."""
     r = max(1, int(4.0 * correlation + 0.5))
     x = np.arange(-r, r + 1, dtype=np.float64)
     w = np.exp(-0.5 * (x / correlation) ** 2)
@@ -38,7 +39,7 @@ def apply_speckle(
     if correlation <= 0:
         n = rng.gamma(float(looks), 1.0 / looks, size=shape).astype(np.float32)
     else:
-        k = _speckle_kernel(float(correlation))
+        k = speckle_kernel(float(correlation))
         n = np.zeros(shape, np.float32)
         for _ in range(2 * looks):  # real and imaginary parts of each look
             g = rng.standard_normal(shape, dtype=np.float32)

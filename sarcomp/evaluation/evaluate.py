@@ -23,6 +23,10 @@ per tile.
 **Classic codecs** (:mod:`sarcomp.evaluation.classic`) code the same stitched scenes: a rate
 sweep once per folder and, per run, every scene at exactly that run's per-scene rates.
 
+**Complex runs** (``model=complex``) are measured as complex samples instead (bits per complex
+sample, amplitude PSNR in dB, phase error, interferometric errors on a self-pair:
+:mod:`sarcomp.evaluation.complex_eval`); the classic codecs are skipped for them.
+
 Results follow the schema of :mod:`sarcomp.evaluation.results`; where they are written is
 :mod:`sarcomp.runs`'s business (``metrics_path``, ``matched_path``, ``classic_path``).
 """
@@ -35,6 +39,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from sarcomp.codec.complex_files import complex_form
 from sarcomp.codec.container import ModelId
 from sarcomp.codec.modelref import model_hash
 from sarcomp.codec.scaling import RangeRule, coding, training_representation
@@ -44,6 +49,7 @@ from sarcomp.devices import pick_device
 from sarcomp.errors import SarcompError
 from sarcomp.evaluation.ablation import switched_off
 from sarcomp.evaluation.classic import evaluate_classic, matched_codecs, write_matched
+from sarcomp.evaluation.complex_eval import complex_payload, complex_rows, refuse_real_options
 from sarcomp.evaluation.recon import save_reconstruction
 from sarcomp.evaluation.results import BYTES_COUNTED, learned_payload
 from sarcomp.evaluation.scenes import evaluate_scenes, exclude_training_scenes, set_operating_point
@@ -102,6 +108,10 @@ def evaluate_run(
     cfg, model, state = load_run(run_dir, checkpoint, dev)
     if lmbda is not None:  # a variable-rate model's operating point
         set_operating_point(model, lmbda)
+    if complex_form(cfg) is not None:
+        options = {"ablate=": bool(ablate), "save_recon=true": save_recon}
+        options["range="] = range_rule is not None and range_rule.kind != "scene"
+        return _evaluate_complex(run_dir, cfg, model, state, data_cfg, out, checkpoint, dev, lmbda, options)
     data, scenes = _test_scenes(cfg, data_cfg, run_dir, range_rule)
     identity = ModelId.hashed(model_hash(cfg, model))
     tag = data_tag(None if data_cfg is None else str(data["root"]))
@@ -138,6 +148,45 @@ def evaluate_run(
         seed=int(cfg.seed),
     )
     return payload, path
+
+
+def _evaluate_complex(
+    run_dir: Path,
+    cfg: Any,
+    model: Any,
+    state: dict[str, Any],
+    data_cfg: Any | None,
+    out: str | None,
+    checkpoint: str,
+    dev: Any,
+    lmbda: float | None,
+    options: dict[str, bool],
+) -> tuple[dict[str, Any], Path]:
+    """:func:`evaluate_run` for a complex run (:mod:`sarcomp.evaluation.complex_eval`)."""
+    data = data_cfg if data_cfg is not None else cfg.data
+    refuse_real_options(run_dir, data, options)
+    scenes = load_split(data, "test")
+    scenes = exclude_training_scenes(scenes, used_scene_paths([run_dir]), used_scene_hashes([run_dir]))
+    identity = ModelId.hashed(model_hash(cfg, model))
+    rows = complex_rows(model, scenes, int(data["tile_size"]), dev, identity)
+    name = str(cfg.get("experiment_name", run_dir.name))
+    steps = {"step": int(state["step"]), "max_steps": int(cfg.trainer.max_steps)}
+    payload = complex_payload(
+        name, rows, model, cfg, data, run_dir=str(run_dir), checkpoint=checkpoint, **steps
+    )
+    tag = data_tag(None if data_cfg is None else str(data["root"]))
+    path = Path(out) if out else metrics_path(run_dir, tag)
+    if lmbda is not None and not out:
+        path = path.with_name(f"{path.stem}_lmbda{lmbda:g}.json")
+    write_json(path, payload)
+    log.info(
+        "%s: complex run; classic codecs skipped (BAQ, JPEG 2000 I/Q: experiments/complex_study.py)", run_dir
+    )
+    return payload, path
+
+
+def _is_complex_run(run: Path, checkpoint: str) -> bool:
+    return complex_form(run_config(run, checkpoint)) is not None
 
 
 def evaluate_folder(
@@ -181,13 +230,14 @@ def evaluate_folder(
         learned.append(payload)
         paths.append(path)
         tag = data_tag(None if data_cfg is None else str(data_cfg["root"]))
-        if matched_codecs(classic):
+        if matched_codecs(classic) and not _is_complex_run(run, checkpoint):
             paths.append(matched_path(path, tag))
         if save_recon:
             paths.append(recon_folder(run, tag))
     sweep: list[dict[str, Any]] = []
-    if classic and classic["sweep"] and classic["codecs"]:
-        sweep, path = classic_sweep_for_runs(runs, folder, classic, data_cfg, checkpoint, range_rule)
+    real = [run for run in runs if not _is_complex_run(run, checkpoint)]  # classic codecs code real bands
+    if classic and classic["sweep"] and classic["codecs"] and real:
+        sweep, path = classic_sweep_for_runs(real, folder, classic, data_cfg, checkpoint, range_rule)
         paths.append(path)
     return learned, sweep, paths
 

@@ -1,0 +1,45 @@
+"""Opt-in engines for g_a / g_s (sarcomp.codec.engines): same bytes for g_s, decodable files for g_a."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sarcomp.codec.engines import ENGINES, with_engines
+from sarcomp.models.autoencoder import SARCodec
+
+
+@pytest.fixture(scope="module")
+def model() -> SARCodec:
+    torch.manual_seed(0)
+    codec = SARCodec(channels=[8, 8], latent_channels=8, entropy="meanscale", hyper_channels=8)
+    codec.update(force=True)
+    return codec.eval()
+
+
+def test_a_synthesis_engine_keeps_the_bytes_and_leaves_the_model_alone(model):
+    x = torch.rand(2, 1, 32, 32)
+    fast = with_engines(model, synthesis="bf16")
+    coded, fast_coded = model.compress(x), fast.compress(x)
+    assert coded == fast_coded  # g_a untouched: the same strings
+    reference = model.decompress(coded["strings"], coded["shape"])["x_hat"]
+    x_hat = fast.decompress(coded["strings"], coded["shape"])["x_hat"]
+    assert x_hat.dtype == torch.float32 and x_hat.shape == x.shape
+    assert (x_hat - reference).abs().max() < 0.02  # bfloat16 pixels, not bit-exact
+    assert isinstance(model.g_s, torch.nn.Sequential) and model.g_s[0].__class__ is not fast.g_s[0].__class__
+
+
+def test_an_analysis_engine_writes_files_the_reference_decodes(model):
+    x = torch.rand(1, 1, 32, 32)
+    coded = with_engines(model, analysis="bf16").compress(x)
+    x_hat = model.decompress(coded["strings"], coded["shape"])["x_hat"]
+    reference = model.decompress(**model.compress(x))["x_hat"]
+    assert (x_hat - reference).abs().mean() < 0.01
+
+
+def test_fp32_is_the_model_itself_and_unknown_engines_are_refused(model):
+    assert ENGINES[0] == "fp32"
+    same = with_engines(model)
+    assert same.g_s.state_dict().keys() == model.g_s.state_dict().keys()
+    with pytest.raises(ValueError, match="engine"):
+        with_engines(model, synthesis="int4")

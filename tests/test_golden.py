@@ -81,7 +81,7 @@ def _network_input(
     if model.entropy == "factorized":  # no h_s
         yield
         return
-    network = model.portable.network()
+    network = model.latent_codec.hyper.network()
 
     class Fed:
         def outputs(self, z, medians, size):
@@ -90,12 +90,12 @@ def _network_input(
         def indexes(self, values):
             return network.indexes(values)
 
-    original = model.portable.network
-    model.portable.network = Fed
+    hyper = model.latent_codec.hyper
+    hyper.network = Fed
     try:
         yield
     finally:
-        model.portable.network = original
+        del hyper.network  # the class's method again
 
 
 def _channels_last(model: torch.nn.Module):

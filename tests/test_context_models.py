@@ -14,7 +14,7 @@ from sarcomp.codec.container import ModelId, read_header
 from sarcomp.codec.modelref import model_hash
 from sarcomp.codec.scene import code_scene
 from sarcomp.models import PLACEMENTS, SARCodec
-from sarcomp.models.checkerboard import anchors
+from sarcomp.models.checkerboard import _tap_convolution, _taps, anchors
 from sarcomp.models.intnet import CHAIN_HALF_BITS, _taps_l1
 from sarcomp.runs import build_model
 from sarcomp.training.loss import bits_per_pixel
@@ -45,7 +45,9 @@ def _encoder_y_hat(model: SARCodec, x: torch.Tensor) -> torch.Tensor:
         mask = anchors(y.shape, y.device)
         symbols = gc.quantize(y, "symbols", means) * mask
         _, context_means = codec.y.split(codec.y.context_parameters(symbols, params, True))
-        return gc.quantize(y, "dequantize", torch.where(mask, means, context_means))
+        means = means.clone()
+        means[..., ~mask] = context_means
+        return gc.quantize(y, "dequantize", means)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -105,6 +107,16 @@ def test_portable_symbols_and_indexes_survive_perturbed_float_arithmetic(perturb
         latent = other.decode_latent(out["strings"], out["shape"])
     for key in ("y", "z", "indexes"):
         assert torch.equal(latent[key].cpu(), reference[key].cpu()), key
+
+
+def test_the_tap_convolution_is_the_context_convolution_at_the_non_anchors():
+    codec = _model().latent_codec.y
+    mask = anchors((7, 9), torch.device("cpu"))
+    values = torch.randn(2, 8, 7, 9) * mask
+    with torch.no_grad():
+        dense = codec.context(values)[..., ~mask]
+        tapped = _tap_convolution(codec.context[0])(_taps(values, ~mask))[..., 0]
+    torch.testing.assert_close(tapped, dense, atol=1e-5, rtol=1e-5)
 
 
 def test_integer_context_networks_keep_every_sum_exact_in_float64():

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sarcomp.models.intnet import IntegerChain
@@ -83,23 +84,31 @@ class CheckerboardLatentCodec(GaussianConditionalLatentCodec):
         return self.entropy_parameters(torch.cat([params, self.context(anchor_values)], dim=1))
 
     def context_parameters(self, anchor_symbols: Tensor, params: Tensor, portable: bool) -> Tensor:
-        """The non-anchors' parameters [2M] from the anchors' symbols (zero elsewhere) and the
-        hyper parameters: integer networks on exact inputs (portable) or the float ones."""
+        """The non-anchors' parameters [N, 2M, K] (K non-anchors, row-major) from the anchors'
+        symbols (zero elsewhere) and the hyper parameters: integer networks on exact inputs
+        (portable), or the float networks of ``forward``."""
         scales, means = self.split(params)
         mask = anchors(params.shape, params.device)
+        if mask.all():  # a 1 x 1 latent: no non-anchors
+            return params[..., ~mask]
         with coding_stage("context"):
             if not portable:
                 values = (anchor_symbols.to(params) + means) * mask
-                return self._float_parameters(values, params)
+                return self._float_parameters(values, params)[..., ~mask]
             context, parameters = self.networks()
             values = (anchor_symbols.to(params.device, torch.float64) + means.double()) * mask
-            features = torch.cat([params.double(), context(values)], dim=1)
-            return parameters(features).float()  # one rounding of exact values: the same everywhere
+            features = torch.cat([params.double()[..., ~mask, None], context(_taps(values, ~mask))], dim=1)
+            return parameters(features)[..., 0].float()  # one rounding of exact values: the same everywhere
 
     def networks(self) -> tuple[IntegerChain, IntegerChain]:
-        """The context convolution and the parameter network as integer networks."""
+        """The context convolution at the non-anchors (a 1×1 convolution over the anchor taps of
+        :func:`_taps`) and the parameter network, as integer networks."""
         return self.derived(
-            "networks", lambda: (IntegerChain(self.context), IntegerChain(self.entropy_parameters))
+            "networks",
+            lambda: (
+                IntegerChain(nn.Sequential(_tap_convolution(self.context[0]))),
+                IntegerChain(self.entropy_parameters),
+            ),
         )
 
     def compress(self, y: Tensor, params: Tensor, portable: bool = True) -> list[list[bytes]]:
@@ -113,7 +122,7 @@ class CheckerboardLatentCodec(GaussianConditionalLatentCodec):
         scales, means = self.split(self.context_parameters(symbols, params, portable))
         indexes = self.indexes(scales, portable)
         with coding_stage("y coding"):
-            second = gc.compress(y[..., ~mask], indexes[..., ~mask], means[..., ~mask], tables)
+            second = gc.compress(y[..., ~mask], indexes, means, tables)
         return [first, second]
 
     def decode(
@@ -122,21 +131,53 @@ class CheckerboardLatentCodec(GaussianConditionalLatentCodec):
         """``{"y_hat", "y", "indexes"}``, anchors and non-anchors in place."""
         gc, device = self.gaussian_conditional, params.device
         tables, mask = self.tables(portable, device), anchors(shape, device)
-        scales, anchor_means = self.split(params)
+        scales, means = self.split(params)
         indexes = self.indexes(scales, portable)
         symbols = torch.zeros(params.shape[0], params.shape[1] // 2, *shape, dtype=torch.int32, device=device)
         with coding_stage("y coding"):
             symbols[..., mask] = gc.decode_symbols(strings[0], indexes[..., mask], tables).to(device)
-        scales, means = self.split(self.context_parameters(symbols, params, portable))
+        scales, context_means = self.split(self.context_parameters(symbols, params, portable))
         context_indexes = self.indexes(scales, portable)
         with coding_stage("y coding"):
-            symbols[..., ~mask] = gc.decode_symbols(strings[1], context_indexes[..., ~mask], tables).to(
-                device
-            )
-        means = torch.where(mask, anchor_means, means)
+            symbols[..., ~mask] = gc.decode_symbols(strings[1], context_indexes, tables).to(device)
+        means, indexes = means.clone(), indexes.clone()
+        means[..., ~mask], indexes[..., ~mask] = context_means, context_indexes
         dtype = gc.scale_bound.dtype
         y_hat = gc.dequantize(symbols, means.to(dtype), dtype)
-        return {"y_hat": y_hat, "y": symbols, "indexes": torch.where(mask, indexes, context_indexes)}
+        return {"y_hat": y_hat, "y": symbols, "indexes": indexes}
+
+
+def _anchor_taps(kernel: int) -> list[tuple[int, int]]:
+    """The kernel offsets (di, dj) that reach an anchor from a non-anchor: di + dj odd."""
+    r = kernel // 2
+    return [(di, dj) for di in range(-r, r + 1) for dj in range(-r, r + 1) if (di + dj) % 2]
+
+
+def _taps(values: Tensor, at: Tensor) -> Tensor:
+    """[N, C · T, K, 1]: at each of the K positions of ``at`` (row-major), the T anchor taps of
+    every channel of ``values`` [N, C, H, W] (zero beyond the edges), channel-major."""
+    r = CONTEXT_KERNEL // 2
+    h, w = values.shape[-2:]
+    padded = F.pad(values, (r, r, r, r))
+    taps = [
+        padded[..., r + di : r + di + h, r + dj : r + dj + w][..., at]
+        for di, dj in _anchor_taps(CONTEXT_KERNEL)
+    ]
+    stacked = torch.stack(taps, dim=2)  # [N, C, T, K]
+    return stacked.reshape(len(values), -1, stacked.shape[-1])[..., None]
+
+
+def _tap_convolution(conv: nn.Conv2d) -> nn.Conv2d:
+    """``conv`` (5×5) at the non-anchors as a 1×1 convolution over :func:`_taps`: the same sums
+    (the other taps read zeros there), a quarter of the work."""
+    rows, cols = zip(
+        *[(di + conv.padding[0], dj + conv.padding[1]) for di, dj in _anchor_taps(CONTEXT_KERNEL)]
+    )
+    weight = conv.weight.detach()[:, :, list(rows), list(cols)]  # [out, in, T]
+    tap = nn.Conv2d(weight.shape[1] * weight.shape[2], weight.shape[0], 1)
+    tap.weight.data = weight.reshape(weight.shape[0], -1, 1, 1).clone()
+    tap.bias.data = conv.bias.detach().clone()
+    return tap
 
 
 @register_latent_codec("checkerboard")

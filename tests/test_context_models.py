@@ -1,4 +1,5 @@
-"""Context entropy models through the latent-codec seam: the checkerboard (sarcomp.models.checkerboard)."""
+"""Context entropy models through the latent-codec seam: the checkerboard (sarcomp.models.checkerboard)
+and uneven channel groups with a checkerboard in each (``elic``, sarcomp.models.channel_groups)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sarcomp.codec.modelref import model_hash
 from sarcomp.codec.scene import code_scene
 from sarcomp.models import PLACEMENTS, SARCodec
 from sarcomp.models.checkerboard import _tap_convolution, _taps, anchors
-from sarcomp.models.intnet import CHAIN_HALF_BITS, _taps_l1
+from sarcomp.models.intnet import CHAIN_HALF_BITS, IntegerChain, _taps_l1
 from sarcomp.runs import build_model
 from sarcomp.training.loss import bits_per_pixel
 from sarcomp.training.trainer import train
@@ -23,11 +24,13 @@ from tests.helpers import compose_train, smoke_overrides
 
 TINY = dict(channels=(8, 8), latent_channels=8, hyper_channels=4)  # stride 8
 SIZES = [(8, 8), (24, 40), (56, 72), (64, 64)]  # latents 1x1, 3x5, 7x9 (odd), 8x8
+CONTEXT_MODELS = ("checkerboard", "elic")
+GROUPS = {"checkerboard": 3, "elic": 9}  # string groups per tile at TINY: 2 per channel group, and z
 
 
-def _model(seed: int = 0, **kwargs) -> SARCodec:
+def _model(seed: int = 0, entropy: str = "checkerboard", **kwargs) -> SARCodec:
     torch.manual_seed(seed)
-    model = SARCodec(**{**TINY, **kwargs}, entropy="checkerboard").eval()
+    model = SARCodec(**{**TINY, **kwargs}, entropy=entropy).eval()
     with torch.no_grad():
         model.g_a[-1][0].weight.mul_(20)  # latents over several quantisation bins
     model.update(force=True)
@@ -35,12 +38,22 @@ def _model(seed: int = 0, **kwargs) -> SARCodec:
 
 
 def _encoder_y_hat(model: SARCodec, x: torch.Tensor) -> torch.Tensor:
-    """ŷ as the portable encoder quantises it: anchors around h_s's means, the rest around the
-    integer context network's."""
-    codec, gc = model.latent_codec, model.latent_codec.y.gaussian_conditional
+    """ŷ as the portable encoder quantises it: anchors around h_s's means (or a channel group's
+    parameters), the rest around the integer context network's."""
+    codec = model.latent_codec
     with torch.no_grad():
         y = model.g_a(x)
         _, params, _ = codec.hyper.compress(y)
+    if model.entropy == "elic":
+        decoded, parts = [], []
+        for k, (lo, hi) in enumerate(codec.y._bounds()):
+            group = codec.y.spatial[k]
+            _, symbols, means = group.encode(y[:, lo:hi], codec.y.group_parameters(k, params, decoded, True))
+            decoded.append(symbols.double() + means.double())
+            parts.append(group.gaussian_conditional.dequantize(symbols, means))
+        return torch.cat(parts, dim=1)
+    gc = codec.y.gaussian_conditional
+    with torch.no_grad():
         _, means = codec.y.split(params)
         mask = anchors(y.shape, y.device)
         symbols = gc.quantize(y, "symbols", means) * mask
@@ -50,20 +63,22 @@ def _encoder_y_hat(model: SARCodec, x: torch.Tensor) -> torch.Tensor:
         return gc.quantize(y, "dequantize", means)
 
 
+@pytest.mark.parametrize("entropy", CONTEXT_MODELS)
 @pytest.mark.parametrize("size", SIZES)
-def test_float_path_decodes_exactly_what_forward_quantises(size):
-    model, x = _model(), torch.rand(2, 1, *size)
+def test_float_path_decodes_exactly_what_forward_quantises(size, entropy):
+    model, x = _model(entropy=entropy), torch.rand(2, 1, *size)
     out = model.compress(x, portable=False)
-    assert out["shape"] == (size[0] // 8, size[1] // 8) and len(out["strings"]) == 3
+    assert out["shape"] == (size[0] // 8, size[1] // 8) and len(out["strings"]) == GROUPS[entropy]
     decoded = model.decompress(out["strings"], out["shape"], portable=False)["x_hat"]
     with torch.no_grad():
         expected = model(x)["x_hat"]
     torch.testing.assert_close(decoded, expected, atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("entropy", CONTEXT_MODELS)
 @pytest.mark.parametrize("size", SIZES)
-def test_portable_path_decodes_exactly_what_the_encoder_quantised(size):
-    model, x = _model(1), torch.rand(2, 1, *size)
+def test_portable_path_decodes_exactly_what_the_encoder_quantised(size, entropy):
+    model, x = _model(1, entropy), torch.rand(2, 1, *size)
     out = model.compress(x)
     latent = model.decode_latent(out["strings"], out["shape"])
     assert torch.equal(latent["y_hat"], _encoder_y_hat(model, x))
@@ -93,16 +108,17 @@ PERTURBATIONS: dict[str, Callable[[SARCodec], AbstractContextManager]] = {
 }
 
 
+@pytest.mark.parametrize("entropy", CONTEXT_MODELS)
 @pytest.mark.parametrize("perturbation", list(PERTURBATIONS))
-def test_portable_symbols_and_indexes_survive_perturbed_float_arithmetic(perturbation):
+def test_portable_symbols_and_indexes_survive_perturbed_float_arithmetic(perturbation, entropy):
     """The integer path reads no float rounding: the same bytes twice, and the same integers
     decoded however the float arithmetic around it is done."""
     x = torch.rand(1, 1, 56, 72)
-    model = _model(2)
+    model = _model(2, entropy)
     out = model.compress(x)
     assert model.compress(x)["strings"] == out["strings"]
     reference = model.decode_latent(out["strings"], out["shape"])
-    other = _model(2)
+    other = _model(2, entropy)
     with PERTURBATIONS[perturbation](other):
         latent = other.decode_latent(out["strings"], out["shape"])
     for key in ("y", "z", "indexes"):
@@ -121,7 +137,8 @@ def test_the_tap_convolution_is_the_context_convolution_at_the_non_anchors():
 
 def test_integer_context_networks_keep_every_sum_exact_in_float64():
     context, parameters = _model().latent_codec.y.networks()
-    for layer in [*context.layers, *parameters.layers]:
+    channel = IntegerChain(_model(entropy="elic").latent_codec.y.channel_context[3])
+    for layer in [*context.layers, *parameters.layers, *channel.layers]:
         w = layer.weight.numpy()
         assert layer.weight.dtype == torch.float64 and np.all(w == np.rint(w))
         assert np.all(_taps_l1(w, (1, 1)) * layer.limit < 2.0**CHAIN_HALF_BITS)
@@ -130,15 +147,16 @@ def test_integer_context_networks_keep_every_sum_exact_in_float64():
         )
 
 
-def test_measured_bytes_match_the_forward_rate_of_a_briefly_trained_model():
-    """A tiny checkerboard model trained 120 steps on a synthetic scene: the portable file's bytes
+@pytest.mark.parametrize("entropy", CONTEXT_MODELS)
+def test_measured_bytes_match_the_forward_rate_of_a_briefly_trained_model(entropy):
+    """A tiny context model trained 120 steps on a synthetic scene: the portable file's bytes
     within 2 % of the eval forward's likelihood rate."""
     from sarcomp.data.synthetic import generate_scene
 
     intensity, _ = generate_scene(160, 1, 0)
     scene = torch.from_numpy(np.clip((10 * np.log10(intensity) + 30) / 40, 0, 1).astype(np.float32))
     torch.manual_seed(0)
-    model = SARCodec(channels=(16,), latent_channels=16, hyper_channels=8, entropy="checkerboard")
+    model = SARCodec(channels=(16,), latent_channels=16, hyper_channels=8, entropy=entropy)
     named = dict(model.named_parameters())
     main = torch.optim.Adam([p for n, p in named.items() if not n.endswith("quantiles")], lr=3e-3)
     aux = torch.optim.Adam([p for n, p in named.items() if n.endswith("quantiles")], lr=1e-2)
@@ -164,10 +182,11 @@ def test_measured_bytes_match_the_forward_rate_of_a_briefly_trained_model():
     assert estimate > 0.5  # enough bytes for 2 % to mean something
 
 
+@pytest.mark.parametrize("entropy", CONTEXT_MODELS)
 @pytest.mark.parametrize("placement", PLACEMENTS)
-def test_every_attention_placement_trains_and_codes_with_the_checkerboard(placement):
+def test_every_attention_placement_trains_and_codes_with_a_context_model(placement, entropy):
     torch.manual_seed(3)
-    model = SARCodec(**TINY, entropy="checkerboard", attention={"type": "se", "placement": placement})
+    model = SARCodec(**TINY, entropy=entropy, attention={"type": "se", "placement": placement})
     x = torch.rand(1, 1, 40, 24)
     model.train()
     out = model(x)
@@ -181,8 +200,9 @@ def test_every_attention_placement_trains_and_codes_with_the_checkerboard(placem
     torch.testing.assert_close(decoded, expected, atol=1e-6, rtol=0)
 
 
-def test_variable_rate_checkerboard_round_trips_between_trained_lmbdas():
-    model = _model(4, lmbdas=(0.002, 0.032), lmbda=0.032)
+@pytest.mark.parametrize("entropy", CONTEXT_MODELS)
+def test_variable_rate_context_models_round_trip_between_trained_lmbdas(entropy):
+    model = _model(4, entropy, lmbdas=(0.002, 0.032), lmbda=0.032)
     x = torch.rand(1, 1, 48, 64)
     out = model.compress(x, lmbda=0.005, portable=False)
     decoded = model.decompress(out["strings"], out["shape"], lmbda=0.005, portable=False)["x_hat"]
@@ -191,24 +211,30 @@ def test_variable_rate_checkerboard_round_trips_between_trained_lmbdas():
     torch.testing.assert_close(decoded, expected, atol=1e-6, rtol=0)
 
 
-def test_configs_compose_a_checkerboard_model():
+def test_configs_compose_the_context_models():
     cfg = compose_train(["experiment=recipe_cpu_checkerboard"])
     assert cfg.model.entropy == "checkerboard" and cfg.model.hyper_channels == 64
+    cfg = compose_train(["experiment=recipe_cpu_elic"])
+    assert cfg.model.entropy == "elic" and cfg.model.channels == [48, 64, 96]
     model = build_model(compose_train(["debug=smoke", "model.entropy=checkerboard"]).model)
     assert model.latent_codec.groups == 3 and model.tile_multiple == model.stride * 4
+    model = build_model(compose_train(["debug=smoke", "model.entropy=elic"]).model)
+    assert model.latent_codec.y.sizes == [1, 1, 2, 4] and model.latent_codec.groups == 9
 
 
-def test_a_checkerboard_sarc_file_has_three_string_groups_and_decodes(tmp_path):
+@pytest.mark.parametrize("entropy", CONTEXT_MODELS)
+def test_a_context_model_sarc_file_has_its_string_groups_and_decodes(entropy, tmp_path):
     from sarcomp.codec.golden import write_scene
 
-    model = _model(5)
+    model = _model(5, entropy)
     scene = write_scene(tmp_path / "scene.tif")
     coded = code_scene(model, scene, ModelId.hashed(model_hash(None, model)), tile=64)
     header, _ = read_header(io.BytesIO(coded.container), len(coded.container), "scene")
-    assert header.groups == 3 and header.version == 2
+    assert header.groups == GROUPS[entropy] and header.version == 2
     assert np.isfinite(coded.rec).all() and coded.rec[coded.valid].std() > 0
 
 
-def test_trainer_logs_the_rates_the_checkerboard_returns(tiny_data, tmp_path):
-    val = train(compose_train(smoke_overrides(tiny_data, "model.entropy=checkerboard"), tmp_path), tmp_path)
+@pytest.mark.parametrize("entropy", CONTEXT_MODELS)
+def test_trainer_logs_the_rates_a_context_model_returns(entropy, tiny_data, tmp_path):
+    val = train(compose_train(smoke_overrides(tiny_data, f"model.entropy={entropy}"), tmp_path), tmp_path)
     assert val["bpp"] == pytest.approx(val["bpp_y"] + val["bpp_z"], rel=1e-4)

@@ -13,7 +13,9 @@ Entropy models (``entropy``): the latent codec of that name in
   - ``hyperprior``: a side latent z = h_a(|y|) with its own bottleneck; h_s(ẑ) gives the scale
     of a zero-mean Gaussian per element of y (``GaussianConditional``);
   - ``meanscale``: as ``hyperprior``, h_a(y), and h_s(ẑ) gives each Gaussian's mean and scale;
-  - ``checkerboard``: ``meanscale`` plus a two-pass spatial context (:mod:`sarcomp.models.checkerboard`).
+  - ``checkerboard``: ``meanscale`` plus a two-pass spatial context (:mod:`sarcomp.models.checkerboard`);
+  - ``elic``: ``meanscale`` with uneven channel groups, a checkerboard in each
+    (:mod:`sarcomp.models.channel_groups`).
 ``compress`` returns the latent codec's string lists, y's first (``[y_strings, z_strings]`` with a
 hyperprior). Weights saved before the latent codec existed (``h_a.*``, ``entropy_bottleneck.*``)
 load through :meth:`SARCodec.load_state_dict`, and ``model_hash`` reads the old names.

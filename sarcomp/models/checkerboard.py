@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sarcomp.models.entropy import TableGaussianConditional
 from sarcomp.models.intnet import IntegerChain
 from sarcomp.models.latent_codecs import (
     GaussianConditionalLatentCodec,
@@ -38,8 +39,10 @@ from sarcomp.models.latent_codecs import (
     coding_stage,
     register_latent_codec,
 )
+from sarcomp.models.tables import CoderTables
 
 CONTEXT_KERNEL = 5
+MIN_SYMBOLS = 16  # shortest message handed to the rANS coder (:func:`_padding`)
 
 
 def anchors(shape: Sequence[int], device: torch.device) -> Tensor:
@@ -112,39 +115,83 @@ class CheckerboardLatentCodec(GaussianConditionalLatentCodec):
         )
 
     def compress(self, y: Tensor, params: Tensor, portable: bool = True) -> list[list[bytes]]:
+        return self.encode(y, params, portable)[0]
+
+    def encode(
+        self, y: Tensor, params: Tensor, portable: bool = True
+    ) -> tuple[list[list[bytes]], Tensor, Tensor]:
+        """(the strings, y's symbols, the means they are coded around: what the decoder derives)."""
         gc, tables = self.gaussian_conditional, self.tables(portable, y.device)
         scales, means = self.split(params)
         mask = anchors(y.shape, y.device)
         indexes = self.indexes(scales, portable)
         with coding_stage("y coding"):
-            first = gc.compress(y[..., mask], indexes[..., mask], means[..., mask], tables)
+            first = _compress(gc, y[..., mask], indexes[..., mask], means[..., mask], tables)
             symbols = gc.quantize(y, "symbols", means) * mask
-        scales, means = self.split(self.context_parameters(symbols, params, portable))
+        scales, context_means = self.split(self.context_parameters(symbols, params, portable))
         indexes = self.indexes(scales, portable)
         with coding_stage("y coding"):
-            second = gc.compress(y[..., ~mask], indexes, means, tables)
-        return [first, second]
+            second = _compress(gc, y[..., ~mask], indexes, context_means, tables)
+        means = means.clone()
+        means[..., ~mask] = context_means
+        return [first, second], gc.quantize(y, "symbols", means), means
 
     def decode(
         self, strings: list[list[bytes]], shape: Sequence[int], params: Tensor, portable: bool = True
     ) -> dict[str, Tensor]:
         """``{"y_hat", "y", "indexes"}``, anchors and non-anchors in place."""
+        symbols, means, indexes = self.decode_values(strings, shape, params, portable)
+        dtype = self.gaussian_conditional.scale_bound.dtype
+        y_hat = self.gaussian_conditional.dequantize(symbols, means.to(dtype), dtype)
+        return {"y_hat": y_hat, "y": symbols, "indexes": indexes}
+
+    def decode_values(
+        self, strings: list[list[bytes]], shape: Sequence[int], params: Tensor, portable: bool = True
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """(y's symbols, their means, their table indexes), anchors and non-anchors in place."""
         gc, device = self.gaussian_conditional, params.device
         tables, mask = self.tables(portable, device), anchors(shape, device)
         scales, means = self.split(params)
         indexes = self.indexes(scales, portable)
         symbols = torch.zeros(params.shape[0], params.shape[1] // 2, *shape, dtype=torch.int32, device=device)
         with coding_stage("y coding"):
-            symbols[..., mask] = gc.decode_symbols(strings[0], indexes[..., mask], tables).to(device)
+            symbols[..., mask] = _decode(gc, strings[0], indexes[..., mask], tables).to(device)
         scales, context_means = self.split(self.context_parameters(symbols, params, portable))
         context_indexes = self.indexes(scales, portable)
         with coding_stage("y coding"):
-            symbols[..., ~mask] = gc.decode_symbols(strings[1], context_indexes, tables).to(device)
+            symbols[..., ~mask] = _decode(gc, strings[1], context_indexes, tables).to(device)
         means, indexes = means.clone(), indexes.clone()
         means[..., ~mask], indexes[..., ~mask] = context_means, context_indexes
-        dtype = gc.scale_bound.dtype
-        y_hat = gc.dequantize(symbols, means.to(dtype), dtype)
-        return {"y_hat": y_hat, "y": symbols, "indexes": indexes}
+        return symbols, means, indexes
+
+
+def _compress(
+    gc: TableGaussianConditional, values: Tensor, indexes: Tensor, means: Tensor, tables: CoderTables | None
+) -> list[bytes]:
+    """One string per item of ``values`` [N, C, K], coded around ``means`` with ``indexes``; a
+    message shorter than :data:`MIN_SYMBOLS` is padded with zeros of the narrowest table row."""
+    pad = _padding(values)
+    if pad:
+        values, indexes, means = (F.pad(t.flatten(1), (0, pad)) for t in (values, indexes, means))
+    return gc.compress(values, indexes, means, tables)
+
+
+def _decode(
+    gc: TableGaussianConditional, strings: list[bytes], indexes: Tensor, tables: CoderTables | None
+) -> Tensor:
+    """The symbols [N, C, K] of :func:`_compress`'s strings."""
+    pad = _padding(indexes)
+    if not pad:
+        return gc.decode_symbols(strings, indexes, tables)
+    symbols = gc.decode_symbols(strings, F.pad(indexes.flatten(1), (0, pad)), tables)
+    return symbols[:, : indexes[0].numel()].reshape(indexes.shape)
+
+
+def _padding(values: Tensor) -> int:
+    """Zeros to append to each item's message: CompressAI's rANS encoder sizes its buffer by the
+    number of symbols, which a message of a few improbable symbols overruns."""
+    n = values[0].numel() if len(values) else 0
+    return MIN_SYMBOLS - n if 0 < n < MIN_SYMBOLS else 0
 
 
 def _anchor_taps(kernel: int) -> list[tuple[int, int]]:

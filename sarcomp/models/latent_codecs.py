@@ -18,7 +18,8 @@ Parts: :class:`FactorizedLatentCodec` (``factorized``, also the z codec of a hyp
 :class:`HyperLatentCodec` (z = h_a(y) and h_s(ẑ) → y's parameters),
 :class:`GaussianConditionalLatentCodec` (y given those parameters) and
 :class:`HyperpriorLatentCodec` (a hyper codec and a conditional y codec:
-``hyperprior``, ``meanscale``; ``checkerboard`` in :mod:`sarcomp.models.checkerboard`).
+``hyperprior``, ``meanscale``; ``checkerboard`` in :mod:`sarcomp.models.checkerboard`, ``elic`` in
+:mod:`sarcomp.models.channel_groups`).
 
 ``portable=True`` codes version-2 files: tables from :mod:`sarcomp.models.tables` and every
 network whose outputs select tables on the integer path (:mod:`sarcomp.models.intnet`), derived

@@ -36,8 +36,9 @@ call ``update()`` once after training and before compressing.
 
 Coding is *portable* by default (``.sarc`` version 2, :mod:`sarcomp.models.portable`): the coder's
 tables are built bit-identically on every machine and every network whose output selects them
-(a hyperprior's h_s, a context model's parameter network) runs as an exact integer network. ``portable=False`` is the float path of version-1 files:
-CompressAI's ``update()`` tables and the float h_s.
+(a hyperprior's h_s, a context model's networks) runs as an exact integer network.
+``portable=False`` is the float path of version-1 files: CompressAI's ``update()`` tables and the
+float networks.
 """
 
 from __future__ import annotations
@@ -171,7 +172,9 @@ class SARCodec(CompressionModel):
     def identity_parameters(self) -> list[tuple[str, nn.Parameter]]:
         """(name, parameter) sorted by name, under the names models had before the latent-codec
         seam where they had one: what ``model_hash`` digests, so existing identities stay."""
-        return sorted((self._legacy_name(n), p) for n, p in self.named_parameters())
+        return sorted(
+            ((self._legacy_name(n), p) for n, p in self.named_parameters()), key=lambda item: item[0]
+        )
 
     def _legacy_name(self, name: str) -> str:
         if not name.startswith(LATENT_PREFIX):

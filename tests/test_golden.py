@@ -215,3 +215,11 @@ def test_version2_symbols_are_the_same_with_scalar_cpu_kernels():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_every_golden_file_re_encodes_byte_for_byte(tmp_path):
+    """This checkout writes the recorded files exactly: the coder, the model's identity
+    (``model_hash`` of the tiny codecs, names of shipped ones) and the header alike."""
+    scene = golden.write_scene(tmp_path / "scene.tif")
+    for name, case in CASES.items():
+        assert golden.encode_case(case, GOLDEN, scene) == _data(name), f"{name}.sarc re-encodes differently"

@@ -4,6 +4,10 @@ and uneven channel groups with a checkerboard in each (``elic``, sarcomp.models.
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
@@ -20,7 +24,7 @@ from sarcomp.models.intnet import CHAIN_HALF_BITS, IntegerChain, _taps_l1
 from sarcomp.runs import build_model
 from sarcomp.training.loss import bits_per_pixel
 from sarcomp.training.trainer import train
-from tests.helpers import compose_train, smoke_overrides
+from tests.helpers import REPO, compose_train, smoke_overrides
 
 TINY = dict(channels=(8, 8), latent_channels=8, hyper_channels=4)  # stride 8
 SIZES = [(8, 8), (24, 40), (56, 72), (64, 64)]  # latents 1x1, 3x5, 7x9 (odd), 8x8
@@ -238,3 +242,39 @@ def test_a_context_model_sarc_file_has_its_string_groups_and_decodes(entropy, tm
 def test_trainer_logs_the_rates_a_context_model_returns(entropy, tiny_data, tmp_path):
     val = train(compose_train(smoke_overrides(tiny_data, f"model.entropy={entropy}"), tmp_path), tmp_path)
     assert val["bpp"] == pytest.approx(val["bpp_y"] + val["bpp_z"], rel=1e-4)
+
+
+_SCALAR = """
+import json, sys, torch
+from sarcomp.codec.symbols import checksum
+from tests.test_context_models import _model
+assert torch.backends.cpu.get_cpu_capability() == "DEFAULT"
+saved = torch.load(sys.argv[1], weights_only=False)
+model = _model(6, saved["entropy"])
+latent = model.decode_latent(saved["strings"], saved["shape"])
+print(json.dumps({key: checksum(latent[key]) for key in ("y", "z", "indexes")}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entropy", CONTEXT_MODELS)
+def test_portable_integers_are_the_same_with_scalar_cpu_kernels(entropy, tmp_path):
+    """Encoded here (vector kernels), decoded with ATEN_CPU_CAPABILITY=default (scalar ones)."""
+    from sarcomp.codec.symbols import checksum
+
+    model = _model(6, entropy)
+    out = model.compress(torch.rand(1, 1, 56, 72))
+    here = model.decode_latent(out["strings"], out["shape"])
+    torch.save({"entropy": entropy, **out}, tmp_path / "coded.pt")
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "PYTHONPATH": str(REPO)}
+    run = subprocess.run(
+        [sys.executable, "-c", _SCALAR, str(tmp_path / "coded.pt")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    there = json.loads(run.stdout.strip().splitlines()[-1])
+    assert there == {key: checksum(here[key]) for key in ("y", "z", "indexes")}

@@ -23,8 +23,8 @@ def probe(scale: float, dataset: RandomTiles) -> None:
     torch.manual_seed(0)
     model = SARCodec((32, 64, 128), 96)
     named = list(model.named_parameters())
-    density = [p for n, p in named if n.startswith("entropy_bottleneck.") and not n.endswith("quantiles")]
-    network = [p for n, p in named if not n.startswith("entropy_bottleneck.")]
+    density = [p for n, p in named if ".entropy_bottleneck." in n and not n.endswith("quantiles")]
+    network = [p for n, p in named if ".entropy_bottleneck." not in n]
     optimizer = torch.optim.Adam([{"params": network}, {"params": density, "lr": LR * scale}], lr=LR)
     loss_fn = RateDistortionLoss(0.013)
     for step in range(STEPS):

@@ -64,13 +64,13 @@ def encoder_reconstruction(model, x: torch.Tensor, lmbda: float | None = None) -
     factorised prior's medians), through g_s. ``decompress`` must return this."""
     with torch.no_grad():
         y = model._gain(model.g_a(x).float(), lmbda)
+        codec = model.latent_codec
         if model.entropy == "factorized":
-            y_hat = model.entropy_bottleneck(y)[0]
+            y_hat = codec.entropy_bottleneck(y)[0]
         else:
-            eb = model.entropy_bottleneck
+            eb = codec.hyper.z.entropy_bottleneck
             medians = eb.quantiles[:, 0, 1]
-            z = model.h_a(model._hyper_input(y))
-            symbols = eb.quantize(z, "symbols", medians.reshape(-1, 1, 1))
-            _, means = model.portable.network()(symbols, medians, y.shape[-2:])
-            y_hat = model.gaussian_conditional.quantize(y, "dequantize", means)
+            symbols = eb.quantize(codec.hyper.analysis(y), "symbols", medians.reshape(-1, 1, 1))
+            _, means = codec.hyper.network()(symbols, medians, y.shape[-2:])
+            y_hat = codec.y.gaussian_conditional.quantize(y, "dequantize", means)
         return model.g_s(model._inverse_gain(y_hat, lmbda)).clamp(0, 1)

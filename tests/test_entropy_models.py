@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import pytest
@@ -9,12 +10,13 @@ import torch
 
 from sarcomp.errors import SarcompError
 from sarcomp.models import PLACEMENTS, SARCodec
-from sarcomp.models.entropy import ENTROPY_MODELS, GainUnits
+from sarcomp.models.entropy import GainUnits
 from sarcomp.training.loss import RateDistortionLoss
 from tests.helpers import encoder_reconstruction
 
 TINY = dict(channels=(8, 8, 8), latent_channels=8, hyper_channels=4)
 LMBDAS = (0.002, 0.008, 0.032)
+ENTROPY_MODELS = ("factorized", "hyperprior", "meanscale")  # context models: test_context_models.py
 
 
 def coded(model: SARCodec, x: torch.Tensor, lmbda: float | None = None, portable: bool = True):
@@ -77,20 +79,43 @@ def test_every_placement_builds_and_codes(entropy, placement):
 def test_aux_loss_covers_the_hyper_latent_bottleneck():
     model = SARCodec(**TINY, entropy="meanscale")
     model.aux_loss().backward()
-    quantiles = model.entropy_bottleneck.quantiles
+    quantiles = model.latent_codec.hyper.z.entropy_bottleneck.quantiles
     assert quantiles.shape[0] == 4  # the bottleneck codes z (hyper_channels), not y
     assert quantiles.grad is not None and quantiles.grad.abs().sum() > 0
     aux_params = [n for n, _ in model.named_parameters() if n.endswith("quantiles")]
-    assert aux_params == ["entropy_bottleneck.quantiles"]
+    assert aux_params == ["latent_codec.hyper.z.entropy_bottleneck.quantiles"]
 
 
-def test_factorized_state_dict_keys_are_unchanged():
-    """Old factorized checkpoints still load: only g_a, g_s and the bottleneck of y."""
+def test_factorized_state_dict_holds_g_a_g_s_and_the_bottleneck_of_y():
     from compressai.entropy_models import EntropyBottleneck
 
     keys = set(SARCodec(**TINY).state_dict())
-    bottleneck = {f"entropy_bottleneck.{k}" for k in EntropyBottleneck(8).state_dict()}
+    bottleneck = {f"latent_codec.entropy_bottleneck.{k}" for k in EntropyBottleneck(8).state_dict()}
     assert {k for k in keys if not k.startswith(("g_a.", "g_s."))} == bottleneck
+
+
+@pytest.mark.parametrize("entropy", ENTROPY_MODELS)
+def test_weights_saved_before_the_latent_codec_seam_load_and_keep_their_hash(entropy):
+    """A state under the old names (``h_a.*``, ``entropy_bottleneck.*``, ``gaussian_conditional.*``)
+    loads into the same weights, and ``model_hash`` reads those names: identities stay."""
+    from sarcomp.codec.modelref import model_hash
+
+    torch.manual_seed(5)
+    model = SARCodec(**TINY, entropy=entropy).eval()
+    model.update(force=True)
+    old = {model._legacy_name(k): v for k, v in model.state_dict().items()}
+    assert not any(k.startswith("latent_codec.") for k in old)
+    assert {"h_a.0.weight", "gaussian_conditional._quantized_cdf"} <= set(old) or entropy == "factorized"
+    fresh = SARCodec(**TINY, entropy=entropy).eval()
+    fresh.load_state_dict(old)
+    for (name, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items()):
+        assert torch.equal(a, b), name
+    digest = hashlib.sha256()
+    for name, p in sorted((model._legacy_name(n), p) for n, p in model.named_parameters()):
+        t = p.detach().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.numpy().tobytes())
+    assert model_hash(None, fresh) == digest.digest()
 
 
 @pytest.mark.parametrize("entropy", ["hyperprior", "meanscale"])
@@ -163,13 +188,16 @@ def test_variable_rate_smaller_lmbda_codes_fewer_bytes_once_the_density_fits():
     with torch.no_grad():
         model.g_a[-1][0].weight.mul_(50)  # latents spread over many quantisation bins
     x = torch.rand(2, 1, 64, 64)
-    density = [p for n, p in model.entropy_bottleneck.named_parameters() if n != "quantiles"]
+    density = [p for n, p in model.latent_codec.entropy_bottleneck.named_parameters() if n != "quantiles"]
     optimizer = torch.optim.Adam(density, lr=1e-2)
     with torch.no_grad():
         y = model.g_a(x)
     for _ in range(200):
         optimizer.zero_grad()
-        bits = sum(-torch.log2(model.entropy_bottleneck(y * model.gain.gain(v))[1]).sum() for v in LMBDAS)
+        bits = sum(
+            -torch.log2(model.latent_codec.entropy_bottleneck(y * model.gain.gain(v))[1]).sum()
+            for v in LMBDAS
+        )
         bits.backward()
         optimizer.step()
     model.eval().update(force=True)

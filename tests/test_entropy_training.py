@@ -27,11 +27,12 @@ def test_hyperprior_optimiser_groups_by_name(entropy, tiny_data, tmp_path):
     )
     model = trainer.model
     aux = trainer.step.aux_optimizer.param_groups[0]["params"]
-    assert len(aux) == 1 and aux[0] is model.entropy_bottleneck.quantiles
+    assert len(aux) == 1 and aux[0] is model.latent_codec.hyper.z.entropy_bottleneck.quantiles
     network, density = (g["params"] for g in trainer.step.optimizer.param_groups)
     ids = lambda params: {id(p) for p in params}  # noqa: E731
-    assert ids(model.h_a.parameters()) | ids(model.h_s.parameters()) <= ids(network)
-    expected = {id(p) for n, p in model.entropy_bottleneck.named_parameters() if n != "quantiles"}
+    hyper = model.latent_codec.hyper
+    assert ids(hyper.h_a.parameters()) | ids(hyper.h_s.parameters()) <= ids(network)
+    expected = {id(p) for n, p in hyper.z.entropy_bottleneck.named_parameters() if n != "quantiles"}
     assert ids(density) == expected
     counted = ids(network) | ids(density) | ids(aux)
     assert counted == ids(model.parameters()) and len(counted) == len(network) + len(density) + 1
@@ -44,7 +45,7 @@ def test_hyperprior_trains_logs_both_rates_and_reloads(entropy, tiny_data, tmp_p
     assert val["bpp"] == pytest.approx(val["bpp_y"] + val["bpp_z"], rel=1e-4)
     assert {"val/bpp_y", "val/bpp_z", "train/aux"} <= scalar_tags(tmp_path)
     _, model, _ = load_run(tmp_path)
-    assert model.entropy == entropy and model.h_a[0].out_channels == 4
+    assert model.entropy == entropy and model.latent_codec.hyper.h_a[0].out_channels == 4
 
 
 def test_variable_rate_samples_lmbdas_and_validates_each(tiny_data, tmp_path):
@@ -84,7 +85,10 @@ def test_recipes_compose_build_and_log_convergence(name):
     assert cfg.trainer.val_every * 10 <= cfg.trainer.max_steps  # enough validation points for a curve
     assert cfg.data.tile_size % 16 == 0 and cfg.data.train_samples >= cfg.data.batch_size
     model = build_model(cfg.model)
-    assert model.entropy == "meanscale" and model.h_a[0].out_channels == cfg.model.hyper_channels
+    assert (
+        model.entropy == "meanscale"
+        and model.latent_codec.hyper.h_a[0].out_channels == cfg.model.hyper_channels
+    )
 
 
 def test_runs_saved_before_the_entropy_keys_still_resume():

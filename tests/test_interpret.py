@@ -115,7 +115,7 @@ def test_straight_through_keeps_values_and_restores_the_quantiser() -> None:
     before = model(x)["x_hat"]
     with straight_through(model):
         during = model(x)["x_hat"]
-    assert "quantize" not in vars(model.entropy_bottleneck)
+    assert "quantize" not in vars(model.latent_codec.entropy_bottleneck)
     torch.testing.assert_close(during, before)
 
 

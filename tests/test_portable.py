@@ -49,7 +49,7 @@ def test_the_version2_tables_are_pinned_and_close_to_compressai():
     assert _digest(ours) == GAUSSIAN_SHA256
     assert hashlib.sha256(tables.scale_table().tobytes()).hexdigest() == SCALES_SHA256
     _, model = load_pretrained("baseline-ms-s8-l01")
-    gc, eb = model.gaussian_conditional, model.entropy_bottleneck
+    gc, eb = model.latent_codec.y.gaussian_conditional, model.latent_codec.hyper.z.entropy_bottleneck
     np.testing.assert_allclose(tables.scale_table(), gc.scale_table.double().numpy(), rtol=1e-6)
     for mine, theirs in ((ours, gc), (tables.bottleneck_tables(eb), eb)):
         assert torch.equal(mine.cdf_length, theirs._cdf_length.int())
@@ -64,7 +64,7 @@ from sarcomp.models.zoo import load_pretrained
 from tests.test_portable import _digest
 _, model = load_pretrained("baseline-ms-s8-l01")
 print(json.dumps([torch.backends.cpu.get_cpu_capability(), _digest(tables.gaussian_tables()),
-                  _digest(tables.bottleneck_tables(model.entropy_bottleneck))]))
+                  _digest(tables.bottleneck_tables(model.latent_codec.hyper.z.entropy_bottleneck))]))
 """
 
 
@@ -73,7 +73,7 @@ def test_tables_are_the_same_with_scalar_cpu_kernels_and_without_numpy_simd():
     """torch's scalar kernels give CompressAI's default scale table other bits (10 of 64 entries
     one ulp apart on an AVX-512 machine); these tables do not move."""
     _, model = load_pretrained("baseline-ms-s8-l01")
-    here = [GAUSSIAN_SHA256, _digest(tables.bottleneck_tables(model.entropy_bottleneck))]
+    here = [GAUSSIAN_SHA256, _digest(tables.bottleneck_tables(model.latent_codec.hyper.z.entropy_bottleneck))]
     env = {
         **os.environ,
         "ATEN_CPU_CAPABILITY": "default",
@@ -88,7 +88,7 @@ def test_tables_are_the_same_with_scalar_cpu_kernels_and_without_numpy_simd():
 
 def _layers(name: str = "baseline-ms-s8-l01"):
     _, model = load_pretrained(name)
-    return model, model.portable.network()
+    return model, model.latent_codec.hyper.network()
 
 
 def test_every_integer_layer_keeps_its_sums_below_2_to_the_24():
@@ -106,16 +106,16 @@ def test_every_integer_layer_keeps_its_sums_below_2_to_the_24():
 def _latents(model: SARCodec, x: torch.Tensor):
     with torch.no_grad():
         y = model.g_a(x)
-        eb = model.entropy_bottleneck
+        eb = model.latent_codec.hyper.z.entropy_bottleneck
         medians = eb.quantiles[:, 0, 1]
-        symbols = eb.quantize(model.h_a(model._hyper_input(y)), "symbols", medians.reshape(-1, 1, 1))
+        symbols = eb.quantize(model.latent_codec.hyper.analysis(y), "symbols", medians.reshape(-1, 1, 1))
         return y, symbols, medians
 
 
 def test_integer_path_is_the_same_in_float32_and_float64_even_for_hostile_symbols():
     model, network = _layers()
     torch.manual_seed(0)
-    medians = model.entropy_bottleneck.quantiles[:, 0, 1]
+    medians = model.latent_codec.hyper.z.entropy_bottleneck.quantiles[:, 0, 1]
     for magnitude in (3, 40, 1 << 20, (1 << 31) - 1):
         symbols = torch.randint(-magnitude, magnitude, (2, 64, 3, 5), dtype=torch.int64).int()
         a = network(symbols, medians, (12, 20))
@@ -136,8 +136,9 @@ def test_integer_path_follows_the_float_h_s():
     indexes, means = network(symbols, medians, y.shape[-2:])
     z_hat = symbols.float() + medians.reshape(-1, 1, 1)
     with torch.no_grad():
-        scales, float_means = model._gaussian_params(z_hat, y.shape)
-    float_indexes = model.gaussian_conditional.build_indexes(scales)
+        params = model.latent_codec.hyper.h_s(z_hat)[..., : y.shape[-2], : y.shape[-1]]
+        scales, float_means = model.latent_codec.y.split(params)
+    float_indexes = model.latent_codec.y.gaussian_conditional.build_indexes(scales)
     assert (indexes == float_indexes).float().mean() > 0.85
     assert (indexes - float_indexes).abs().max() <= 1
     relative = (means - float_means).abs() / scales.clamp_min(tables.SCALES_MIN)
@@ -158,10 +159,11 @@ def test_table_rounded_down_to_float32_compares_as_the_float64_table():
 def test_update_and_new_weights_derive_the_portable_state_again():
     model = SARCodec(channels=(8, 8), latent_channels=8, hyper_channels=4, entropy="meanscale").eval()
     model.update(force=True)
-    first = model.portable.network()
-    assert model.portable.network() is first
+    network = model.latent_codec.hyper.network
+    first = network()
+    assert network() is first
     model.update(force=True)
-    second = model.portable.network()
+    second = network()
     assert second is not first
     model.load_state_dict(model.state_dict())
-    assert model.portable.network() is not second
+    assert network() is not second

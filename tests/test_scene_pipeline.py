@@ -71,7 +71,8 @@ def test_bytes_and_pixels_are_the_same_for_any_batch_and_worker_count(tmp_path, 
 
 def test_the_integer_hyper_synthesis_gives_each_tile_the_same_outputs_in_a_batch():
     model = cached_model(MODEL).model
-    network, medians = model.portable.network(), model.entropy_bottleneck.quantiles[:, 0, 1]
+    hyper = model.latent_codec.hyper
+    network, medians = hyper.network(), hyper.z.entropy_bottleneck.quantiles[:, 0, 1]
     z = torch.randint(-6, 7, (5, medians.numel(), 4, 6), dtype=torch.int32)
     batched = network.outputs(z, medians, (16, 24))
     for i in range(len(z)):

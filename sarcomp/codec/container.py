@@ -53,7 +53,7 @@ HASH_BYTES = 8
 FIXED = struct.Struct("<4sBBIIHHBBBBffB")
 MAX_SIDE = 1 << 20  # 1 048 576 px per side
 MAX_TILE = 8192
-MAX_GROUPS = 8
+MAX_GROUPS = 32  # string groups per tile: a context model codes y in several (checkerboard: 2 + z)
 MAX_NAME = 64
 MAX_STRING = 1 << 28  # one tile's string
 

@@ -35,9 +35,11 @@ class LoadedModel:
 
 def model_hash(cfg: DictConfig | None, model: torch.nn.Module) -> bytes:
     """SHA-256 of the resolved ``model`` config (if given) and every parameter (name, dtype, shape,
-    values)."""
+    values), by name; a codec's names as its ``identity_parameters`` says (those of before the
+    latent-codec seam, so identities and the files that carry them stay valid)."""
     digest = hashlib.sha256(OmegaConf.to_yaml(cfg.model, resolve=True).encode() if cfg is not None else b"")
-    for name, p in sorted(model.named_parameters()):
+    named = getattr(model, "identity_parameters", lambda: sorted(model.named_parameters()))()
+    for name, p in named:
         t = p.detach().to("cpu", copy=False).contiguous()
         digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
         digest.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())

@@ -1,18 +1,24 @@
 """The SAR codec: a convolutional autoencoder with attention at configurable placements.
 
-    x [1, H, W] ─ g_a: n × (conv s2) ─▶ y [M, H/s, W/s] ─ quantise + entropy model ─▶ bytes
-    bytes ─ entropy decode ─▶ ŷ ─ g_s: n × (deconv s2), sigmoid ─▶ x̂ [1, H, W]
+    x [1, H, W] ─ g_a: n × (conv s2) ─▶ y [M, H/s, W/s] ─ gain ─ latent codec ─▶ bytes
+    bytes ─ latent codec ─▶ ŷ ─ inverse gain ─ g_s: n × (deconv s2), sigmoid ─▶ x̂ [1, H, W]
 
 with n = len(channels) + 1 blocks and stride s = 2**n (``model.stride``: 16 for the default three
 widths). M / s² latent values per pixel bound what the codec can represent: speckle is close to
 white noise, so a high-rate codec needs more of them (fewer blocks or a wider latent).
 
-Entropy models (``entropy``, see :mod:`sarcomp.models.entropy`):
+Entropy models (``entropy``): the latent codec of that name in
+:data:`sarcomp.models.latent_codecs.LATENT_CODECS`, which codes y (and pads it as it needs):
   - ``factorized``: one learned density per channel of y (``EntropyBottleneck``), the V0 codec;
   - ``hyperprior``: a side latent z = h_a(|y|) with its own bottleneck; h_s(ẑ) gives the scale
     of a zero-mean Gaussian per element of y (``GaussianConditional``);
-  - ``meanscale``: as ``hyperprior``, h_a(y), and h_s(ẑ) gives each Gaussian's mean and scale.
-With a hyperprior ``compress`` returns two string lists, ``[y_strings, z_strings]``.
+  - ``meanscale``: as ``hyperprior``, h_a(y), and h_s(ẑ) gives each Gaussian's mean and scale;
+  - ``checkerboard``: ``meanscale`` plus a two-pass spatial context (:mod:`sarcomp.models.checkerboard`);
+  - ``elic``: ``meanscale`` with uneven channel groups, a checkerboard in each
+    (:mod:`sarcomp.models.channel_groups`).
+``compress`` returns the latent codec's string lists, y's first (``[y_strings, z_strings]`` with a
+hyperprior). Weights saved before the latent codec existed (``h_a.*``, ``entropy_bottleneck.*``)
+load through :meth:`SARCodec.load_state_dict`, and ``model_hash`` reads the old names.
 
 Variable rate (``lmbdas``: the λ values one model is trained for): gain units scale y per
 channel before quantisation and back after (:class:`sarcomp.models.entropy.GainUnits`);
@@ -29,9 +35,10 @@ The contract is CompressAI's: ``forward(x) -> {"x_hat", "likelihoods"}``,
 call ``update()`` once after training and before compressing.
 
 Coding is *portable* by default (``.sarc`` version 2, :mod:`sarcomp.models.portable`): the coder's
-tables are built bit-identically on every machine and a hyperprior's h_s, whose output selects
-them, runs as an exact integer network. ``portable=False`` is the float path of version-1 files:
-CompressAI's ``update()`` tables and the float h_s.
+tables are built bit-identically on every machine and every network whose output selects them
+(a hyperprior's h_s, a context model's networks) runs as an exact integer network.
+``portable=False`` is the float path of version-1 files: CompressAI's ``update()`` tables and the
+float networks.
 """
 
 from __future__ import annotations
@@ -43,26 +50,16 @@ import torch
 from compressai.entropy_models import EntropyBottleneck
 from compressai.models import CompressionModel
 from torch import Tensor, nn
-from torch.profiler import record_function
 
 from sarcomp.models.attention import build_attention, check_attention_name
 from sarcomp.models.blocks import down_block, run_channels_last, up_block
-from sarcomp.models.entropy import (
-    ENTROPY_MODELS,
-    GainUnits,
-    TableEntropyBottleneck,
-    TableGaussianConditional,
-    hyper_analysis,
-    hyper_shape,
-    hyper_synthesis,
-    pad_for_hyper,
-)
-from sarcomp.models.portable import PortableCoding
+from sarcomp.models.entropy import GainUnits
+from sarcomp.models.latent_codecs import CODING_STAGES, LATENT_CODECS, STAGE_PREFIX, coding_stage
 
 PLACEMENTS: tuple[str, ...] = ("none", "bottleneck", "encoder", "decoder", "everywhere")
 DISTORTIONS: tuple[str, ...] = ("mse", "ms-ssim", "mix")
-CODING_STAGES: tuple[str, ...] = ("g_a", "h_a", "z coding", "h_s", "indexes", "y coding", "g_s")
-STAGE_PREFIX = "sarcomp.codec::"
+LATENT_PREFIX = "latent_codec."
+__all__ = ["CODING_STAGES", "PLACEMENTS", "STAGE_PREFIX", "SARCodec", "stride_of"]
 
 
 def stride_of(channels: Sequence[int]) -> int:
@@ -108,10 +105,8 @@ class SARCodec(CompressionModel):
             raise ValueError(
                 f"distortion: unknown distortion {distortion!r}; valid: {', '.join(DISTORTIONS)}"
             )
-        if entropy not in ENTROPY_MODELS:
-            raise ValueError(
-                f"entropy: unknown entropy model {entropy!r}; valid: {', '.join(ENTROPY_MODELS)}"
-            )
+        if entropy not in LATENT_CODECS:
+            raise ValueError(f"entropy: unknown entropy model {entropy!r}; valid: {', '.join(LATENT_CODECS)}")
         if kind == "none":
             placement = "none"
         at = {
@@ -142,34 +137,53 @@ class SARCodec(CompressionModel):
         self.g_a = nn.Sequential(*encoder)
         self.g_s = nn.Sequential(*decoder)
         self.entropy = entropy
-        if entropy == "factorized":
-            self.entropy_bottleneck = TableEntropyBottleneck(latent_channels)
-        else:
-            hyper = int(hyper_channels or latent_channels)
-            self.h_a = hyper_analysis(entropy, latent_channels, hyper)
-            self.h_s = hyper_synthesis(entropy, latent_channels, hyper)
-            self.entropy_bottleneck = TableEntropyBottleneck(hyper)
-            self.gaussian_conditional = TableGaussianConditional(None)  # scale table set by update()
+        # built after g_a and g_s: a seed gives the weights it gave before the latent-codec seam
+        self.latent_codec = LATENT_CODECS[entropy](latent_channels, int(hyper_channels or latent_channels))
         self.gain = GainUnits(lmbdas, latent_channels) if lmbdas else None
         self.lmbdas = self.gain.lmbdas if self.gain else ()
         self.attention_type, self.placement = kind, placement
         self.lmbda, self.distortion = float(lmbda), distortion
         if self.gain:
             self.gain.interpolation(self.lmbda)  # the default operating point must be in range
-        self.portable = PortableCoding(self)
+
+    @property
+    def tile_multiple(self) -> int:
+        """Tile sides coded without padding y inside the latent codec: stride × its multiple."""
+        return self.stride * self.latent_codec.multiple
 
     def update(
         self, scale_table: Tensor | None = None, force: bool = False, update_quantiles: bool = False
     ) -> bool:
         """CompressAI's ``update()`` (the float path's tables); the portable coding state is
         derived again from the current weights on its next use."""
-        self.portable = PortableCoding(self)
+        self.latent_codec.reset_derived()
         return super().update(scale_table, force, update_quantiles)
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any:
-        """CompressAI's (its buffers resized to the state's); the portable state is derived anew."""
-        self.portable = PortableCoding(self)
+        """CompressAI's (its buffers resized to the state's), from this model's keys or those of a
+        model saved before the latent-codec seam (``h_a.*`` for ``latent_codec.hyper.h_a.*``, ...);
+        the portable state is derived anew."""
+        self.latent_codec.reset_derived()
+        if not any(k.startswith(LATENT_PREFIX) for k in state_dict):
+            current = {self._legacy_name(k): k for k in self.state_dict()}
+            state_dict = {current.get(k, k): v for k, v in state_dict.items()}
         return super().load_state_dict(state_dict, strict=strict)
+
+    def identity_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        """(name, parameter) sorted by name, under the names models had before the latent-codec
+        seam where they had one: what ``model_hash`` digests, so existing identities stay."""
+        return sorted(
+            ((self._legacy_name(n), p) for n, p in self.named_parameters()), key=lambda item: item[0]
+        )
+
+    def _legacy_name(self, name: str) -> str:
+        if not name.startswith(LATENT_PREFIX):
+            return name
+        rest = name[len(LATENT_PREFIX) :]
+        for prefix in sorted(self.latent_codec.legacy_prefixes, key=len, reverse=True):
+            if rest.startswith(prefix):
+                return self.latent_codec.legacy_prefixes[prefix] + rest[len(prefix) :]
+        return name
 
     def set_lmbda(self, lmbda: float) -> None:
         """Choose the operating point of a variable-rate model (any λ in its trained range)."""
@@ -196,39 +210,18 @@ class SARCodec(CompressionModel):
         y = self.g_a(x)
         dtype = y.dtype
         with torch.autocast(device_type=x.device.type, enabled=False):  # entropy model in fp32
-            y = self._gain(y.float(), lmbda)
-            if self.entropy == "factorized":
-                y_hat, y_likelihoods = self.entropy_bottleneck(y)
-                likelihoods = {"y": y_likelihoods}
-            else:
-                z_hat, z_likelihoods = self.entropy_bottleneck(self.h_a(self._hyper_input(y)))
-                scales, means = self._gaussian_params(z_hat, y.shape)
-                y_hat, y_likelihoods = self.gaussian_conditional(y, scales, means=means)
-                likelihoods = {"y": y_likelihoods, "z": z_likelihoods}
-            y_hat = self._inverse_gain(y_hat, lmbda)
+            out = self.latent_codec(self._gain(y.float(), lmbda))
+            y_hat = self._inverse_gain(out["y_hat"], lmbda)
         x_hat = self.g_s(y_hat.to(dtype))
-        return {"x_hat": x_hat, "likelihoods": likelihoods}
+        return {"x_hat": x_hat, "likelihoods": out["likelihoods"]}
 
     @torch.no_grad()
     def compress(self, x: Tensor, lmbda: float | None = None, portable: bool = True) -> dict[str, Any]:
-        """``{"strings": [y_strings] or [y_strings, z_strings], "shape": y's (H, W)}``."""
+        """``{"strings": the latent codec's string lists (y's first), "shape": y's (H, W)}``."""
         _check_size(x, self.stride)
         with coding_stage("g_a"):
             y = self._gain(self.g_a(x).float(), lmbda)
-        shape = tuple(y.shape[-2:])
-        z_tables, y_tables = self.portable.tables(y.device) if portable else (None, None)
-        if self.entropy == "factorized":
-            with coding_stage("y coding"):
-                return {"strings": [self.entropy_bottleneck.compress(y, z_tables)], "shape": shape}
-        with coding_stage("h_a"):
-            z = self.h_a(self._hyper_input(y))
-        with coding_stage("z coding"):
-            z_strings = self.entropy_bottleneck.compress(z, z_tables)
-            z_symbols, z_hat = self.entropy_bottleneck.decode(z_strings, tuple(z.shape[-2:]), z_tables)
-        indexes, means = self._indexes(z_symbols, z_hat, shape, portable)
-        with coding_stage("y coding"):
-            y_strings = self.gaussian_conditional.compress(y, indexes, means, y_tables)
-        return {"strings": [y_strings, z_strings], "shape": shape}
+        return {"strings": self.latent_codec.compress(y, portable), "shape": tuple(y.shape[-2:])}
 
     @torch.no_grad()
     def decompress(
@@ -251,64 +244,16 @@ class SARCodec(CompressionModel):
         """ŷ (before a variable-rate model's inverse gain) and the integers it is decoded from:
         ``{"y_hat", "y"}`` (y's symbols), with a hyperprior also ``"z"`` (z's symbols) and
         ``"indexes"`` (y's scale-table indexes)."""
-        expected = 1 if self.entropy == "factorized" else 2
+        expected = self.latent_codec.groups
         if len(strings) != expected:
             raise ValueError(f"{self.entropy} codec needs {expected} string list(s), got {len(strings)}")
-        shape = tuple(int(s) for s in shape)
-        device = self.entropy_bottleneck.quantiles.device
-        z_tables, y_tables = self.portable.tables(device) if portable else (None, None)
-        if self.entropy == "factorized":
-            with coding_stage("y coding"):
-                symbols, y_hat = self.entropy_bottleneck.decode(strings[0], shape, z_tables)
-            return {"y_hat": y_hat, "y": symbols}
-        with coding_stage("z coding"):
-            z_symbols, z_hat = self.entropy_bottleneck.decode(strings[1], hyper_shape(shape), z_tables)
-        indexes, means = self._indexes(z_symbols, z_hat, shape, portable)
-        with coding_stage("y coding"):
-            gc = self.gaussian_conditional
-            symbols = gc.decode_symbols(strings[0], indexes, y_tables)
-            y_hat = gc.dequantize(symbols.to(device), None if means is None else means.to(z_hat), z_hat.dtype)
-        return {"y_hat": y_hat, "y": symbols, "z": z_symbols, "indexes": indexes}
-
-    def _indexes(
-        self, z_symbols: Tensor, z_hat: Tensor, shape: tuple[int, int], portable: bool
-    ) -> tuple[Tensor, Tensor | None]:
-        """y's scale-table indexes and means: the integer h_s on z's symbols and the prior's
-        medians (portable), or the float h_s on ẑ."""
-        if portable:
-            network = self.portable.network()
-            with coding_stage("h_s"):
-                values = network.outputs(z_symbols, self.entropy_bottleneck.quantiles[:, 0, 1], shape)
-            with coding_stage("indexes"):
-                return network.indexes(values)
-        with coding_stage("h_s"):
-            scales, means = self._gaussian_params(z_hat, shape)
-        with coding_stage("indexes"):
-            return self.gaussian_conditional.build_indexes(scales), means
-
-    def _hyper_input(self, y: Tensor) -> Tensor:
-        return pad_for_hyper(y.abs() if self.entropy == "hyperprior" else y)
-
-    def _gaussian_params(self, z_hat: Tensor, y_shape: Sequence[int]) -> tuple[Tensor, Tensor | None]:
-        """Scales (and means, for ``meanscale``) of y's Gaussians, cut to y's size."""
-        params = self.h_s(z_hat)[..., : y_shape[-2], : y_shape[-1]]
-        if self.entropy == "hyperprior":
-            return params, None
-        scales, means = params.chunk(2, dim=1)
-        return scales, means
+        return self.latent_codec.decode(strings, tuple(int(s) for s in shape), portable)
 
     def _gain(self, y: Tensor, lmbda: float | None) -> Tensor:
         return y * self.gain.gain(self.lmbda if lmbda is None else lmbda) if self.gain else y
 
     def _inverse_gain(self, y_hat: Tensor, lmbda: float | None) -> Tensor:
         return y_hat * self.gain.inverse_gain(self.lmbda if lmbda is None else lmbda) if self.gain else y_hat
-
-
-def coding_stage(name: str) -> record_function:
-    """A ``torch.profiler`` range around one stage of ``compress`` / ``decompress``
-    (:data:`CODING_STAGES`), so a profile says where coding time goes (``scripts/benchmark.py``);
-    a few microseconds when no profiler runs."""
-    return record_function(f"{STAGE_PREFIX}{name}")
 
 
 def _check_size(x: Tensor, stride: int) -> None:

@@ -26,7 +26,6 @@ from torch import Tensor, nn
 
 from sarcomp.models.tables import CoderTables
 
-ENTROPY_MODELS: tuple[str, ...] = ("factorized", "hyperprior", "meanscale")
 HYPER_STRIDE = 4  # downsampling of h_a
 
 
@@ -63,8 +62,10 @@ class RansCoding(EntropyModel):
             raise ValueError(f"inputs {tuple(inputs.shape)} and indexes {tuple(indexes.shape)} must match")
         symbols = self.quantize(inputs, "symbols", means)
         cdfs, lengths, offsets = self._coder_tables(indexes, tables)
-        return [
+        return [  # nothing to code (a checkerboard's non-anchors of a 1 x 1 latent): no bytes
             self.entropy_coder.encode_with_indexes(_int32s(s), _int32s(i), cdfs, lengths, offsets)
+            if i.numel()
+            else b""
             for s, i in zip(symbols, indexes)
         ]
 
@@ -88,6 +89,8 @@ class RansCoding(EntropyModel):
         cdfs, lengths, offsets = self._coder_tables(indexes, tables)
         symbols = torch.empty(indexes.shape, dtype=torch.int32)
         for item, (string, index) in enumerate(zip(strings, indexes)):
+            if not index.numel():
+                continue
             values = self.entropy_coder.decode_with_indexes(string, _int32s(index), cdfs, lengths, offsets)
             symbols[item] = torch.from_numpy(np.frombuffer(array("i", values), np.int32)).view(index.shape)
         return symbols

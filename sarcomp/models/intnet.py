@@ -41,14 +41,19 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-HALF_LIMIT = 1 << 23  # weights' sum and bias each stay within this: their sum within 2**24
+from sarcomp.models import tables
+
+HALF_BITS = 23
+HALF_LIMIT = 1 << HALF_BITS  # weights' sum and bias each stay within this: their sum within 2**24
 INPUT_BITS, HIDDEN_BITS = 10, 9  # magnitude bits of h_s's input ẑ and of its hidden activations
+CHAIN_BITS, CHAIN_HALF_BITS = 16, 46  # an IntegerChain's activations; its weights' and bias's bound
 MAX_FRAC = 60  # binary-point cap when nothing else bounds it (an all-zero tile)
 UNIT_EXPONENT = 120  # f + g_c stays below this: 2**-(f + g_c) is a normal float32
 _EXACT_LOCK = threading.Lock()  # _exact_convolutions: one thread at a time
@@ -98,7 +103,7 @@ class IntegerHyperSynthesis:
         if len(bits) != len(pairs):
             raise ValueError(f"integer h_s: {len(pairs)} layers, {len(bits)} activation widths")
         self.means = means
-        self.table = torch.from_numpy(_round_down_float32(np.asarray(scale_table[:-1], np.float64)))
+        self.table = _boundaries(scale_table)
         self.layers = [_integer_layer(conv, slope, (1 << b) - 1) for (conv, slope), b in zip(pairs, bits)]
 
     def __call__(
@@ -116,14 +121,7 @@ class IntegerHyperSynthesis:
         carries the integers through the convolutions (float32; float64 gives the same numbers)."""
         device = medians.device
         x = z_symbols.to(device, torch.float64) + medians.double().reshape(1, -1, 1, 1)
-        unit = np.ones((len(x), 1))  # x · unit: the exact real values
-        with _exact_convolutions(device):
-            for i, layer in enumerate(self.layers):
-                frac = _binary_point(x, unit, layer)
-                scale = torch.from_numpy(np.ldexp(unit, frac[:, None])).to(device)[:, :, None, None]
-                a = (x * scale).round_().clamp_(-layer.limit, layer.limit).to(dtype)
-                acc, unit = layer.accumulate(a, frac), layer.units(frac)
-                x = layer.activate(acc) if i < len(self.layers) - 1 else acc
+        x, unit = _run(self.layers, x, dtype)
         last = self.layers[-1]
         acc = x[..., : y_size[-2], : y_size[-1]].float()  # exact: |acc| < 2**24
         if last.slope is not None:  # ReLU of a hyperprior's scales; a LeakyReLU rounds once here
@@ -135,6 +133,53 @@ class IntegerHyperSynthesis:
         channels = values.shape[1] // 2 if self.means else values.shape[1]
         indexes = torch.bucketize(values[:, :channels].contiguous(), self.table.to(values.device)).int()
         return indexes, values[:, channels:] if self.means else None
+
+
+def _boundaries(scale_table: np.ndarray) -> Tensor:
+    """The first 63 scales rounded down to float32: bucketize against them gives the indexes."""
+    return torch.from_numpy(_round_down_float32(np.asarray(scale_table[:-1], np.float64)))
+
+
+@lru_cache(maxsize=1)
+def scale_boundaries() -> Tensor:
+    """:func:`_boundaries` of the default scale table: index = ``bucketize(scale, these)``."""
+    return _boundaries(tables.scale_table())
+
+
+class IntegerChain:
+    """A chain of convolutions (each with ReLU, LeakyReLU or nothing after it) as an integer
+    network carried in float64, for a context model's parameter networks: inputs of
+    :data:`CHAIN_BITS` bits, every sum below 2**:data:`CHAIN_HALF_BITS` · 2 (exact in float64 in any
+    order), the rest as h_s's (module docstring). ``chain(x)``: the outputs (float64) of the exact
+    real inputs ``x``, a function of ``x`` and the float32 weights alone."""
+
+    def __init__(self, network: nn.Sequential):
+        limit = (1 << CHAIN_BITS) - 1
+        self.layers = [
+            _integer_layer(c, s, limit, CHAIN_HALF_BITS) for c, s in _conv_activation_pairs(network)
+        ]
+
+    @torch.no_grad()
+    def __call__(self, x: Tensor) -> Tensor:
+        acc, unit = _run(self.layers, x.double(), torch.float64)
+        last = self.layers[-1]
+        out = acc if last.slope is None else F.leaky_relu(acc, last.slope)  # one rounding at most
+        return out * torch.from_numpy(unit).to(out)[:, :, None, None]  # times powers of two: exact
+
+
+def _run(layers: Sequence[_Layer], x: Tensor, dtype: torch.dtype) -> tuple[Tensor, np.ndarray]:
+    """The integer layers on the exact real values ``x`` (float64): (the last layer's accumulator
+    before its activation, its unit per item and channel)."""
+    device = x.device
+    unit = np.ones((len(x), 1))  # x · unit: the exact real values
+    with _exact_convolutions(device):
+        for i, layer in enumerate(layers):
+            frac = _binary_point(x, unit, layer)
+            scale = torch.from_numpy(np.ldexp(unit, frac[:, None])).to(device)[:, :, None, None]
+            a = (x * scale).round_().clamp_(-layer.limit, layer.limit).to(dtype)
+            acc, unit = layer.accumulate(a, frac), layer.units(frac)
+            x = layer.activate(acc) if i < len(layers) - 1 else acc
+    return x, unit
 
 
 def _binary_point(x: Tensor, unit: np.ndarray, layer: _Layer) -> np.ndarray:
@@ -162,19 +207,24 @@ def _conv_activation_pairs(h_s: nn.Sequential) -> list[tuple[nn.Conv2d | nn.Conv
     return [(conv, slope) for conv, slope in pairs]
 
 
-def _integer_layer(conv: nn.Conv2d | nn.ConvTranspose2d, slope: float | None, limit: int) -> _Layer:
+def _integer_layer(
+    conv: nn.Conv2d | nn.ConvTranspose2d, slope: float | None, limit: int, half_bits: int = HALF_BITS
+) -> _Layer:
     """Integer weights of one convolution whose inputs are at most ``limit`` in magnitude
-    (module docstring: the per-channel exponent g_c), and the cap on its input's binary point."""
+    (module docstring: the per-channel exponent g_c), and the cap on its input's binary point.
+    ``half_bits``: weights' sum and bias each stay within 2**half_bits (23: sums exact in float32;
+    up to 51 for a network carried in float64, whose weights are then float64)."""
     transposed = isinstance(conv, nn.ConvTranspose2d)
     if conv.groups != 1 or conv.dilation != (1, 1):
         raise ValueError("integer h_s: grouped or dilated convolutions are not supported")
     w = conv.weight.detach().cpu().double().numpy()
     w_out = w.transpose(1, 0, 2, 3) if transposed else w  # [out, in, kh, kw]
     b = conv.bias.detach().cpu().double().numpy() if conv.bias is not None else np.zeros(len(w_out))
-    g = 23 - np.frexp(np.abs(w_out).reshape(len(w_out), -1).max(axis=1))[1]  # |weights| < 2**23
+    g = half_bits - np.frexp(np.abs(w_out).reshape(len(w_out), -1).max(axis=1))[1]  # |weights| < 2**half
     while True:
         w_int = np.rint(np.ldexp(w_out, g[:, None, None, None]))
-        over = _taps_l1(w_int, conv.stride if transposed else (1, 1)) * limit >= HALF_LIMIT  # exact
+        # exact below 2**53, and a sum that is not is far above the limit on every machine
+        over = _taps_l1(w_int, conv.stride if transposed else (1, 1)) * limit >= (1 << half_bits)
         if not over.any():
             break
         g = np.where(over, g - 1, g)
@@ -183,10 +233,10 @@ def _integer_layer(conv: nn.Conv2d | nn.ConvTranspose2d, slope: float | None, li
     nonzero = b != 0
     cap = min(MAX_FRAC, UNIT_EXPONENT - int(g.max()))
     if nonzero.any():
-        cap = min(cap, int(np.min(23 - g[nonzero] - np.frexp(np.abs(b[nonzero]))[1])))
+        cap = min(cap, int(np.min(half_bits - g[nonzero] - np.frexp(np.abs(b[nonzero]))[1])))
     weight = w_int.transpose(1, 0, 2, 3) if transposed else w_int
     return _Layer(
-        torch.from_numpy(np.ascontiguousarray(weight, np.float32)),
+        torch.from_numpy(np.ascontiguousarray(weight, np.float32 if half_bits <= 23 else np.float64)),
         b,
         g.astype(np.int64),
         cap,

@@ -21,8 +21,8 @@ def validation_sums(
     """(sums per metric, tiles counted per metric, the first four tiles and their reconstructions)
     at one rate (``None``: the model's own λ)."""
     rate = {} if lmbda is None else {"lmbda": lmbda}
-    latents = ("y",) if getattr(model, "entropy", "factorized") == "factorized" else ("y", "z")
-    sums = {"loss": 0.0, "bpp": 0.0, **{f"bpp_{k}": 0.0 for k in latents}, "psnr": 0.0, "ssim": 0.0}
+    sums = {"loss": 0.0, "bpp": 0.0, "psnr": 0.0, "ssim": 0.0}
+    rates: dict[str, float] = {}  # per latent the model reports (y, and z with a hyperprior)
     count, ssim_count, first = 0, 0, None
     for batch in loader:
         x, mask = step.to_device(batch)
@@ -33,14 +33,16 @@ def validation_sums(
         x_hat = out["x_hat"].float().clamp(0, 1)
         sums["loss"] += float(parts["loss"]) * n
         sums["bpp"] += float(parts["bpp"]) * n
-        for name in latents:  # rate per latent: y, and z with a hyperprior
-            sums[f"bpp_{name}"] += float(bits_per_pixel({name: out["likelihoods"][name]}, x.numel())) * n
+        for name, likelihoods in out["likelihoods"].items():
+            bits = float(bits_per_pixel({name: likelihoods}, x.numel())) * n
+            rates[f"bpp_{name}"] = rates.get(f"bpp_{name}", 0.0) + bits
         sums["psnr"] += float(psnr(x, x_hat, mask).sum())
         tile_ssim = ssim(x, x_hat, mask)
         sums["ssim"] += float(torch.nan_to_num(tile_ssim).sum())
         ssim_count += int(torch.isfinite(tile_ssim).sum())
         count += n
         first = first or (x[:4].float().cpu(), x_hat[:4].cpu())
+    sums = {"loss": sums["loss"], "bpp": sums["bpp"], **rates, "psnr": sums["psnr"], "ssim": sums["ssim"]}
     return sums, {k: ssim_count if k == "ssim" else count for k in sums}, first
 
 

@@ -47,6 +47,16 @@ def test_fast_model_codes_a_round_trip(fast_model):
         assert torch.allclose(x_hat, encoder_reconstruction(fast_model, x, lmbda), atol=1e-5)
 
 
+def test_every_parameter_of_the_fast_model_is_used(fast_model):
+    """The light h_s and the shallow g_s are the ones coding runs through (no orphaned module)."""
+    model = ShallowSARCodec(channels=[24, 32], latent_channels=64, hyper_channels=32)
+    out = model(torch.rand(1, 1, 64, 64))
+    loss = out["x_hat"].mean() + sum(v.log().sum() for v in out["likelihoods"].values())
+    loss.backward()
+    unused = [n for n, p in model.named_parameters() if p.grad is None and "quantiles" not in n]
+    assert not unused
+
+
 def test_shallow_codec_rejects_what_it_does_not_build():
     with pytest.raises(ValueError, match="attention.type"):
         ShallowSARCodec(attention={"type": "cbam", "placement": "bottleneck"})

@@ -32,9 +32,8 @@ from sarcomp.data.complex_synthetic import write_raster
 from sarcomp.data.complex_tiles import ComplexScene, read_complex
 from sarcomp.data.rasters import BandSpec, open_raster
 from sarcomp.errors import SarcompError
-from sarcomp.evaluation.results import mean_row, results_payload
+from sarcomp.evaluation.results import learned_payload, mean_row
 from sarcomp.metrics.interferometry import amplitude_psnr_db, interferometric_errors, phase_error_deg
-from sarcomp.models.complexity import count_parameters
 
 log = logging.getLogger(__name__)
 
@@ -138,21 +137,8 @@ def complex_payload(
     name: str, rows: list[dict[str, Any]], model: torch.nn.Module, cfg: Any, data: Any, **extra: Any
 ) -> dict[str, Any]:
     """A complex run's metrics payload (the schema of :mod:`sarcomp.evaluation.results`, complex keys)."""
-    payload = results_payload(
-        name,
-        rows,
-        codec="learned-complex",
-        attention=model.attention_type,
-        placement=model.placement,
-        entropy=getattr(model, "entropy", "factorized"),
-        lmbda=model.lmbda,
-        seed=int(cfg.get("seed", 0)),
-        params=count_parameters(model),
-        widths=[*cfg.model.channels, cfg.model.latent_channels],
-        data_root=str(data["root"]),
-        tile_size=int(data["tile_size"]),
-        bytes_counted=BYTES_COUNTED,
-        **extra,
+    payload = learned_payload(
+        name, rows, model, cfg, data, codec="learned-complex", bytes_counted=BYTES_COUNTED, **extra
     )
     payload["mean"] = mean_row(rows, COMPLEX_KEYS)
     return payload

@@ -85,14 +85,20 @@ def results_payload(name: str, rows: list[dict[str, Any]], **extra: Any) -> dict
 
 
 def learned_payload(
-    name: str, rows: list[dict[str, Any]], model: torch.nn.Module, cfg: Any, data: Any, **extra: Any
+    name: str,
+    rows: list[dict[str, Any]],
+    model: torch.nn.Module,
+    cfg: Any,
+    data: Any,
+    codec: str = "learned",
+    **extra: Any,
 ) -> dict[str, Any]:
     """A learned codec's payload: ``rows`` plus what ``model``, its config ``cfg`` and the data
     config ``data`` say about it (attention, entropy model, λ, size, tile size); ``extra`` adds keys."""
     return results_payload(
         name,
         rows,
-        codec="learned",
+        codec=codec,
         plan=cfg.get("plan_id"),
         attention=model.attention_type,
         placement=model.placement,

@@ -94,4 +94,4 @@ class ShallowSARCodec(SARCodec):
         )
         hyper = int(hyper_channels or latent_channels)
         self.g_s = shallow_synthesis(latent_channels, channels[-1], self.stride, in_channels)
-        self.h_s = light_hyper_synthesis(latent_channels, hyper)
+        self.latent_codec.hyper.h_s = light_hyper_synthesis(latent_channels, hyper)

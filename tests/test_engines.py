@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import rasterio
 import torch
 
+from sarcomp.codec.commands import main
 from sarcomp.codec.engines import ENGINES, with_engines
+from sarcomp.data.synthetic_tiff import write_scene
+from sarcomp.errors import SarcompError
 from sarcomp.models.autoencoder import SARCodec
 
 
@@ -41,5 +46,39 @@ def test_fp32_is_the_model_itself_and_unknown_engines_are_refused(model):
     assert ENGINES[0] == "fp32"
     same = with_engines(model)
     assert same.g_s.state_dict().keys() == model.g_s.state_dict().keys()
-    with pytest.raises(ValueError, match="engine"):
+    with pytest.raises(SarcompError, match="^--engine int4: unknown engine; valid: fp32, bf16$"):
         with_engines(model, synthesis="int4")
+
+
+def test_sarcomp_decompress_runs_g_s_on_the_engine_asked_for(tmp_path, capsys):
+    """``--engine bf16``: the same file decodes to pixels within bfloat16's error of fp32's; an
+    unknown engine is one line, and no output is written."""
+    src = tmp_path / "s.tif"
+    write_scene(src, np.random.default_rng(0).gamma(1.0, 1.0, (64, 96)).astype(np.float32), {}, 0)
+    sarc = tmp_path / "s.sarc"
+    main(
+        [
+            "compress",
+            str(src),
+            str(sarc),
+            "--model",
+            "fast-vr-s8",
+            "--tile",
+            "32",
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
+    )
+    decoded = {}
+    for engine in ENGINES:
+        out = tmp_path / f"{engine}.tif"
+        main(["decompress", str(sarc), str(out), "--engine", engine, "--quiet"])
+        with rasterio.open(out) as ds:
+            decoded[engine] = ds.read(1)
+    db = {k: 10 * np.log10(np.maximum(v, 1e-10)) for k, v in decoded.items()}
+    assert 0 < np.abs(db["bf16"] - db["fp32"]).mean() < 0.1
+    with pytest.raises(SystemExit) as exc:
+        main(["decompress", str(sarc), str(tmp_path / "x.tif"), "--engine", "int4", "--quiet"])
+    assert exc.value.code == 2 and "--engine int4: unknown engine" in capsys.readouterr().err
+    assert not (tmp_path / "x.tif").exists()

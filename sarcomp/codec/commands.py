@@ -134,6 +134,12 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=1, help="threads decoding tile rows at once (default 1; same pixels)"
     )
     d.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=BATCH_HELP)
+    d.add_argument(
+        "--engine",
+        default="fp32",
+        help="g_s engine: fp32 (default, the reference) or bf16 (faster where the CPU has bfloat16; "
+        "pixels move ~0.01 dB, see experiments/benchmarks/fast_engines.md)",
+    )
     i = sub.add_parser("info", help="print a .sarc file's header, bpp and compression ratios")
     i.add_argument("src", help=".sarc file")
     return p
@@ -254,6 +260,7 @@ def _run(args: argparse.Namespace) -> None:
         mkdir=args.mkdir,
         batch=args.batch,
         workers=args.workers,
+        engine=args.engine,
     )
     rate = out["pixels"] / max(out["seconds"], 1e-9) / 1e6
     print(f"{dst}: {out['pixels']} pixels from {out['bpp']:.4f} bpp, {rate:.2f} MPixel/s")

@@ -26,20 +26,22 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from sarcomp.errors import SarcompError
 from sarcomp.models.blocks import run_channels_last
 
 ENGINES: tuple[str, ...] = ("fp32", "bf16")
 Transform = Callable[[Tensor], Tensor]
 
 
-def _check(engine: str) -> None:
+def check_engine(engine: str) -> None:
+    """An unknown engine is a one-line error listing the valid ones."""
     if engine not in ENGINES:
-        raise ValueError(f"engine: unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+        raise SarcompError(f"--engine {engine}: unknown engine; valid: {', '.join(ENGINES)}")
 
 
 def analysis_engine(g_a: nn.Module, engine: str) -> Transform:
     """g_a on ``engine``: a function of x returning float32 y."""
-    _check(engine)
+    check_engine(engine)
     if engine == "bf16":
         return lambda x: _bf16(g_a, x)
     return g_a
@@ -47,7 +49,7 @@ def analysis_engine(g_a: nn.Module, engine: str) -> Transform:
 
 def synthesis_engine(g_s: nn.Sequential, engine: str) -> Transform:
     """g_s on ``engine``: a function of ŷ returning float32 x̂ (before ``decompress``'s clamp)."""
-    _check(engine)
+    check_engine(engine)
     if engine == "bf16":
         return lambda y: _bf16(lambda t: run_channels_last(g_s, t), y)
     return lambda y: run_channels_last(g_s, y)
@@ -74,8 +76,8 @@ class EngineTransform(nn.Module):
 def with_engines(model: nn.Module, synthesis: str = "fp32", analysis: str = "fp32") -> nn.Module:
     """A copy of ``model`` whose g_s (and g_a) run on the given engines; ``model`` is unchanged.
     Coding is the copy's as the model's: only g_a may change the bytes (module docstring)."""
-    _check(synthesis)
-    _check(analysis)
+    check_engine(synthesis)
+    check_engine(analysis)
     fast = copy.deepcopy(model)
     if synthesis != "fp32":
         fast.g_s = nn.Sequential(EngineTransform(synthesis_engine(fast.g_s, synthesis), synthesis))

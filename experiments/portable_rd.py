@@ -67,7 +67,7 @@ def main() -> None:
     torch.set_num_threads(1)
     all_scenes = load_split(data_config(str(project_root() / a.root), a.tile), "test")
     rows, curves = [], {}
-    for name in shipped_names():
+    for name in shipped_names(complex=False):
         item = entry(name)
         if curve_of(item) not in a.curves:
             continue

@@ -37,7 +37,7 @@ def report(cfg: DictConfig) -> None:
     if cfg.get("data") is None:
         raise SarcompError("give the scenes: data=geotiff data.root=<folder of rasters>")
     check_data_config(cfg.data)
-    names = [cfg.name] if cfg.name else shipped_names()
+    names = [cfg.name] if cfg.name else shipped_names(complex=False)
     if not names:
         raise SarcompError("no shipped models in sarcomp/models/zoo")
     classic = OmegaConf.to_container(cfg.classic, resolve=True)

@@ -147,7 +147,7 @@ def test_variable_rate_model_is_evaluated_at_the_chosen_lmbda(tiny_data, tmp_pat
         evaluate_pretrained("vr", cfg, None, tmp_path / "logs", "cpu", None, 0.1, zoo)
 
 
-@pytest.mark.parametrize("name", shipped_names())
+@pytest.mark.parametrize("name", shipped_names(complex=False))
 def test_every_shipped_model_loads_and_decodes_its_own_bitstream(name):
     """At every operating point (each λ of a variable-rate model), on a tile of odd size."""
     cfg, model = load_pretrained(name)
@@ -157,3 +157,21 @@ def test_every_shipped_model_loads_and_decodes_its_own_bitstream(name):
         for portable in (True, False):  # version 2, and version 1 (the float path)
             decoded, expected = round_trip(model, torch.rand(1, 1, 96, 144), portable)
             torch.testing.assert_close(decoded, expected, atol=1e-5, rtol=0, msg=f"{name} at λ={lmbda}")
+
+
+def test_the_zoo_ships_a_complex_model_apart_from_the_real_ones():
+    complex_names = shipped_names(complex=True)
+    assert complex_names and not set(complex_names) & set(shipped_names(complex=False))
+    assert set(complex_names) | set(shipped_names(complex=False)) == set(shipped_names())
+
+
+@pytest.mark.parametrize("name", shipped_names(complex=True))
+def test_every_shipped_complex_model_decodes_its_own_bitstream(name):
+    """I and Q in, at every operating point, on the portable path."""
+    cfg, model = load_pretrained(name)
+    assert int(cfg.model.in_channels) == 2
+    for lmbda in cfg.model.get("lmbdas") or [cfg.model.lmbda]:
+        model.set_lmbda(lmbda)
+        torch.manual_seed(0)
+        decoded, expected = round_trip(model, torch.rand(1, 2, 64, 80))
+        torch.testing.assert_close(decoded, expected, atol=1e-5, rtol=0, msg=f"{name} at λ={lmbda}")

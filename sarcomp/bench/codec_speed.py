@@ -58,7 +58,7 @@ def _models(settings: BenchSettings, device: torch.device):
         model = build_model(compose_experiment(name, settings.overrides).model).to(device).eval()
         model.update(force=True)
         yield name, label(name), model
-    for name in shipped_names() if settings.shipped_models else []:
+    for name in shipped_names(complex=False) if settings.shipped_models else []:
         cfg, model = load_pretrained(name, device)
         for lmbda in cfg.model.get("lmbdas") or [None]:
             if lmbda is not None:

@@ -71,7 +71,7 @@ class SceneBench:
 def stride8_models() -> tuple[str, ...]:
     """The shipped models of stride 8 (the fast family), by name."""
     names = []
-    for name in zoo.shipped_names():
+    for name in zoo.shipped_names(complex=False):
         channels = zoo.entry(name)["config"]["model"]["channels"]
         if stride_of(channels) == 8:
             names.append(name)

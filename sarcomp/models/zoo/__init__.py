@@ -43,9 +43,14 @@ __all__ = [
 ]
 
 
-def shipped_names(zoo_dir: str | Path | None = None) -> list[str]:
-    """Names of the models in the zoo (the package's, or ``zoo_dir``'s)."""
-    return [entry["name"] for entry in _manifest(zoo_dir)[1]]
+def shipped_names(zoo_dir: str | Path | None = None, complex: bool | None = None) -> list[str]:
+    """Names of the models in the zoo (the package's, or ``zoo_dir``'s); ``complex=False`` keeps
+    the models of real bands (intensity, amplitude, dB), ``True`` those of complex (I/Q) samples."""
+    return [
+        item["name"]
+        for item in _manifest(zoo_dir)[1]
+        if complex is None or bool((item["config"].get("data") or {}).get("complex")) == complex
+    ]
 
 
 def entry(name: str, zoo_dir: str | Path | None = None) -> dict[str, Any]:

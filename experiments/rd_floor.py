@@ -31,7 +31,9 @@ def main() -> None:
     p.add_argument("--flat", type=int, default=2, help="flat-speckle realisations per kind")
     p.add_argument("--synthetic", type=int, default=8, help="synthetic test scenes (0: none)")
     p.add_argument("--recipe", default="data/synthetic_recipe", help="the recipe's synthetic data")
-    p.add_argument("--real", default="data/shared_sar_splits", help="protocol splits ('' : none)")
+    p.add_argument(
+        "--real", default="../shared/sar", help="real rasters; those the models saw are dropped ('': none)"
+    )
     p.add_argument("--band-specs", default="configs/bands/shared_sar.yaml")
     p.add_argument("--tile", type=int, default=128)
     p.add_argument("--replicates", type=int, default=500, help="bootstrap replicates")

@@ -121,7 +121,7 @@ def run(s: Settings) -> dict[str, Any]:
         if s.synthetic and s.recipe is not None:
             sets += fs.synthetic_sets(folder, s.recipe, s.synthetic, s.size)
         if s.real_root is not None:
-            sets += fs.real_sets(folder, s.real_root, s.band_specs)
+            sets += fs.real_sets(folder, s.real_root, s.band_specs, s.models)
         for ds in sets:
             out["sets"][ds.name] = _one_set(ds, models, s)
             print(f"{ds.name}: {len(ds.scenes)} scene(s) coded", flush=True)

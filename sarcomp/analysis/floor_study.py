@@ -8,8 +8,10 @@ Data sets (each a list of GeoTIFFs the codecs read as ``sarcomp compress`` would
 - ``synth-corr``: the recipe's synthetic test scenes as written (correlated speckle, 1 and 4
   looks); ``synth-white``: the same reflectivity and looks with white speckle (same generator),
   for which :class:`~sarcomp.analysis.floor.SpeckleFloor` is a bound.
-- ``real`` / ``real-ml4``: the protocol's real test crops, as is and 2×2 boxcar-averaged in
-  linear intensity (same pixel count: the crops are too small to decimate), 1–99 % scaling.
+- ``real`` / ``real-ml4``: real scenes none of the coded models trained or validated on (by path
+  and SHA-256, as the zoo report drops them: with the default ``../shared/sar`` and the shipped
+  ``baseline-ms-s8`` models, the six development files), as is and 2×2 boxcar-averaged in linear
+  intensity (same pixel count), 1–99 % scaling.
 
 Every codec's rate is the real encoded bytes (learned: the ``.sarc`` container; JPEG 2000: the
 codestream); MSE on the [0, 1] image over valid pixels, pooled over a data set's scenes.
@@ -38,6 +40,9 @@ from sarcomp.data.speckle import SPECKLE_CORRELATION, apply_speckle
 from sarcomp.data.synthetic import generate_scene, scene_looks, scene_seed
 from sarcomp.data.synthetic_tiff import write_scene
 from sarcomp.data.tiles import Scene, stitch_scene
+from sarcomp.errors import SarcompError
+from sarcomp.evaluation.pretrained import unused_scenes
+from sarcomp.models.zoo import entry
 
 FIXED = Representation()  # the synthetic data's [-30, 10] dB range
 PERCENTILES = Representation(units="intensity", db_range=None, percentiles=(1.0, 99.0))
@@ -91,9 +96,9 @@ def synthetic_sets(folder: Path, recipe: Path, count: int, size: int) -> list[Da
     return [white, corr]
 
 
-def real_sets(folder: Path, root: Path, band_specs: Path) -> list[DataSet]:
-    """The real test crops (1–99 % per-scene scaling) and their 2×2 boxcar multilook (of those
-    with a linear intensity)."""
+def real_sets(folder: Path, root: Path, band_specs: Path, models: Sequence[str]) -> list[DataSet]:
+    """The real scenes of ``root`` that no shipped model of ``models`` trained or validated on
+    (1–99 % per-scene scaling) and their 2×2 boxcar multilook (of those with a linear intensity)."""
     cfg = {
         "root": str(root),
         "bands": [1],
@@ -103,7 +108,14 @@ def real_sets(folder: Path, root: Path, band_specs: Path) -> list[DataSet]:
         "exclude": [],
         "representation": {"units": "auto", "db_range": None, "percentiles": [1.0, 99.0], "floor_db": -60.0},
     }
-    real, ml = DataSet("real", load_split(cfg, "test")), DataSet("real-ml4", [])
+    scenes = load_split(cfg, "test")
+    for name in models:
+        scenes = unused_scenes(entry(name), scenes)
+    if not scenes:
+        raise SarcompError(
+            f"{root}: every real scene was used in training or validation by {', '.join(models)}"
+        )
+    real, ml = DataSet("real", scenes), DataSet("real-ml4", [])
     for i, scene in enumerate(real.scenes):
         with open_raster(scene.path) as src:
             values, valid = read_window(src, scene.spec)

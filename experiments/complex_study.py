@@ -36,7 +36,7 @@ from sarcomp.analysis.complex_rd import (
 from sarcomp.cli import run_cli
 from sarcomp.codec.complex_files import complex_form
 from sarcomp.codec.container import ModelId
-from sarcomp.codec.modelref import model_hash
+from sarcomp.codec.modelref import model_hash, resolve_model
 from sarcomp.config import project_root
 from sarcomp.errors import SarcompError
 from sarcomp.evaluation.complex_eval import array_codec
@@ -51,9 +51,15 @@ LEARNED = "learned (complex)"
 FAMILIES = (LEARNED, "BAQ", "JPEG 2000 I/Q")
 
 
-def learned_codecs(run: Path, checkpoint: str, lmbdas: list[float] | None, tile: int) -> tuple[list, dict]:
-    """(family, setting, function) per operating point of the run's model, and what it is."""
-    cfg, model, state = load_run(run, checkpoint, "cpu")
+def learned_codecs(run: str, checkpoint: str, lmbdas: list[float] | None, tile: int) -> tuple[list, dict]:
+    """(family, setting, function) per operating point of the model, and what it is: ``run`` is a
+    run folder (at ``checkpoint``) or a shipped model's name (``complex-vr-s8``)."""
+    if Path(run).is_dir():
+        cfg, model, state = load_run(Path(run), checkpoint, "cpu")
+        step: int | None = int(state["step"])
+    else:
+        loaded = resolve_model(run)
+        cfg, model, step, checkpoint = loaded.cfg, loaded.model, None, "shipped"
     form = complex_form(cfg)
     if form is None:
         raise SarcompError(
@@ -66,7 +72,7 @@ def learned_codecs(run: Path, checkpoint: str, lmbdas: list[float] | None, tile:
         (LEARNED, f"λ {lm:g}", array_codec(model, identity, form, tile, "cpu", lm if variable else None))
         for lm in points
     ]
-    about = {"run": str(run), "step": int(state["step"]), "checkpoint": checkpoint, "lmbdas": points}
+    about = {"run": str(run), "step": step, "checkpoint": checkpoint, "lmbdas": points}
     return codecs, about
 
 
@@ -77,11 +83,12 @@ def matched_j2k(rows: list[dict]) -> list[float]:
 
 def markdown(rows: list[dict], about: dict, cross: dict, seconds: float, command: str) -> str:
     threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    step = "" if about["step"] is None else f" (step {about['step']})"
     lines = [
         "# A learned complex codec beside BAQ and JPEG 2000 on I/Q (issue 29)",
         "",
         f"`{command}`: {seconds:.0f} s wall time (OMP_NUM_THREADS={threads}). Run `{about['run']}`, "
-        f"checkpoint {about['checkpoint']} (step {about['step']}), λ {', '.join(f'{v:g}' for v in about['lmbdas'])}.",
+        f"checkpoint {about['checkpoint']}{step}, λ {', '.join(f'{v:g}' for v in about['lmbdas'])}.",
         "",
         "Each acquisition is coded on its own. The learned codec's bits are the `.sarc` container "
         "without metadata; BAQ's and JPEG 2000's their payloads. JPEG 2000 is also coded at the learned "
@@ -106,7 +113,7 @@ def markdown(rows: list[dict], about: dict, cross: dict, seconds: float, command
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run", type=Path, help="a run folder trained with model=complex")
+    p.add_argument("run", help="a run folder trained with model=complex, or a shipped complex model")
     p.add_argument("--checkpoint", default="best")
     p.add_argument(
         "--lmbdas", type=float, nargs="+", default=None, help="operating points (default: trained λ)"

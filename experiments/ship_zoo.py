@@ -4,7 +4,8 @@
     python experiments/ship_zoo.py export <run folder> <name> "<exact train command>" [--curve <RD curve>]
     # 2. after scripts/zoo_report.py: each model's operating points from the report's JSON,
     #    with the command that produced them, into its manifest entry
-    python experiments/ship_zoo.py record <report.json> "<exact report command>"
+    python experiments/ship_zoo.py record <report.json> "<exact report command>" [--names <model> ...]
+    #    (a complex model: the JSON of experiments/complex_study.py, with --names <model>)
 
 ``record`` changes only the manifest's ``metrics``; the weight files and their SHA-256 stay.
 """
@@ -18,11 +19,20 @@ from sarcomp.fileio import write_json
 from sarcomp.models.zoo import MANIFEST, curve_of, export_run, zoo_root
 
 
-def record(report_path: str, command: str) -> None:
+def record(report_path: str, command: str, names: list[str] | None = None) -> None:
+    """Each model's metrics from a zoo report (``points``), or a complex model's from
+    ``experiments/complex_study.py``'s JSON (``rows``); ``names`` limits which entries change."""
     report = json.loads(open(report_path).read())
     path = zoo_root() / MANIFEST
     manifest = json.loads(path.read_text())
     for item in manifest["models"]:
+        if names and item["name"] not in names:
+            continue
+        if "points" not in report:  # a complex study: its learned rows and the 10° crossings
+            if names:
+                rows = [r for r in report["rows"] if r["codec"].startswith("learned")]
+                item["metrics"] = {"command": command, "rows": rows, "crossings": report["crossings"]}
+            continue
         points = [p for p in report["points"] if p["name"] == item["name"]]
         if points:
             curve = report["models"][curve_of(item)]
@@ -47,11 +57,12 @@ def main() -> None:
     r = sub.add_parser("record")
     r.add_argument("report")
     r.add_argument("command")
+    r.add_argument("--names", nargs="+", default=None, help="only these models (a complex study: one)")
     a = p.parse_args()
     if a.what == "export":
         print(export_run(a.run_dir, a.name, a.command, {}, curve=a.curve))
     else:
-        record(a.report, a.command)
+        record(a.report, a.command, a.names)
 
 
 if __name__ == "__main__":

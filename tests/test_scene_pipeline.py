@@ -159,3 +159,10 @@ def test_the_cli_default_batch_is_the_pipelines():
     from sarcomp.codec import commands, pipeline
 
     assert commands.DEFAULT_BATCH == pipeline.DEFAULT_BATCH
+
+
+def test_several_workers_are_refused_on_a_gpu_and_allowed_on_the_cpu():
+    Throughput(4, 2).check_device(torch.device("cpu"))
+    Throughput(4, 1).check_device(torch.device("cuda"))
+    with pytest.raises(SarcompError, match=r"^--workers 2: on cuda use one worker"):
+        Throughput(4, 2).check_device(torch.device("cuda"))

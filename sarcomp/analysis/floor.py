@@ -54,11 +54,6 @@ def shannon_lower_bound(entropy_bits: float, mse: np.ndarray) -> np.ndarray:
     return np.maximum(0.0, entropy_bits - 0.5 * np.log2(TWO_PI_E * np.asarray(mse, float)))
 
 
-def gaussian_upper_bound(variance: float, mse: np.ndarray) -> np.ndarray:
-    """``max(0, ½·log2(σ²/D))`` bits per pixel: the rate of a Gaussian of the same variance."""
-    return np.maximum(0.0, 0.5 * np.log2(variance / np.asarray(mse, float)))
-
-
 def reverse_water_filling(powers: np.ndarray, mse: float, weights: np.ndarray | None = None) -> float:
     """Bits per component of ``Σ w·max(0, ½·log2(P/θ)) / Σ w`` with ``Σ w·min(θ, P) = D·Σ w``.
 

@@ -1,5 +1,6 @@
 """One whole-scene case, run in a child process by :mod:`sarcomp.bench.scenes` so that its peak RSS
-is its own: ``python -c "..." '<json args>'`` prints the case's result as one JSON line.
+is its own: ``python -m sarcomp.bench.scene_cases '<json args>'`` prints the case's result as one
+JSON line.
 
 A sarcomp case loads the model and codes one 2-tile batch first (table building and first-call
 costs are not coding), then times ``compress_file`` and ``decompress_file``. A classic case

@@ -4,6 +4,7 @@
         [--tile 256] [--lmbda L | --quality N | --bpp T] [--range scene | model | --range=LO,HI] [--force] [--mkdir]
     sarcomp compress <in.tif | folder>... -o <folder> --model ... [--workers N] [--batch B] [...]
     sarcomp decompress <in.sarc> <out.tif> [--model ...] [--force] [--mkdir] [--workers N] [--batch B]
+        [--engine fp32 | bf16]
     sarcomp info <in.sarc>
 
 Argument plumbing only: the work is in :mod:`sarcomp.codec.compressor` (one file), :mod:`sarcomp.codec.batch`

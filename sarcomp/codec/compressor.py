@@ -119,6 +119,7 @@ class _SceneCoder:
         self._specs = load_band_specs(settings.band_specs) if settings.band_specs is not None else None
         self.bands = self._check_bands(settings)
         self.throughput = Throughput(settings.batch, settings.workers)
+        self.throughput.check_device(self.device)
 
     def write(self, dst: Path, model_ref: str | Path, rate: RateRequest) -> dict[str, Any]:
         curve = curve_for(model_ref, lambda: tuple(cached_model(model_ref, self.device).model.lmbdas))

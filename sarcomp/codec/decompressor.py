@@ -72,6 +72,7 @@ def _decompress(
     engine: str,
 ) -> dict[str, Any]:
     dev = pick_device(device, "--device")
+    throughput.check_device(dev)
     fh, header, offset = open_sarc(src)
     with fh:
         loaded = decoder_model(header, model, dev, str(src))

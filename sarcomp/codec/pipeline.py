@@ -66,6 +66,15 @@ class Throughput:
         if int(self.workers) < 1:
             raise SarcompError(f"--workers {self.workers}: must be 1 or more")
 
+    def check_device(self, device: torch.device) -> None:
+        """Several workers on the CPU only: the integer h_s switches process-wide GPU settings
+        (cuDNN, matmul precision) while it runs, which other workers' g_a / g_s would see."""
+        if device.type != "cpu" and self.workers > 1:
+            raise SarcompError(
+                f"--workers {self.workers}: on {device.type} use one worker (the GPU runs the batches; "
+                "several workers there could change the bytes)"
+            )
+
 
 class Flight:
     """Tile rows read and not yet written: how many now, and the most at once (the memory bound)."""

@@ -11,8 +11,9 @@ import pytest
 
 from sarcomp.data.loaders import grid_loader
 from sarcomp.data.mix import training_data
-from sarcomp.data.splits import check_manifest, make_splits, plan_crops
+from sarcomp.data.splits import check_manifest, make_splits, plan_crops, saw_test_rows
 from sarcomp.errors import SarcompError
+from sarcomp.models.zoo import entry
 from tests.helpers import compose_train, load_script
 
 MANIFEST = Path(__file__).resolve().parents[1] / "experiments" / "protocol" / "sar_splits.json"
@@ -77,3 +78,16 @@ def test_study_validation_holds_real_sar_from_every_file(shared_sar, tiny_data, 
     assert len(loader.dataset) == 32 and np.ptp(list(per_scene.values())) <= 1
     # validation crops are not training crops (content hashes differ)
     assert not {s.sha256 for s in train} & {s.sha256 for s in val}
+
+
+def test_saw_test_rows_tells_whole_file_training_from_the_protocols_own_crops():
+    frozen = json.loads(MANIFEST.read_text())["crops"]
+    name = next(n for n, bands in frozen.items() if "test" in bands)
+    own = {
+        "train": [{"path": f"data/shared_sar_splits/train/{name}", "sha256": frozen[name]["train"]["sha256"]}]
+    }
+    whole = {"train": [{"path": f"../shared/sar/{name}", "sha256": "0" * 64}]}
+    assert saw_test_rows(own, frozen) == [] and saw_test_rows(whole, frozen) == [name]
+    # the shipped models: the per-λ stride-8 curve trained on whole files, the study-data models did not
+    assert saw_test_rows(entry("baseline-ms-s8-l003")["data"], frozen)
+    assert saw_test_rows(entry("fast-vr-s8")["data"], frozen) == []

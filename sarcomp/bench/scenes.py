@@ -38,9 +38,12 @@ from sarcomp.codec.classic import available_codecs
 from sarcomp.codec.container import read_header
 from sarcomp.codec.pipeline import DEFAULT_BATCH
 from sarcomp.data.representation import Representation, Scaling
+from sarcomp.data.splits import saw_test_rows
 from sarcomp.errors import SarcompError
 from sarcomp.models import zoo
 from sarcomp.models.autoencoder import stride_of
+
+PROTOCOL_SPLITS = Path(__file__).resolve().parents[2] / "experiments" / "protocol" / "sar_splits.json"
 
 CLASSIC = tuple(CLASSIC_BITS)
 THREADED = {"JPEG2000": "OPJ_NUM_THREADS"}  # classic codecs with a thread setting of their own
@@ -239,8 +242,15 @@ def split_quality(
 
     cpu, data = torch.device("cpu"), test_split_data(root)
     points: dict[str, list[dict[str, Any]]] = {}
+    skipped: dict[str, str] = {}
     images = None
+    frozen = json.loads(PROTOCOL_SPLITS.read_text())["crops"]
     for name in models:
+        seen = saw_test_rows(zoo.entry(name).get("data") or {}, frozen)
+        if seen:  # e.g. trained on whole files of ../shared/sar: these rows were training data
+            skipped[name] = f"trained on the whole of {len(seen)} of these files: not a test measurement"
+            log(f"[test split] {name}: skipped ({skipped[name]})")
+            continue
         log(f"[test split] {name}")
         loaded = resolve_model(name, cpu)  # a copy of its own: its λ is set here
         scenes = load_split(data, "test", coding(RangeRule(), training_representation(loaded.cfg)))
@@ -259,6 +269,7 @@ def split_quality(
         "target_bpp": target,
         "points": points,
         "families": {f: at_bpp(pts, target) for f, pts in families.items()},
+        "skipped": skipped,
         "classic": {},
     }
     have = {n.upper() for n in available_codecs()}

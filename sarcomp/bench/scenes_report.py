@@ -182,6 +182,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [f"## Quality on the test split ({q['root']}/test), PSNR at {q['target_bpp']:g} bpp", ""]
         rows = [[f, _f(v["psnr"]), _f(v["at_bpp"], 3)] for f, v in q["families"].items()]
         rows += [[c, _f(v["psnr"]), _f(v["bpp"], 3)] for c, v in q["classic"].items()]
+        rows += [[m, "—", why] for m, why in (q.get("skipped") or {}).items()]
         lines += md_table(["codec / model family", "PSNR dB", "at bpp"], rows) + [""]
     lines += ["## Targets", ""]
     verdict = {None: "not judged", True: "met", False: "**not met**"}

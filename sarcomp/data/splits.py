@@ -128,3 +128,20 @@ def check_manifest(made: Mapping[str, dict], frozen: Mapping[str, dict]) -> None
             f"the split differs from the frozen manifest at {', '.join(differ)}: the source files or the "
             "rule changed; results judged on the frozen split do not carry over"
         )
+
+
+def saw_test_rows(used: Mapping[str, Iterable[Mapping]], frozen: Mapping[str, dict]) -> list[str]:
+    """Files whose test band a model may have seen: its training or validation data (a zoo entry's
+    ``data``) holds a file of that name that is not the protocol's own train or val crop (by
+    SHA-256), e.g. the whole source raster. ``frozen``: ``experiments/protocol/sar_splits.json``'s
+    ``crops``."""
+    seen = set()
+    for split in ("train", "val"):
+        for item in used.get(split, []):
+            name = Path(item["path"]).name
+            bands = frozen.get(name)
+            if bands and "test" in bands:
+                own = {bands[s]["sha256"] for s in ("train", "val") if s in bands}
+                if item.get("sha256") not in own:
+                    seen.add(name)
+    return sorted(seen)

@@ -171,6 +171,15 @@ def report_lines(result: dict[str, Any], command: str) -> list[str]:
         f" entropy-rate lower bound of the correlated one-look field: "
         f"{result['entropy_rate_corr_lower_bits']:.3f} bits.",
         "",
+        *[
+            f"- `{name}`: {', '.join(item['scenes'])}"
+            for name, item in result["sets"].items()
+            if name.startswith("real")
+        ],
+        "",
+        "Real scenes: those of the `--real` folder no coded model trained or validated on (by path "
+        "and SHA-256).",
+        "",
         "## BD-rate of the learned curve against JPEG 2000 (0.25–2 bpp)",
         "",
         "| data set | scenes | cubic | pchip |",

@@ -22,8 +22,9 @@ def test_experiment_composes_and_builds(name):
     assert cfg.experiment_name == name
     assert cfg.trainer.max_steps <= 10 and cfg.data.tile_size == 32
     model = build_model(cfg.model)
-    out = model(torch.rand(1, 1, 32, 32))
-    assert out["x_hat"].shape == (1, 1, 32, 32)
+    channels = int(cfg.model.get("in_channels", 1))  # 2 for a complex (I/Q) model
+    out = model(torch.rand(1, channels, 32, 32))
+    assert out["x_hat"].shape == (1, channels, 32, 32)
     assert (model.attention_type, model.placement) == (
         cfg.model.attention.type,
         cfg.model.attention.placement,

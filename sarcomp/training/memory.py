@@ -17,7 +17,7 @@ import gc
 import time
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sarcomp.models.complexity import count_parameters
 from sarcomp.runs import build_model
@@ -26,8 +26,9 @@ from sarcomp.training.step import TrainStep
 
 
 def random_batch(cfg: DictConfig) -> dict[str, torch.Tensor]:
-    n, t = int(cfg.data.batch_size), int(cfg.data.tile_size)
-    return {"x": torch.rand(n, 1, t, t), "mask": torch.ones(n, 1, t, t, dtype=torch.bool)}
+    """Random tiles of the configured batch, tile size and input channels (2 for a complex model)."""
+    n, t, c = int(cfg.data.batch_size), int(cfg.data.tile_size), int(cfg.model.get("in_channels", 1))
+    return {"x": torch.rand(n, c, t, t), "mask": torch.ones(n, 1, t, t, dtype=torch.bool)}
 
 
 def measure_cuda(cfg: DictConfig, steps: int) -> dict[str, float]:
@@ -70,9 +71,8 @@ def estimate_cpu(cfg: DictConfig) -> dict[str, float]:
             saved[storage.data_ptr()] = storage.nbytes()
         return t
 
-    t = int(cfg.data.tile_size)
-    x = torch.rand(1, 1, t, t)
-    mask = torch.ones(1, 1, t, t, dtype=torch.bool)
+    one = random_batch(OmegaConf.merge(cfg, {"data": {"batch_size": 1}}))
+    x, mask = one["x"], one["mask"]
     loss_fn = RateDistortionLoss(model.lmbda, model.distortion)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         loss = loss_fn(model(x), x, mask)["loss"]

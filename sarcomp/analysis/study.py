@@ -378,15 +378,17 @@ def summary(results: Mapping[str, Any], steps: Sequence[int]) -> str:
     if not body:
         return "(no results yet)"
     header = ["against V0", "steps", "BD-rate cubic", "BD-rate pchip", "ΔPSNR at equal rate (dB)", "verdict"]
-    seeds = min(
+    counts = [
         min(s["bd_rate_cubic_scene"]["seeds"])
         for step in steps
         for s in results.get(f"real_step{step}", {}).get("against_v0", {}).values()
-    )
+    ]
+    seeds = f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}–{max(counts)}"
     interim = (
-        f"**Interim: {seeds} seed(s) per variant, so the intervals cover test scenes only, not the "
-        "seed-to-seed spread; not the study's verdict (PROTOCOL.md asks for 3 seeds).** "
-        if seeds < 3
+        f"**Interim: {seeds} seed(s) per variant (the report's `seeds` column); with one, the "
+        "intervals cover test scenes only, not the seed-to-seed spread; not the study's verdict "
+        "(PROTOCOL.md asks for 3 seeds).** "
+        if min(counts) < 3
         else ""
     )
     return (

@@ -267,11 +267,11 @@ def _run_command(program: str, words: list[str], root: str, env: dict[str, str],
 
 
 def _first_value(word: str) -> str:
-    """``key=a,b,c`` -> ``key=a``; ``key=glob(*)`` -> ``key=glob(baseline)`` (sweep thinning)."""
+    """``key=a,b,c`` -> ``key=a``; ``key=glob(*...)`` -> ``key=glob(baseline)`` (sweep thinning)."""
     key, sep, value = word.partition("=")
     if not sep or key.startswith("hydra.") or value.startswith(("[", "{", "'", '"')):
         return word
-    if value == "glob(*)":
+    if value.startswith("glob(*"):
         return f"{key}=glob(baseline)"
     return f"{key}={value.split(',')[0]}"
 

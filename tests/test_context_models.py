@@ -129,6 +129,27 @@ def test_portable_symbols_and_indexes_survive_perturbed_float_arithmetic(perturb
         assert torch.equal(latent[key].cpu(), reference[key].cpu()), key
 
 
+def test_elic_trains_each_channel_context_on_the_earlier_groups_as_the_decoder_sees_them():
+    """Training adds noise to ŷ for the rate; the next group's context must still get the rounded
+    values (straight-through), or it learns from inputs the decoder never has."""
+    model = _model(entropy="elic")
+    codec = model.latent_codec
+    seen: dict[str, torch.Tensor] = {}
+    codec.y.channel_context[1].register_forward_hook(lambda m, inputs, out: seen.update(x=inputs[0]))
+    y = model.g_a(torch.rand(1, 1, 64, 64)).detach().requires_grad_(True)
+    params = codec.hyper(y)[0].detach()
+    size = codec.y.sizes[0]
+    with torch.no_grad():
+        codec.y.eval()
+        codec.y(y, params)
+        decoder_view = seen["x"][:, -size:].clone()
+    codec.y.train()
+    _, likelihoods = codec.y(y, params)
+    torch.testing.assert_close(seen["x"][:, -size:], decoder_view)
+    likelihoods["y"].log().sum().backward()
+    assert y.grad is not None and y.grad[:, :size].abs().sum() > 0
+
+
 def test_the_tap_convolution_is_the_context_convolution_at_the_non_anchors():
     codec = _model().latent_codec.y
     mask = anchors((7, 9), torch.device("cpu"))
@@ -154,10 +175,11 @@ def test_integer_context_networks_keep_every_sum_exact_in_float64():
 @pytest.mark.parametrize("entropy", CONTEXT_MODELS)
 def test_measured_bytes_match_the_forward_rate_of_a_briefly_trained_model(entropy):
     """A tiny context model trained 120 steps on a synthetic scene: the portable file's bytes
-    within 2 % of the eval forward's likelihood rate."""
+    within 2 % of the eval forward's likelihood rate (on a scene large enough that the coder's fixed
+    bytes per string, 9 strings for elic, are not the 2 %)."""
     from sarcomp.data.synthetic import generate_scene
 
-    intensity, _ = generate_scene(160, 1, 0)
+    intensity, _ = generate_scene(256, 1, 0)
     scene = torch.from_numpy(np.clip((10 * np.log10(intensity) + 30) / 40, 0, 1).astype(np.float32))
     torch.manual_seed(0)
     model = SARCodec(channels=(16,), latent_channels=16, hyper_channels=8, entropy=entropy)
@@ -166,7 +188,7 @@ def test_measured_bytes_match_the_forward_rate_of_a_briefly_trained_model(entrop
     aux = torch.optim.Adam([p for n, p in named.items() if n.endswith("quantiles")], lr=1e-2)
     g = torch.Generator().manual_seed(0)
     for _ in range(120):
-        i, j = (int(v) for v in torch.randint(0, 160 - 32, (2,), generator=g))
+        i, j = (int(v) for v in torch.randint(0, 256 - 32, (2,), generator=g))
         x = torch.stack([scene[i : i + 32, j : j + 32], scene[j : j + 32, i : i + 32]])[:, None]
         out = model(x)
         loss = 3000 * ((out["x_hat"] - x) ** 2).mean() + bits_per_pixel(out["likelihoods"], x.numel())
@@ -177,7 +199,7 @@ def test_measured_bytes_match_the_forward_rate_of_a_briefly_trained_model(entrop
         model.aux_loss().backward()
         aux.step()
     model.eval().update(force=True)
-    x = scene[None, None, :120, :136]  # latent 30 x 34
+    x = scene[None, None, :248, :232]  # latent 31 x 29 (odd); ~5 bytes a string of fixed cost: 0.6 %
     with torch.no_grad():
         estimate = float(bits_per_pixel(model(x)["likelihoods"], x.numel()))
     for portable in (True, False):

@@ -58,14 +58,16 @@ class ChannelGroupsLatentCodec(LatentCodec):
         return list(zip([0, *ends[:-1]], ends))
 
     def forward(self, y: Tensor, params: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        outputs: list[Tensor] = []
         decoded: list[Tensor] = []
         likelihoods: list[Tensor] = []
         for k, (lo, hi) in enumerate(self._bounds()):
             group_params = self.channel_context[k](torch.cat([params, *decoded], dim=1))
-            y_hat, parts = self.spatial[k](y[:, lo:hi], group_params)
-            decoded.append(y_hat)
-            likelihoods.append(parts["y"])
-        return torch.cat(decoded, dim=1), {"y": torch.cat(likelihoods, dim=1)}
+            y_hat, group_likelihoods, seen = self.spatial[k].forward_decoded(y[:, lo:hi], group_params)
+            outputs.append(y_hat)
+            decoded.append(seen)  # the next groups' context: rounded as the decoder has it
+            likelihoods.append(group_likelihoods)
+        return torch.cat(outputs, dim=1), {"y": torch.cat(likelihoods, dim=1)}
 
     def group_parameters(self, k: int, params: Tensor, decoded: Sequence[Tensor], portable: bool) -> Tensor:
         """Group k's parameters [2 size_k] from the hyper parameters and the groups before it

@@ -72,16 +72,20 @@ class CheckerboardLatentCodec(GaussianConditionalLatentCodec):
         )
 
     def forward(self, y: Tensor, params: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        y_hat, likelihoods, _ = self.forward_decoded(y, params)
+        return y_hat, {"y": likelihoods}
+
+    def forward_decoded(self, y: Tensor, params: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(ŷ, likelihoods, y as the decoder sees it): the last rounded around its final means,
+        with the gradient of y when training (what later channel groups condition on)."""
         scales, means = self.split(params)
         mask = anchors(y.shape, y.device)
-        rounded = torch.round(y - means) + means
-        if self.training:  # the decoder's anchors, with the gradient of y
-            rounded = y + (rounded - y).detach()
-        context_scales, context_means = self.split(self._float_parameters(rounded * mask, params))
+        context = self._float_parameters(_decoded(y, means, self.training) * mask, params)
+        context_scales, context_means = self.split(context)
         scales = torch.where(mask, scales, context_scales)
         means = torch.where(mask, means, context_means)
         y_hat, likelihoods = self.gaussian_conditional(y, scales, means=means)
-        return y_hat, {"y": likelihoods}
+        return y_hat, likelihoods, _decoded(y, means, self.training)
 
     def _float_parameters(self, anchor_values: Tensor, params: Tensor) -> Tensor:
         return self.entropy_parameters(torch.cat([params, self.context(anchor_values)], dim=1))
@@ -163,6 +167,12 @@ class CheckerboardLatentCodec(GaussianConditionalLatentCodec):
         means, indexes = means.clone(), indexes.clone()
         means[..., ~mask], indexes[..., ~mask] = context_means, context_indexes
         return symbols, means, indexes
+
+
+def _decoded(y: Tensor, means: Tensor, training: bool) -> Tensor:
+    """y rounded around ``means`` (the decoder's values), straight-through when training."""
+    rounded = torch.round(y - means) + means
+    return y + (rounded - y).detach() if training else rounded
 
 
 def _compress(

@@ -242,6 +242,9 @@ def test_configs_compose_the_context_models():
     assert cfg.model.entropy == "checkerboard" and cfg.model.hyper_channels == 64
     cfg = compose_train(["experiment=recipe_cpu_elic"])
     assert cfg.model.entropy == "elic" and cfg.model.channels == [48, 64, 96]
+    cfg = compose_train(["experiment=context_cpu"])  # the recipe that trains the shipped curve
+    assert cfg.model.entropy == "checkerboard" and cfg.model.latent_channels > 96
+    assert max(cfg.model.lmbdas) == cfg.model.lmbda and cfg.data.sources[1].root.endswith("shared_sar_splits")
     model = build_model(compose_train(["debug=smoke", "model.entropy=checkerboard"]).model)
     assert model.latent_codec.groups == 3 and model.tile_multiple == model.stride * 4
     model = build_model(compose_train(["debug=smoke", "model.entropy=elic"]).model)

@@ -78,9 +78,9 @@ def compare(anchor: list[SceneRD], test: list[SceneRD], replicates: int = REPLIC
             out[f"bd_rate_{method}_{weighting}"] = bootstrap(
                 anchor, test, "bd_rate", method, weighting, replicates=replicates
             )
-        out[f"bd_rate_cubic_{weighting}_window"] = bootstrap(
-            anchor, test, "bd_rate", "cubic", weighting, WINDOW, replicates=replicates
-        )
+            out[f"bd_rate_{method}_{weighting}_window"] = bootstrap(
+                anchor, test, "bd_rate", method, weighting, WINDOW, replicates=replicates
+            )
         out[f"delta_psnr_{weighting}"] = bootstrap(
             anchor, test, "delta_psnr", weighting=weighting, replicates=replicates
         )

@@ -1,0 +1,232 @@
+"""A shipped model against classic codecs on the frozen test split, with bootstrap intervals.
+
+    python experiments/model_rd.py --model fast-vr-s8 --out experiments/results/fast_model
+    python experiments/model_rd.py --model <shipped name> --codecs jpeg2000 jpegxl \
+        --jpeg2000-rates 4 5 --out experiments/results/<folder>
+
+The model is coded at its trained λ and the geometric midpoints between them (two significant
+digits: for the study's ladder, the study's seven evaluation λ), scene by scene through the real
+bitstream, on the protocol's real test crops (experiments/PROTOCOL.md) coded as the study codes
+them; each classic codec (16-bit, its rate sweep; ``--jpeg2000-rates`` adds nominal JPEG 2000 rates
+above its grid so the anchor reaches a high-rate model's top) on the same scenes. Against each:
+BD-rate (cubic and pchip; scene- and pixel-weighted; over the whole common range and 0.25–2 bpp),
+the fit-free ΔPSNR at equal rate, each with its 95 % bootstrap interval over scenes (one training
+seed: :func:`sarcomp.analysis.study.compare`), and the fit-free ΔPSNR at each of the model's
+points. Against JPEG 2000 the project's targets are checked: BD-rate over 0.25–2 bpp at most −12 %
+(milestone) and −20 % (goal) with both fits, and no point below JPEG 2000 up to 4 bpp. A model that
+trained on any of these scenes' rows outside the protocol's train band is refused
+(:func:`sarcomp.data.splits.saw_test_rows`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from sarcomp.analysis.bootstrap import curve, delta_psnr_at_equal_rate
+from sarcomp.analysis.study import compare, plot_rd, scene_rd, verdict
+from sarcomp.cli import run_cli
+from sarcomp.codec.scaling import RangeRule, coding, training_representation
+from sarcomp.config import register_resolvers
+from sarcomp.data.loaders import load_split
+from sarcomp.data.splits import saw_test_rows
+from sarcomp.errors import SarcompError
+from sarcomp.evaluation.classic import (
+    classic_codecs,
+    classic_sweep,
+    codec_label,
+    default_sweep,
+    reference_images,
+)
+from sarcomp.evaluation.pretrained import evaluate_pretrained
+from sarcomp.fileio import atomic_write_text, write_json
+from sarcomp.models.zoo import entry
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from attention_study import ROOT, test_data  # noqa: E402  (the study's test set)
+
+STATS = (
+    ("bd_rate_cubic_scene", "BD-rate, cubic, scene-weighted", "%"),
+    ("bd_rate_pchip_scene", "BD-rate, pchip, scene-weighted", "%"),
+    ("bd_rate_cubic_pixel", "BD-rate, cubic, pixel-weighted", "%"),
+    ("bd_rate_pchip_pixel", "BD-rate, pchip, pixel-weighted", "%"),
+    ("bd_rate_cubic_scene_window", "BD-rate, cubic, 0.25–2 bpp, scene-weighted", "%"),
+    ("bd_rate_pchip_scene_window", "BD-rate, pchip, 0.25–2 bpp, scene-weighted", "%"),
+    ("delta_psnr_scene", "ΔPSNR at equal rate (fit-free), scene-weighted", "dB"),
+)
+MILESTONE, GOAL, NO_LOSS_UP_TO = -12.0, -20.0, 4.0  # BD-rate % over 0.25–2 bpp; bpp
+
+
+def eval_lmbdas(trained: list[float]) -> list[float]:
+    """The trained λ and the geometric midpoint of each neighbouring pair (2 significant digits)."""
+    ladder = sorted(trained)
+    mids = [float(f"{math.sqrt(a * b):.2g}") for a, b in zip(ladder, ladder[1:])]
+    return sorted(ladder + mids)
+
+
+def run(model: str, codecs: list[str], jpeg2000_rates: list[float]) -> dict:
+    """Code the test split with ``model`` and ``codecs``; the comparisons with their intervals."""
+    item = entry(model)
+    frozen = json.loads((ROOT / "experiments" / "protocol" / "sar_splits.json").read_text())["crops"]
+    seen = saw_test_rows(item.get("data") or {}, frozen)
+    if seen:
+        raise SarcompError(
+            f"{model} trained on rows of the test files outside the protocol's: {', '.join(seen)}"
+        )
+    data = OmegaConf.create(test_data("real"))
+    lmbdas = eval_lmbdas(item["config"]["model"].get("lmbdas") or [item["config"]["model"]["lmbda"]])
+    learned = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for lmbda in lmbdas:
+            payload, _ = evaluate_pretrained(model, data, f"{tmp}/l{lmbda:g}.json", tmp, "cpu", lmbda=lmbda)
+            learned.append(payload["images"])
+    rule = coding(RangeRule(), training_representation(item["config"]))
+    images = reference_images(load_split(data, "test", rule), int(data.tile_size))
+    test = [scene_rd(learned)]
+    points = _mean_curve(test)
+    result: dict = {"model": model, "lmbdas": lmbdas, "scenes": sorted(r["image"] for r in learned[0])}
+    result["points"] = [{"lmbda": lm, "bpp": b, "psnr": p} for lm, (b, p) in zip(lmbdas, zip(*points))]
+    result["anchors"] = {}
+    for codec in classic_codecs(codecs, 16):
+        extra = jpeg2000_rates if codec.name == "JPEG2000" else ()
+        sweep = sorted(
+            classic_sweep(codec, images, default_sweep(codec, extra)), key=lambda p: p["mean"]["bpp"]
+        )
+        anchor = [scene_rd([p["images"] for p in sweep])]
+        stats = compare(anchor, test)
+        result["anchors"][codec.name.lower()] = {
+            "label": codec_label(codec),
+            "points": [{"bpp": p["mean"]["bpp"], "psnr": p["mean"]["psnr"]} for p in sweep],
+            "stats": stats,
+            "verdict": verdict(stats),
+            "delta_per_point": delta_psnr_at_equal_rate(_mean_curve(anchor), points).tolist(),
+        }
+    missing = sorted(set(codecs) - set(result["anchors"]))
+    result["missing_codecs"] = missing
+    if "jpeg2000" in result["anchors"]:
+        result["targets"] = targets(result["anchors"]["jpeg2000"], result["points"])
+    return result
+
+
+def _mean_curve(seeds: list) -> tuple[np.ndarray, np.ndarray]:
+    n = seeds[0].bpp.shape[0]
+    return curve(seeds, np.arange(n), np.arange(len(seeds)), "scene")
+
+
+def targets(anchor: dict, points: list[dict]) -> list[dict]:
+    """The project's targets against JPEG 2000, each met or not (both fits must meet a BD target)."""
+    window = [anchor["stats"][f"bd_rate_{m}_scene_window"]["estimate"] for m in ("cubic", "pchip")]
+    deltas = [(p["bpp"], d) for p, d in zip(points, anchor["delta_per_point"]) if p["bpp"] <= NO_LOSS_UP_TO]
+    measured = [d for _, d in deltas if np.isfinite(d)]
+    worst = min(measured) if measured else float("nan")
+    covered = len(measured) == len(deltas) and max(p["bpp"] for p in points) >= NO_LOSS_UP_TO
+    return [
+        {
+            "target": "milestone: BD-rate ≤ −12 % over 0.25–2 bpp",
+            "value": max(window),
+            "met": max(window) <= MILESTONE,
+        },
+        {"target": "goal: BD-rate ≤ −20 % over 0.25–2 bpp", "value": max(window), "met": max(window) <= GOAL},
+        {
+            "target": f"no point below JPEG 2000 up to {NO_LOSS_UP_TO:g} bpp (worst fit-free ΔPSNR)",
+            "value": worst,
+            "met": bool(measured) and worst >= 0 and covered,
+            "covered": covered,
+        },
+    ]
+
+
+def markdown(result: dict, command: str, seconds: float) -> str:
+    lines = [
+        f"# {result['model']} on the frozen test split",
+        "",
+        f"`{command}` ({seconds:.0f} s). Scenes ({len(result['scenes'])}): {', '.join(result['scenes'])}. "
+        "One training seed: the intervals are over scenes only.",
+    ]
+    if result["missing_codecs"]:
+        lines += ["", f"Not measured (backend not installed): {', '.join(result['missing_codecs'])}."]
+    for anchor in result["anchors"].values():
+        lines += ["", f"## Against {anchor['label']}", ""]
+        lines += ["| statistic (model against the anchor) | value | 95 % interval |", "|---|---|---|"]
+        for key, text, unit in STATS:
+            s = anchor["stats"][key]
+            lines.append(f"| {text} | {s['estimate']:+.2f} {unit} | [{s['low']:+.2f}, {s['high']:+.2f}] |")
+        lines += [
+            "",
+            f"Verdict over both fits and weightings: **{anchor['verdict']}** (negative BD-rate: fewer bits).",
+        ]
+    for t in result.get("targets", []):
+        unit = "dB" if "ΔPSNR" in t["target"] else "%"
+        note = (
+            ""
+            if t.get("covered", True)
+            else " (the model's points do not reach it, or JPEG 2000's do not cover them)"
+        )
+        lines.append(
+            f"- {t['target']}: {t['value']:+.2f} {unit}, **{'met' if t['met'] else 'not met'}**{note}"
+        )
+    names = list(result["anchors"])
+    lines += ["", "| λ | bpp | PSNR dB | " + " | ".join(f"ΔPSNR vs {n} (fit-free)" for n in names) + " |"]
+    lines += ["|---|---|---|" + "---|" * len(names)]
+    for i, p in enumerate(result["points"]):
+        deltas = [result["anchors"][n]["delta_per_point"][i] for n in names]
+        cells = " | ".join("N/A" if not np.isfinite(d) else f"{d:+.2f}" for d in deltas)
+        lines.append(f"| {p['lmbda']:g} | {p['bpp']:.3f} | {p['psnr']:.2f} | {cells} |")
+    for anchor in result["anchors"].values():
+        lines += ["", f"| {anchor['label']} bpp | PSNR dB |", "|---|---|"]
+        lines += [f"| {p['bpp']:.3f} | {p['psnr']:.2f} |" for p in anchor["points"]]
+    return "\n".join(lines) + "\n"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it (the command as anyone reruns it)."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    register_resolvers()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="a shipped model (sarcomp.models.zoo)")
+    p.add_argument("--codecs", nargs="+", default=["jpeg2000"], help="classic anchors (default jpeg2000)")
+    p.add_argument(
+        "--jpeg2000-rates", nargs="*", type=float, default=[], help="nominal bpp added to its grid"
+    )
+    p.add_argument("--out", type=Path, required=True)
+    a = p.parse_args(argv)
+    start = time.perf_counter()
+    result = run(a.model, a.codecs, a.jpeg2000_rates)
+    command = " ".join(
+        ["python experiments/model_rd.py --model", a.model]
+        + (["--codecs", *a.codecs] if a.codecs != ["jpeg2000"] else [])
+        + (["--jpeg2000-rates", *(f"{r:g}" for r in a.jpeg2000_rates)] if a.jpeg2000_rates else [])
+        + ["--out", _shown(a.out)]
+    )
+    a.out.mkdir(parents=True, exist_ok=True)
+    write_json(a.out / "rd.json", result | {"command": command})
+    atomic_write_text(a.out / "rd.md", markdown(result, command, time.perf_counter() - start))
+    curves = {result["model"]: result["points"]} | {
+        c["label"]: c["points"] for c in result["anchors"].values()
+    }
+    plot_rd(
+        {
+            name: {"bpp": [p["bpp"] for p in pts], "psnr": [p["psnr"] for p in pts]}
+            for name, pts in curves.items()
+        },
+        f"{result['model']}, frozen test split ({len(result['scenes'])} scenes)",
+        a.out / "rd.png",
+    )
+    print((a.out / "rd.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

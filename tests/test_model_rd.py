@@ -1,0 +1,57 @@
+"""experiments/model_rd.py: a shipped model on the frozen test split against classic codecs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sarcomp.evaluation.classic import classic_codecs, default_sweep
+from tests.helpers import load_script
+
+INF = float("inf")
+
+
+@pytest.fixture(scope="module")
+def model_rd():
+    return load_script("experiments/model_rd.py")
+
+
+def test_the_study_ladder_is_coded_at_the_study_seven_lambdas(model_rd):
+    study = load_script("experiments/attention_study.py")
+    assert model_rd.eval_lmbdas([0.0003, 0.001, 0.003, 0.01]) == list(study.EVAL_LMBDAS)
+    assert model_rd.eval_lmbdas([0.1, 0.3]) == [0.1, 0.17, 0.3]
+
+
+def _anchor(cubic: float, pchip: float, deltas: list[float]) -> dict:
+    stats = {f"bd_rate_{m}_scene_window": {"estimate": v} for m, v in (("cubic", cubic), ("pchip", pchip))}
+    return {"stats": stats, "delta_per_point": deltas}
+
+
+def _points(*bpps: float) -> list[dict]:
+    return [{"bpp": b} for b in bpps]
+
+
+def test_a_bd_target_needs_both_fits(model_rd):
+    met = {
+        t["target"][:9]: t["met"]
+        for t in model_rd.targets(_anchor(-21.0, -19.0, [0.1, 0.2]), _points(3.0, 4.2))
+    }
+    assert met == {"milestone": True, "goal: BD-": False, "no point ": True}
+
+
+def test_no_loss_up_to_4_bpp_fails_on_one_point_below_or_an_uncovered_top(model_rd):
+    below = model_rd.targets(_anchor(-5, -5, [0.3, -0.01, 0.2]), _points(0.5, 2.0, 4.1))[2]
+    assert not below["met"] and below["value"] == pytest.approx(-0.01)
+    short = model_rd.targets(_anchor(-5, -5, [0.3, 0.2]), _points(0.5, 3.0))[2]  # stops at 3 bpp
+    assert not short["met"] and not short["covered"]
+    gap = model_rd.targets(_anchor(-5, -5, [0.3, math.nan, 0.1]), _points(0.5, 3.5, 4.2))[2]
+    assert not gap["met"]  # JPEG 2000's sweep does not reach 3.5 bpp: unmeasured is not met
+    above = model_rd.targets(_anchor(-5, -5, [0.3, 0.2, -2.0]), _points(0.5, 3.9, 4.5))[2]
+    assert above["met"]  # the point past 4 bpp is outside the target
+
+
+def test_extra_jpeg2000_rates_extend_its_sweep_in_nominal_bpp():
+    codec = classic_codecs(["jpeg2000"], 16)[0]
+    base, extended = default_sweep(codec), default_sweep(codec, [4.0, 5.0])
+    assert len(extended) == len(base) + 2 and {16 / 4.0, 16 / 5.0} <= set(extended)

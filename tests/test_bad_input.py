@@ -8,7 +8,6 @@ import math
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from sarcomp.data.tiles import GridTiles, RandomTiles, Scene
 from sarcomp.errors import RasterError, SarcompError
 from sarcomp.runs import checkpoint_path
 from sarcomp.training.trainer import Trainer, train
+from tests.forked import run_forked
 from tests.helpers import REPO, compose_train, smoke_overrides, write_tif
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -249,16 +249,9 @@ def test_truncated_file_in_a_dataloader_worker(tiny_data, tmp_path):
 
 
 # ---------------------------------------------------------------- the command line
-@pytest.mark.slow  # a subprocess: a fresh interpreter and Hydra
+@pytest.mark.slow  # the command line end to end (tests.forked)
 def test_command_line_errors_are_one_line_with_exit_2(tiny_data, tmp_path):
-    unknown = subprocess.run(
-        [sys.executable, "train.py", "experiment=nope"],
-        cwd=REPO,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    unknown = run_forked([sys.executable, "train.py", "experiment=nope"], REPO, ENV, timeout=120)
     assert unknown.returncode == 2
     experiments = sorted(p.stem for p in (REPO / "configs" / "experiment").glob("*.yaml"))
     assert {"baseline", "cbam_bottleneck", "recipe_cpu"} <= set(experiments)
@@ -269,13 +262,8 @@ def test_command_line_errors_are_one_line_with_exit_2(tiny_data, tmp_path):
     root = copy_data(tiny_data, tmp_path / "data")
     spoil_truncated(root / "train")
     run = tmp_path / "run"
-    cut = subprocess.run(
-        [sys.executable, "train.py", *smoke_overrides(root), f"hydra.run.dir={run}"],
-        cwd=REPO,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    cut = run_forked(
+        [sys.executable, "train.py", *smoke_overrides(root), f"hydra.run.dir={run}"], REPO, ENV, 300
     )
     assert cut.returncode == 2
     last = cut.stderr.strip().splitlines()[-1]

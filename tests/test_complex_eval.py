@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -17,6 +16,7 @@ from sarcomp.data.complex_synthetic import generate_complex_dataset
 from sarcomp.errors import SarcompError
 from sarcomp.evaluation.evaluate import evaluate_folder
 from sarcomp.training.trainer import train
+from tests.forked import run_forked
 from tests.helpers import REPO, compose_train, load_script
 
 
@@ -72,13 +72,10 @@ def test_real_data_for_a_complex_run_is_refused(complex_run, tiny_data):
 
 def test_evaluate_script_prints_the_complex_table(complex_run, tmp_path):
     out = tmp_path / "m.json"
-    done = subprocess.run(
+    done = run_forked(
         [sys.executable, "scripts/evaluate.py", str(complex_run), f"out={out}", "classic.codecs=[]"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        check=False,
+        REPO,
+        {**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "bits/sample" in done.stdout and "ifg phase err" in done.stdout

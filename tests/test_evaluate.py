@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -18,6 +17,7 @@ from sarcomp.errors import SarcompError
 from sarcomp.evaluation.evaluate import evaluate_folder, evaluate_run
 from sarcomp.metrics.scene import SAR_KEYS, scene_metrics
 from sarcomp.runs import find_runs, load_results
+from tests.forked import run_forked
 from tests.helpers import REPO
 
 
@@ -127,7 +127,7 @@ def test_sweep_folder_with_classic_codecs(smoke_run, tmp_path):
     assert jpeg_bpp == sorted(jpeg_bpp)  # quality grid ascends, so does the rate
 
 
-@pytest.mark.slow  # a subprocess: a fresh interpreter and Hydra
+@pytest.mark.slow  # the command line end to end (tests.forked)
 def test_evaluate_script_on_shared_sar(smoke_run, shared_sar, tmp_path):
     out = tmp_path / "sar.json"
     cmd = [
@@ -142,7 +142,7 @@ def test_evaluate_script_on_shared_sar(smoke_run, shared_sar, tmp_path):
         "classic.codecs=[jpeg]",
         "classic.sweep=false",
     ]
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = run_forked(cmd, REPO, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     (payload,) = load_results(out)  # N/A metrics, null in the file, read back as NaN
     rows = payload["images"]

@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,22 +28,21 @@ from sarcomp.data.rasters import BandSpec, open_raster, read_window
 from sarcomp.errors import SarcompError
 from sarcomp.evaluation import evaluate as ev
 from sarcomp.training.checks import check_tile_sizes, model_stride
+from tests.forked import Ran, run_forked
 from tests.helpers import REPO, compose_train, smoke_overrides
 
 TRAIN = str(REPO / "train.py")
 
 
-def run(
-    cmd: list[str], cwd: Path, root: Path | None = None, timeout: int = 300
-) -> subprocess.CompletedProcess:
+def run(cmd: list[str], cwd: Path, root: Path | None = None, timeout: int = 300) -> Ran:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     env.pop("SARCOMP_ROOT", None)
     if root is not None:
         env["SARCOMP_ROOT"] = str(root)
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return run_forked(cmd, cwd, env, timeout)
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess, text: str) -> None:
+def assert_one_line_error(result: Ran, text: str) -> None:
     assert result.returncode == 2, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], result.stderr

@@ -23,6 +23,7 @@ from sarcomp.codec.symbols import checksum, checksums, tile_shapes, tile_symbols
 from sarcomp.errors import SarcompError
 from sarcomp.models import intnet, tables
 from sarcomp.models.zoo import sha256
+from tests.forked import run_forked
 from tests.helpers import REPO
 
 GOLDEN = REPO / "tests" / "golden"
@@ -175,12 +176,10 @@ def test_make_golden_refuses_to_overwrite(tmp_path):
     (tmp_path / golden.RECORD).write_text("{}")
     with pytest.raises(SarcompError, match="--overwrite"):
         golden.make_golden(tmp_path)
-    result = subprocess.run(
+    result = run_forked(
         [sys.executable, "scripts/make_golden.py", "--out", str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        REPO,
+        {**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert result.returncode == 2 and "--overwrite" in result.stderr
     assert (tmp_path / golden.RECORD).read_text() == "{}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 
 import pytest
@@ -30,6 +29,7 @@ from sarcomp.interpret.gradcam import Augmentation, default_layers
 from sarcomp.interpret.probe import Probe, ProbeData, cam_iou, labels, random_affine, warp
 from sarcomp.models import SARCodec
 from sarcomp.models.attention import build_attention
+from tests.forked import run_forked
 from tests.helpers import REPO, compose_train, smoke_overrides
 
 
@@ -313,11 +313,9 @@ def test_explain_script_end_to_end(cbam_smoke_run, tiny_data, tmp_path):
     scene = sorted((tiny_data / "test").glob("*.tif"))[0]
     out = tmp_path / "figs"
     cmd = [sys.executable, "scripts/explain.py", f"run_dir={cbam_smoke_run}", f"image={scene}", f"out={out}"]
-    result = subprocess.run(
+    result = run_forked(
         [*cmd, "crop=0", "rise_masks=8", "rise_batch=4", f"tiles_from={tiny_data / 'test'}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+        REPO,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
@@ -339,11 +337,9 @@ def test_explain_script_end_to_end(cbam_smoke_run, tiny_data, tmp_path):
     acc.Reload()
     assert f"explain/{scene.stem}/gradcam_rate" in acc.Tags()["images"]
 
-    bad = subprocess.run(
+    bad = run_forked(
         [sys.executable, "scripts/explain.py", f"run_dir={cbam_smoke_run}", f"image={tmp_path / 'nope.tif'}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+        REPO,
         timeout=300,
     )
     assert bad.returncode == 2
@@ -356,7 +352,7 @@ def test_probe_script_end_to_end(cbam_smoke_run, tmp_path):
     out = tmp_path / "probe"
     tiny = ["train_scenes=2", "test_scenes=1", "scene_size=64", "tile=32", "epochs=1", "batch=16"]
     cmd = [sys.executable, "scripts/probe.py", f"runs=['{cbam_smoke_run}']", f"out={out}", *tiny]
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    result = run_forked(cmd, REPO, timeout=600)
     assert result.returncode == 0, result.stderr
     rows = json.loads((out / "probe.json").read_text())["rows"]
     assert len(rows) == 2 and rows[0]["variant"] == "original"
@@ -367,7 +363,7 @@ def test_probe_script_end_to_end(cbam_smoke_run, tmp_path):
     assert rows[0]["cam_iou_all"] == 1.0  # a tile's CAM against itself
     assert "| original |" in (out / "probe.md").read_text()
 
-    bad = subprocess.run([*cmd, "epochs=oops"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    bad = run_forked([*cmd, "epochs=oops"], REPO, timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: probe.py:")
 
 

@@ -23,7 +23,8 @@ bash, each expected to exit 0, under these rules:
   scenes, ``/tmp/`` is the scratch project's ``tmp/``; other ``<...>`` appear only in dry-run
   lines. A double-quoted argument spanning lines (``python -c "..."``) is one command.
 - **Benchmark**: ``scripts/benchmark.py`` without ``--quick`` gets ``--quick`` (the same path at
-  tiny sizes) and an output folder in the project; the full one runs for many minutes.
+  tiny sizes) and an output folder in the project; the full one runs for many minutes. A
+  scenario runs the quick path once (the README shows both forms).
 - **Probe**: ``scripts/probe.py`` gets ``PROBE_TINY`` (a probe trained for one epoch on a few
   small scenes; the default takes minutes).
 - **Dry runs** where a real run needs more than this machine: ``torchrun ... train.py ARGS`` is
@@ -43,25 +44,19 @@ bash, each expected to exit 0, under these rules:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
-import runpy
 import shlex
 import shutil
 import subprocess
 import sys
 import textwrap
-import traceback
 from pathlib import Path
 
 import pytest
 
+from tests.forked import run_forked
 from tests.helpers import REPO
-
-# Commands run in children of a fork server that imported these once (not in every command).
-_FORKSERVER = multiprocessing.get_context("forkserver")
-_FORKSERVER.set_forkserver_preload(["torch", "sarcomp.analysis.compare", "sarcomp.training.trainer"])
 
 DOCS = {"README.md": REPO / "README.md", "experiments": REPO / "experiments" / "README.md"}
 BUDGET = {"trainer.max_steps": "2", "trainer.val_every": "2"}
@@ -177,9 +172,10 @@ class Project:
 
     def run(self, line: str) -> None:
         prepared = self.prepare(line)
-        if prepared is None or prepared in self.done:
+        key = "benchmark --quick" if prepared and "scripts/benchmark.py --quick" in prepared else prepared
+        if prepared is None or key in self.done:
             return
-        self.done.add(prepared)
+        self.done.add(key)
         before = self._folders()
         for part in prepared.split(" ; "):
             prefix = re.match(r"(?:\w+=\S+\s+)*", part).group(0)  # OMP_NUM_THREADS=1 python ...
@@ -205,10 +201,7 @@ class Project:
 
     def fork_python(self, line: str, extra_env: dict[str, str] | None = None) -> tuple[int, str]:
         """``python script.py ARGS`` or ``sarcomp ARGS`` as the shell would run it (bash expands
-        the words), in a process forked from a fork server that has torch and sarcomp imported.
-
-        Not forked from this process: after torch has run a parallel (OpenMP) region here, a
-        forked child can hang for ever on the thread pool's locks."""
+        the words), in a forked child (:mod:`tests.forked`)."""
         program, _, args = line.partition(" ")
         words = subprocess.run(
             ["bash", "-c", f'printf "%s\\0" {args}'],
@@ -217,53 +210,12 @@ class Project:
             capture_output=True,
             text=True,
         ).stdout.split("\0")[:-1]
-        log = self.root / ".command.log"
-        child = _FORKSERVER.Process(
-            target=_run_command,
-            args=(program, words, str(self.root), {**self.env, **(extra_env or {})}, str(log)),
-        )
-        child.start()
-        child.join(timeout=900)
-        if child.is_alive():
-            child.kill()
-            child.join()
-            return 124, log.read_text() + "\n(timed out)"
-        return child.exitcode, log.read_text()
+        ran = run_forked([program, *words], self.root, {**self.env, **(extra_env or {})}, timeout=900)
+        return ran.returncode, ran.stdout + ran.stderr
 
     def _folders(self) -> set[Path]:
         outputs = self.root / "outputs" / "train"
         return {p for p in outputs.glob("*/*") if p.is_dir()} if outputs.is_dir() else set()
-
-
-def _run_command(program: str, words: list[str], root: str, env: dict[str, str], log: str) -> None:
-    """The child of :meth:`Project.fork_python`: run the command, exit with its status."""
-    code = 1
-    try:
-        os.chdir(root)
-        os.environ.clear()
-        os.environ.update(env)
-        sys.stdout = sys.stderr = open(log, "w", buffering=1)  # noqa: SIM115
-        if program == "sarcomp":  # the console script (pyproject.toml's [project.scripts])
-            from sarcomp.codec.commands import main
-
-            sys.argv = ["sarcomp", *words]
-            code = main() or 0
-        elif words[0] == "-c":
-            sys.argv = words[1:]
-            exec(compile(words[1], "<string>", "exec"), {"__name__": "__main__"})
-            code = 0
-        else:
-            sys.argv = words
-            sys.path[0] = str(Path(words[0]).resolve().parent)
-            runpy.run_path(words[0], run_name="__main__")
-            code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        os._exit(code)
 
 
 def _first_value(word: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from sarcomp.config import data_root_suffix, experiment_names
 from sarcomp.runs import checkpoint_path
+from tests.forked import run_forked
 from tests.helpers import REPO, compose_train
 
 
@@ -23,12 +24,12 @@ def run_sweep(tmp_path, *overrides: str) -> subprocess.CompletedProcess:
         "trainer.val_every=2",
         f"hydra.sweep.dir={tmp_path}",
     ]
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    result = run_forked(cmd, REPO, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
-@pytest.mark.slow  # a subprocess: a fresh interpreter and Hydra
+@pytest.mark.slow  # the command line end to end (tests.forked)
 def test_placement_sweep_names_runs_by_override(tiny_data, tmp_path):
     run_sweep(
         tmp_path,
@@ -44,7 +45,7 @@ def test_placement_sweep_names_runs_by_override(tiny_data, tmp_path):
         assert checkpoint_path(tmp_path / name).is_file(), sorted(p.name for p in tmp_path.iterdir())
 
 
-@pytest.mark.slow  # a subprocess: a fresh interpreter and Hydra
+@pytest.mark.slow  # the command line end to end (tests.forked)
 def test_every_experiment_sweep(tiny_data, tmp_path):
     """Every experiment that ``data.root`` steers (those training on a mix of sources, such as
     ``complex_cpu``'s I/Q data or the study mix, read their own folders, absent in a fresh clone)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
@@ -11,6 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from sarcomp.errors import SarcompError
 from sarcomp.runs import checkpoint_path, load_checkpoint
 from sarcomp.training.trainer import Trainer, train
+from tests.forked import run_forked
 from tests.helpers import REPO, compose_train, smoke_overrides
 
 
@@ -70,13 +70,13 @@ def test_tensorboard_has_losses_images_config_and_hparams(smoke_run):
     assert any(p.name.startswith("events") for p in (smoke_run / "tensorboard").iterdir())
 
 
-@pytest.mark.slow  # a subprocess: a fresh interpreter and Hydra
+@pytest.mark.slow  # the command line end to end (tests.forked)
 def test_train_py_cli_smoke(tiny_data, tmp_path):
     cmd = [sys.executable, "train.py", *smoke_overrides(tiny_data), f"hydra.run.dir={tmp_path}"]
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = run_forked(cmd, REPO, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert checkpoint_path(tmp_path).is_file() and (tmp_path / ".hydra" / "config.yaml").is_file()
-    again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    again = run_forked(cmd, REPO, timeout=300)
     assert again.returncode == 2 and again.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "already has checkpoints" in again.stderr
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -14,6 +13,7 @@ from sarcomp.errors import SarcompError
 from sarcomp.models.zoo import entry, export_run, load_pretrained, sha256, shipped_names
 from sarcomp.runs import load_run
 from sarcomp.training.trainer import train
+from tests.forked import run_forked
 from tests.helpers import REPO, compose_train, encoder_reconstruction, smoke_overrides
 
 
@@ -114,7 +114,7 @@ def test_evaluate_script_runs_a_pretrained_model_without_run_folder(zoo, tiny_da
         "classic.sweep=false",
     ]
     env = {**os.environ, "SARCOMP_ZOO": str(zoo), "PYTHONPATH": str(REPO)}
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    result = run_forked(cmd, REPO, env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     payload = json.loads(out.read_text())
     assert payload["pretrained"] == "tiny" and len(payload["images"]) == 2  # the test split only
@@ -123,7 +123,7 @@ def test_evaluate_script_runs_a_pretrained_model_without_run_folder(zoo, tiny_da
     assert "rate-matched" in result.stdout and "JPEG @ rates of pretrained:tiny" in result.stdout
     listed = result.stdout[result.stdout.index("files written") :]
     assert str(out) in listed and str(tmp_path / "m.matched.json") in listed
-    bad = subprocess.run([*cmd[:3], "name=nope", *cmd[4:]], cwd=REPO, capture_output=True, text=True, env=env)
+    bad = run_forked([*cmd[:3], "name=nope", *cmd[4:]], REPO, env)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == (
         "error: unknown pretrained model 'nope'; shipped: tiny"
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from sarcomp.analysis.zoo import build_zoo_report, render_zoo_markdown
 from sarcomp.evaluation.results import mean_row
 from sarcomp.models.zoo import export_run
+from tests.forked import run_forked
 from tests.helpers import REPO
 
 
@@ -115,7 +115,7 @@ def test_zoo_report_script_on_a_temporary_zoo(smoke_run, tiny_data, tmp_path):
         f"paths.log_dir={tmp_path / 'logs'}",
     ]
     env = {**os.environ, "SARCOMP_ZOO": str(zoo), "PYTHONPATH": str(REPO)}
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    result = run_forked(cmd, REPO, env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.with_suffix(".json").read_text())
     assert len(report["scenes"]) == 2  # the test split; the run's train/val scenes never appear

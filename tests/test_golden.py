@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -222,3 +223,20 @@ def test_every_golden_file_re_encodes_byte_for_byte(tmp_path):
     scene = golden.write_scene(tmp_path / "scene.tif")
     for name, case in CASES.items():
         assert golden.encode_case(case, GOLDEN, scene) == _data(name), f"{name}.sarc re-encodes differently"
+
+
+def test_add_writes_only_the_cases_the_record_lacks(tmp_path):
+    """--add for a new entropy model or shipped curve: the missing case comes back byte for byte,
+    every other file and entry stays as it is."""
+    shutil.copytree(GOLDEN, tmp_path, dirs_exist_ok=True)
+    record = json.loads((tmp_path / golden.RECORD).read_text())
+    del record["files"]["elic"]
+    (tmp_path / golden.RECORD).write_text(json.dumps(record))
+    for name in ("elic.sarc", "elic.npz", "tiny-elic.pt"):
+        (tmp_path / name).unlink()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != golden.RECORD}
+    written = golden.make_golden(tmp_path, add=True)
+    assert sorted(p.name for p in written) == ["elic.npz", "elic.sarc", golden.RECORD, "tiny-elic.pt"]
+    assert json.loads((tmp_path / golden.RECORD).read_text())["files"] == RECORD["files"]
+    assert all((tmp_path / name).read_bytes() == data for name, data in before.items())
+    assert (tmp_path / "elic.sarc").read_bytes() == (GOLDEN / "elic.sarc").read_bytes()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,11 @@ CASES = (
     Case("v1-cbam-l0067", "v1-cbam-l0067"),
     Case("v3-selfattn-l0067", "v3-selfattn-l0067"),
     Case("baseline-ms-s8-version1", "baseline-ms-s8-l003", version=1),
+    Case("checkerboard", "tiny-checkerboard.pt"),
+    Case("elic", "tiny-elic.pt"),
+    Case("fast-vr-s8", "fast-vr-s8", lmbda=0.003),
 )
+TINY_ENTROPIES = ("factorized", "hyperprior", "meanscale", "checkerboard", "elic")
 
 
 def model_ref(case: Case, folder: Path) -> str:
@@ -84,21 +89,25 @@ def load_case_model(case: Case, folder: Path) -> LoadedModel:
     return loaded
 
 
-def write_tiny_models(folder: Path) -> list[Path]:
+def write_tiny_models(folder: Path, entropies: Sequence[str] = TINY_ENTROPIES) -> list[Path]:
     """The tiny codecs (one per entropy model) as float16 sarcomp checkpoints: initialised with seed
     0, untrained, the last convolution of g_a scaled by 40 and those of h_a and h_s by 20, so that
     y and z carry several symbols and the scale indexes spread over the table."""
     paths = []
-    for entropy in ("factorized", "hyperprior", "meanscale"):
+    for entropy in entropies:
         cfg = OmegaConf.create(
             {"model": {"_target_": "sarcomp.models.SARCodec", **TINY_MODEL, "entropy": entropy}}
         )
         torch.manual_seed(0)
         model = build_model(cfg.model)
         with torch.no_grad():
-            for transform, gain in (("g_a", 40.0), ("h_a", 20.0), ("h_s", 20.0)):
-                if hasattr(model, transform):
-                    _last_convolution(getattr(model, transform)).weight.mul_(gain)
+            hyper = getattr(model.latent_codec, "hyper", None)  # h_a, h_s: none for factorized
+            for transform, gain in (
+                (model.g_a, 40.0),
+                *((getattr(hyper, n, None), 20.0) for n in ("h_a", "h_s")),
+            ):
+                if transform is not None:
+                    _last_convolution(transform).weight.mul_(gain)
         state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
         path = folder / f"tiny-{entropy}.pt"
         atomic_write(
@@ -165,26 +174,33 @@ def decode_case(
     return header, sums, pixels
 
 
-def make_golden(folder: Path, overwrite: bool = False) -> list[Path]:
+def make_golden(folder: Path, overwrite: bool = False, add: bool = False) -> list[Path]:
     """Write every golden file, its pixels and ``golden.json`` into ``folder``; refuse to replace
-    existing ones unless ``overwrite``."""
+    existing ones unless ``overwrite``. ``add``: write only the cases ``golden.json`` does not hold
+    yet (a new entropy model or shipped curve), leaving every existing file and entry as it is."""
     folder.mkdir(parents=True, exist_ok=True)
-    targets = [folder / RECORD] + [folder / f"tiny-{e}.pt" for e in ("factorized", "hyperprior", "meanscale")]
-    targets += [folder / f"{c.name}{suffix}" for c in CASES for suffix in (".sarc", ".npz")]
+    record: dict[str, Any] = {
+        "scene": {"height": HEIGHT, "width": WIDTH, "tile": TILE, "seed": SEED},
+        "files": {},
+    }
+    cases, entropies = list(CASES), list(TINY_ENTROPIES)
+    if add and (folder / RECORD).exists():
+        record = json.loads((folder / RECORD).read_text())
+        cases = [c for c in CASES if c.name not in record["files"]]
+        entropies = [e for e in TINY_ENTROPIES if any(c.model == f"tiny-{e}.pt" for c in cases)]
+    targets = [folder / RECORD] * (not add) + [folder / f"tiny-{e}.pt" for e in entropies]
+    targets += [folder / f"{c.name}{suffix}" for c in cases for suffix in (".sarc", ".npz")]
     present = [p for p in targets if p.exists()]
     if present and not overwrite:
         raise SarcompError(
             f"{len(present)} golden files exist (e.g. {present[0]}); a changed golden file means files "
             "written before decode differently: pass --overwrite only with a new .sarc version"
+            + ("" if add else ", or --add for cases the record does not hold yet")
         )
-    written = write_tiny_models(folder)
+    written = write_tiny_models(folder, entropies)
     scene = write_scene(folder / "scene.tif")
-    record: dict[str, Any] = {
-        "scene": {"height": HEIGHT, "width": WIDTH, "tile": TILE, "seed": SEED},
-        "files": {},
-    }
     try:
-        for case in CASES:
+        for case in cases:
             data = encode_case(case, folder, scene)
             loaded = load_case_model(case, folder)
             _, sums, pixels = decode_case(case, data, loaded.model, loaded.identity)
@@ -202,7 +218,7 @@ def make_golden(folder: Path, overwrite: bool = False) -> list[Path]:
             written += [sarc, npz]
     finally:
         (folder / "scene.tif").unlink()
-    (folder / RECORD).write_text(json.dumps(record, indent=1) + "\n")
+    atomic_write(folder / RECORD, lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"))
     return [*written, folder / RECORD]
 
 

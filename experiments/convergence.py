@@ -4,7 +4,10 @@ Prints, per run, each validation's step, val loss, bpp (and bpp of y and z with 
 PSNR and SSIM, and the loss gain since the previous validation; "more steps stop paying" at the
 first validation after which no later one improves the loss by more than ``--tol`` (relative).
 
-    python experiments/convergence.py <run folder> [...] [--tol 0.01]
+    python experiments/convergence.py <run folder> [...] [--tol 0.01] [--per-lambda]
+
+A variable-rate model's ``val/*`` are the means over its λ; ``--per-lambda`` prints each λ's own
+curve (``val_lmbda_<λ>/*``) after it.
 """
 
 from __future__ import annotations
@@ -17,17 +20,25 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 KEYS = ("loss", "bpp", "bpp_y", "bpp_z", "psnr", "ssim")
 
 
-def validation_curve(run_dir: str | Path) -> list[dict[str, float]]:
-    """One dict per validation step: ``step`` and each ``val/<key>`` logged."""
+def validation_curve(run_dir: str | Path, prefix: str = "val") -> list[dict[str, float]]:
+    """One dict per validation step: ``step`` and each ``<prefix>/<key>`` logged."""
     acc = EventAccumulator(str(Path(run_dir) / "tensorboard"))
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     rows: dict[int, dict[str, float]] = {}
     for key in KEYS:
-        if f"val/{key}" in tags:
-            for event in acc.Scalars(f"val/{key}"):
+        if f"{prefix}/{key}" in tags:
+            for event in acc.Scalars(f"{prefix}/{key}"):
                 rows.setdefault(event.step, {"step": event.step})[key] = event.value
     return [rows[s] for s in sorted(rows)]
+
+
+def lambda_prefixes(run_dir: str | Path) -> list[str]:
+    """The ``val_lmbda_<λ>`` prefixes a variable-rate run logged, in λ order."""
+    acc = EventAccumulator(str(Path(run_dir) / "tensorboard"))
+    acc.Reload()
+    found = {t.split("/")[0] for t in acc.Tags()["scalars"] if t.startswith("val_lmbda_")}
+    return sorted(found, key=lambda p: float(p.removeprefix("val_lmbda_")))
 
 
 def plateau_step(curve: list[dict[str, float]], tol: float) -> int | None:
@@ -42,23 +53,28 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+")
     p.add_argument("--tol", type=float, default=0.01)
+    p.add_argument("--per-lambda", action="store_true", help="each λ of a variable-rate run too")
     a = p.parse_args()
     for run in a.runs:
-        curve = validation_curve(run)
-        keys = [k for k in KEYS if curve and k in curve[0]]
-        print(f"\n{run}\n| step | " + " | ".join(keys) + " | Δloss |")
-        print("|---" * (len(keys) + 2) + "|")
-        previous = None
-        for row in curve:
-            gain = "" if previous is None else f"{100 * (row['loss'] / previous - 1):+.1f} %"
-            print(f"| {int(row['step'])} | " + " | ".join(f"{row[k]:.4f}" for k in keys) + f" | {gain} |")
-            previous = row["loss"]
-        stop = plateau_step(curve, a.tol)
-        print(
-            f"more steps stop paying after step {stop} (no later loss gain > {100 * a.tol:g} %)"
-            if stop
-            else f"still improving by > {100 * a.tol:g} % at the last validation: train longer"
-        )
+        for prefix in ["val", *(lambda_prefixes(run) if a.per_lambda else [])]:
+            print_curve(f"{run} ({prefix})", validation_curve(run, prefix), a.tol)
+
+
+def print_curve(title: str, curve: list[dict[str, float]], tol: float) -> None:
+    keys = [k for k in KEYS if curve and k in curve[0]]
+    print(f"\n{title}\n| step | " + " | ".join(keys) + " | Δloss |")
+    print("|---" * (len(keys) + 2) + "|")
+    previous = None
+    for row in curve:
+        gain = "" if previous is None else f"{100 * (row['loss'] / previous - 1):+.1f} %"
+        print(f"| {int(row['step'])} | " + " | ".join(f"{row[k]:.4f}" for k in keys) + f" | {gain} |")
+        previous = row["loss"]
+    stop = plateau_step(curve, tol)
+    print(
+        f"more steps stop paying after step {stop} (no later loss gain > {100 * tol:g} %)"
+        if stop
+        else f"still improving by > {100 * tol:g} % at the last validation: train longer"
+    )
 
 
 if __name__ == "__main__":

@@ -112,9 +112,15 @@ def test_convergence_reads_validation_curves_and_finds_the_plateau(tiny_data, tm
     assert convergence.plateau_step(curve, tol=0.02) == 2
     assert convergence.plateau_step(curve, tol=0.01) == 3  # 8.0 -> 7.9 is a 1.25 % gain
     assert convergence.plateau_step(curve[:2], tol=0.01) is None  # still improving at the end
-    train(compose_train(smoke_overrides(tiny_data, "model.entropy=hyperprior"), tmp_path), tmp_path)
+    overrides = smoke_overrides(
+        tiny_data, "model.entropy=hyperprior", "model.lmbdas=[0.003,0.01]", "model.lmbda=0.01"
+    )
+    train(compose_train(overrides, tmp_path), tmp_path)
     rows = convergence.validation_curve(tmp_path)
     assert [r["step"] for r in rows] == [2, 4] and {"loss", "bpp", "bpp_y", "bpp_z", "psnr"} <= set(rows[0])
+    assert convergence.lambda_prefixes(tmp_path) == ["val_lmbda_0.003", "val_lmbda_0.01"]
+    low, high = (convergence.validation_curve(tmp_path, p) for p in convergence.lambda_prefixes(tmp_path))
+    assert rows[0]["bpp"] == pytest.approx((low[0]["bpp"] + high[0]["bpp"]) / 2)  # val/* is their mean
 
 
 def test_compare_keeps_entropy_models_apart():

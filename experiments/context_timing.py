@@ -3,6 +3,11 @@ and ELIC's channel groups (issue 26), same widths, portable (version-2) path, in
 medians.
 
     OMP_NUM_THREADS=1 python experiments/context_timing.py [--steps 100] [--repeats 9]
+    OMP_NUM_THREADS=1 python experiments/context_timing.py --shipped <name> [--lmbdas 0.003 0.01 0.03] \
+        [--out experiments/benchmarks/context_timing]
+
+``--shipped`` times a trained shipped model at each of ``--lmbdas`` instead (the issue's measure:
+at most 1.5x the mean-scale model's time), and writes ``<out>.md`` and ``<out>.json``.
 
 The mean-scale model is the shipped ``baseline-ms-s8-l01`` (widths 48, 64, latent 96, hyper 64).
 Each context model takes all its weights but the context networks, which are fitted for
@@ -15,17 +20,21 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from omegaconf import OmegaConf
 
 from sarcomp.data.synthetic import generate_scene
+from sarcomp.fileio import atomic_write_text, write_json
 from sarcomp.models import SARCodec
 from sarcomp.models.zoo import load_pretrained
 from sarcomp.training.loss import bits_per_pixel
 
 TILE = 256
+BASE = "baseline-ms-s8-l01"  # today's mean-scale model (widths 48, 64, latent 96, hyper 64)
+TARGET = 1.5  # issue 26: a context model at most 1.5x its encode and decode time
 
 
 def tiles(count: int, seed: int) -> torch.Tensor:
@@ -69,33 +78,98 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--shipped", default=None, help="a trained shipped model to time")
+    parser.add_argument("--lmbdas", nargs="+", type=float, default=[0.003, 0.01, 0.03])
+    parser.add_argument("--out", type=Path, default=None, help="write <out>.md and <out>.json")
     args = parser.parse_args()
     torch.manual_seed(0)
-    cfg, meanscale = load_pretrained("baseline-ms-s8-l01")
-    models = {"meanscale": meanscale.eval()}
-    for entropy in ("checkerboard", "elic"):
-        models[entropy] = context_like(cfg, meanscale, entropy, args.steps)
-        models[entropy].update(force=True)
-    x_all = tiles(4, 0)
+    cfg, meanscale = load_pretrained(BASE)
+    models: dict[str, tuple[SARCodec, float | None]] = {"meanscale": (meanscale.eval(), None)}
+    if args.shipped:
+        _, shipped = load_pretrained(args.shipped)
+        models |= {f"{args.shipped} λ={lm:g}": (shipped.eval(), lm) for lm in args.lmbdas}
+    else:
+        for entropy in ("checkerboard", "elic"):
+            models[entropy] = (context_like(cfg, meanscale, entropy, args.steps), None)
+            models[entropy][0].update(force=True)
+    rows = measure(models, tiles(4, 0), args.repeats)
+    text = report(rows, args)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        write_json(args.out.with_suffix(".json"), {"command": command(args), "rows": rows})
+        atomic_write_text(args.out.with_suffix(".md"), text)
+
+
+def measure(
+    models: dict[str, tuple[SARCodec, float | None]], x_all: torch.Tensor, repeats: int
+) -> list[dict]:
+    """Median encode and decode ms per tile and mean bpp of each model, interleaved repeats."""
     times = {name: {"encode": [], "decode": []} for name in models}
-    sizes = {name: [] for name in models}
-    for r in range(args.repeats):
+    sizes: dict[str, list[float]] = {name: [] for name in models}
+    for r in range(repeats):
         x = x_all[r % len(x_all)][None]
-        for name, model in models.items():  # interleaved: both see the same load
+        for name, (model, lmbda) in models.items():  # interleaved: all see the same load
+            kwargs = {} if lmbda is None else {"lmbda": lmbda}
             start = time.perf_counter()
-            out = model.compress(x)
+            out = model.compress(x, **kwargs)
             middle = time.perf_counter()
-            model.decompress(out["strings"], out["shape"])
+            model.decompress(out["strings"], out["shape"], **kwargs)
             end = time.perf_counter()
             times[name]["encode"].append(1e3 * (middle - start))
             times[name]["decode"].append(1e3 * (end - middle))
             sizes[name].append(8 * sum(len(s[0]) for s in out["strings"]) / x.numel())
-    print(f"threads {torch.get_num_threads()}, {args.repeats} interleaved repeats, {TILE}² tiles, medians")
+    base = {k: statistics.median(times["meanscale"][k]) for k in ("encode", "decode")}
+    rows = []
     for name in models:
         enc, dec = (statistics.median(times[name][k]) for k in ("encode", "decode"))
-        print(
-            f"{name:13s} encode {enc:7.1f} ms  decode {dec:7.1f} ms  {statistics.mean(sizes[name]):.3f} bpp"
+        rows.append(
+            {
+                "model": name,
+                "encode_ms": enc,
+                "decode_ms": dec,
+                "bpp": statistics.mean(sizes[name]),
+                "encode_ratio": enc / base["encode"],
+                "decode_ratio": dec / base["decode"],
+            }
         )
+    return rows
+
+
+def report(rows: list[dict], args: argparse.Namespace) -> str:
+    lines = [
+        f"# Encode and decode time per {TILE}² tile against the mean-scale model ({BASE})",
+        "",
+        f"`{command(args)}`. Threads {torch.get_num_threads()}, {args.repeats} interleaved repeats, "
+        "medians; one-look synthetic tiles in dB; the portable (version-2) path. "
+        f"Target: at most {TARGET:g}x the mean-scale model's time.",
+        "",
+        "| model | encode ms | decode ms | bpp | encode x | decode x | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        met = (
+            "—"
+            if r["model"] == "meanscale"
+            else ("met" if max(r["encode_ratio"], r["decode_ratio"]) <= TARGET else "not met")
+        )
+        lines.append(
+            f"| {r['model']} | {r['encode_ms']:.1f} | {r['decode_ms']:.1f} | {r['bpp']:.3f} | "
+            f"{r['encode_ratio']:.2f} | {r['decode_ratio']:.2f} | {met} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def command(args: argparse.Namespace) -> str:
+    words = ["OMP_NUM_THREADS=1 python experiments/context_timing.py"]
+    if args.shipped:
+        words += ["--shipped", args.shipped, "--lmbdas", *(f"{lm:g}" for lm in args.lmbdas)]
+    else:
+        words += ["--steps", str(args.steps)]
+    words += ["--repeats", str(args.repeats)]
+    if args.out:
+        words += ["--out", str(args.out)]
+    return " ".join(words)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@
 
 The model is coded at its trained λ and the geometric midpoints between them (two significant
 digits: for the study's ladder, the study's seven evaluation λ), scene by scene through the real
-bitstream, on the protocol's real test crops (experiments/PROTOCOL.md) coded as the study codes
-them; each classic codec (16-bit, its rate sweep; ``--jpeg2000-rates`` adds nominal JPEG 2000 rates
+bitstream, on the protocol's real test crops (experiments/PROTOCOL.md; cut from ../shared/sar by
+scripts/make_sar_splits.py first when absent, checked against the frozen hashes) coded as the study
+codes them; each classic codec (16-bit, its rate sweep; ``--jpeg2000-rates`` adds nominal JPEG 2000 rates
 above its grid so the anchor reaches a high-rate model's top) on the same scenes. Against each:
 BD-rate (cubic and pchip; scene- and pixel-weighted; over the whole common range and 0.25–2 bpp),
 the fit-free ΔPSNR at equal rate, each with its 95 % bootstrap interval over scenes (one training
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import subprocess
 import sys
 import tempfile
 import time
@@ -82,6 +84,10 @@ def run(model: str, codecs: list[str], jpeg2000_rates: list[float]) -> dict:
             f"{model} trained on rows of the test files outside the protocol's: {', '.join(seen)}"
         )
     data = OmegaConf.create(test_data("real"))
+    if not (Path(data.root) / "test").is_dir():  # a fresh clone: cut (and check) the protocol's crops
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "make_sar_splits.py"), "--out", data.root], check=True
+        )
     lmbdas = eval_lmbdas(item["config"]["model"].get("lmbdas") or [item["config"]["model"]["lmbda"]])
     learned = []
     with tempfile.TemporaryDirectory() as tmp:

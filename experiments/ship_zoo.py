@@ -5,7 +5,8 @@
     # 2. after scripts/zoo_report.py: each model's operating points from the report's JSON,
     #    with the command that produced them, into its manifest entry
     python experiments/ship_zoo.py record <report.json> "<exact report command>" [--names <model> ...]
-    #    (a complex model: the JSON of experiments/complex_study.py, with --names <model>)
+    #    (a complex model: the JSON of experiments/complex_study.py, with --names <model>;
+    #    one model on the frozen test split: the JSON of experiments/model_rd.py)
 
 ``record`` changes only the manifest's ``metrics``; the weight files and their SHA-256 stay.
 """
@@ -20,13 +21,27 @@ from sarcomp.models.zoo import MANIFEST, curve_of, export_run, zoo_root
 
 
 def record(report_path: str, command: str, names: list[str] | None = None) -> None:
-    """Each model's metrics from a zoo report (``points``), or a complex model's from
-    ``experiments/complex_study.py``'s JSON (``rows``); ``names`` limits which entries change."""
+    """Each model's metrics from a zoo report (``points``), a complex model's from
+    ``experiments/complex_study.py``'s JSON (``rows``), or one model's from ``experiments/model_rd.py``'s
+    (``anchors``); ``names`` limits which entries change."""
     report = json.loads(open(report_path).read())
     path = zoo_root() / MANIFEST
     manifest = json.loads(path.read_text())
     for item in manifest["models"]:
         if names and item["name"] not in names:
+            continue
+        if "anchors" in report:  # experiments/model_rd.py: one model against classic anchors
+            if item["name"] == report["model"]:
+                item["metrics"] = {
+                    "command": command,
+                    "scenes": report["scenes"],
+                    "points": report["points"],
+                    "against": {
+                        k: {"stats": a["stats"], "verdict": a["verdict"]}
+                        for k, a in report["anchors"].items()
+                    },
+                    "targets": report.get("targets", []),
+                }
             continue
         if "points" not in report:  # a complex study: its learned rows and the 10° crossings
             if names:

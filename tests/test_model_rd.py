@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -55,3 +56,24 @@ def test_extra_jpeg2000_rates_extend_its_sweep_in_nominal_bpp():
     codec = classic_codecs(["jpeg2000"], 16)[0]
     base, extended = default_sweep(codec), default_sweep(codec, [4.0, 5.0])
     assert len(extended) == len(base) + 2 and {16 / 4.0, 16 / 5.0} <= set(extended)
+
+
+def test_ship_zoo_records_a_model_rd_report_into_that_model_only(tmp_path, monkeypatch):
+    ship = load_script("experiments/ship_zoo.py")
+    monkeypatch.setattr(ship, "zoo_root", lambda: tmp_path)
+    (tmp_path / ship.MANIFEST).write_text(
+        json.dumps({"models": [{"name": "m"}, {"name": "o", "metrics": 1}]})
+    )
+    stats = {"bd_rate_cubic_scene": {"estimate": -5.0, "low": -8.0, "high": -2.0}}
+    report = {
+        "model": "m",
+        "scenes": ["a.tif"],
+        "points": [{"lmbda": 0.01, "bpp": 1.0, "psnr": 30.0}],
+        "anchors": {"jpeg2000": {"stats": stats, "verdict": "better", "points": []}},
+        "targets": [{"target": "goal", "value": -5.0, "met": False}],
+    }
+    (tmp_path / "rd.json").write_text(json.dumps(report))
+    ship.record(str(tmp_path / "rd.json"), "python experiments/model_rd.py --model m --out x")
+    m, o = json.loads((tmp_path / ship.MANIFEST).read_text())["models"]
+    assert m["metrics"]["against"]["jpeg2000"] == {"stats": stats, "verdict": "better"}
+    assert m["metrics"]["command"].startswith("python experiments/model_rd.py") and o["metrics"] == 1

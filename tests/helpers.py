@@ -60,17 +60,43 @@ def write_tif(path: Path, data: np.ndarray, nodata: float | None = None) -> Path
 
 
 def encoder_reconstruction(model, x: torch.Tensor, lmbda: float | None = None) -> torch.Tensor:
-    """What a portable (version-2) encoder reconstructs: ŷ around the integer h_s's means (or the
-    factorised prior's medians), through g_s. ``decompress`` must return this."""
+    """What a portable (version-2) encoder reconstructs (:func:`encoder_y_hat` through g_s).
+    ``decompress`` must return this."""
     with torch.no_grad():
         y = model._gain(model.g_a(x).float(), lmbda)
-        codec = model.latent_codec
+        return model.g_s(model._inverse_gain(encoder_y_hat(model, y), lmbda)).clamp(0, 1)
+
+
+def encoder_y_hat(model, y: torch.Tensor) -> torch.Tensor:
+    """ŷ as the portable encoder quantises y: around the integer h_s's means (or the factorised
+    prior's medians); a context model's anchors around those, the rest around its integer context
+    network's means (each channel group of ``elic`` given the groups before it)."""
+    codec = model.latent_codec
+    with torch.no_grad():
         if model.entropy == "factorized":
-            y_hat = codec.entropy_bottleneck(y)[0]
-        else:
-            eb = codec.hyper.z.entropy_bottleneck
-            medians = eb.quantiles[:, 0, 1]
-            symbols = eb.quantize(codec.hyper.analysis(y), "symbols", medians.reshape(-1, 1, 1))
-            _, means = codec.hyper.network()(symbols, medians, y.shape[-2:])
-            y_hat = codec.y.gaussian_conditional.quantize(y, "dequantize", means)
-        return model.g_s(model._inverse_gain(y_hat, lmbda)).clamp(0, 1)
+            return codec.entropy_bottleneck(y)[0]
+        if model.entropy in ("checkerboard", "elic"):
+            _, params, _ = codec.hyper.compress(y)
+            groups = [codec.y] if model.entropy == "checkerboard" else list(codec.y.spatial)
+            decoded: list[torch.Tensor] = []
+            parts = []
+            for k, (group, (lo, hi)) in enumerate(zip(groups, _channel_bounds(codec.y, y))):
+                group_params = (
+                    params
+                    if model.entropy == "checkerboard"
+                    else codec.y.group_parameters(k, params, decoded, True)
+                )
+                _, symbols, means = group.encode(y[:, lo:hi], group_params, True)
+                decoded.append(symbols.double() + means.double())
+                parts.append(group.gaussian_conditional.dequantize(symbols, means))
+            return torch.cat(parts, dim=1)
+        eb = codec.hyper.z.entropy_bottleneck
+        medians = eb.quantiles[:, 0, 1]
+        symbols = eb.quantize(codec.hyper.analysis(y), "symbols", medians.reshape(-1, 1, 1))
+        _, means = codec.hyper.network()(symbols, medians, y.shape[-2:])
+        return codec.y.gaussian_conditional.quantize(y, "dequantize", means)
+
+
+def _channel_bounds(y_codec, y: torch.Tensor) -> list[tuple[int, int]]:
+    """A context codec's channel ranges: one (all of y) for the checkerboard, each group for elic."""
+    return y_codec._bounds() if hasattr(y_codec, "_bounds") else [(0, y.shape[1])]

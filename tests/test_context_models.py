@@ -24,7 +24,7 @@ from sarcomp.models.intnet import CHAIN_HALF_BITS, IntegerChain, _taps_l1
 from sarcomp.runs import build_model
 from sarcomp.training.loss import bits_per_pixel
 from sarcomp.training.trainer import train
-from tests.helpers import REPO, compose_train, smoke_overrides
+from tests.helpers import REPO, compose_train, encoder_y_hat, smoke_overrides
 
 TINY = dict(channels=(8, 8), latent_channels=8, hyper_channels=4)  # stride 8
 SIZES = [(8, 8), (24, 40), (56, 72), (64, 64)]  # latents 1x1, 3x5, 7x9 (odd), 8x8
@@ -39,32 +39,6 @@ def _model(seed: int = 0, entropy: str = "checkerboard", **kwargs) -> SARCodec:
         model.g_a[-1][0].weight.mul_(20)  # latents over several quantisation bins
     model.update(force=True)
     return model
-
-
-def _encoder_y_hat(model: SARCodec, x: torch.Tensor) -> torch.Tensor:
-    """ŷ as the portable encoder quantises it: anchors around h_s's means (or a channel group's
-    parameters), the rest around the integer context network's."""
-    codec = model.latent_codec
-    with torch.no_grad():
-        y = model.g_a(x)
-        _, params, _ = codec.hyper.compress(y)
-    if model.entropy == "elic":
-        decoded, parts = [], []
-        for k, (lo, hi) in enumerate(codec.y._bounds()):
-            group = codec.y.spatial[k]
-            _, symbols, means = group.encode(y[:, lo:hi], codec.y.group_parameters(k, params, decoded, True))
-            decoded.append(symbols.double() + means.double())
-            parts.append(group.gaussian_conditional.dequantize(symbols, means))
-        return torch.cat(parts, dim=1)
-    gc = codec.y.gaussian_conditional
-    with torch.no_grad():
-        _, means = codec.y.split(params)
-        mask = anchors(y.shape, y.device)
-        symbols = gc.quantize(y, "symbols", means) * mask
-        _, context_means = codec.y.split(codec.y.context_parameters(symbols, params, True))
-        means = means.clone()
-        means[..., ~mask] = context_means
-        return gc.quantize(y, "dequantize", means)
 
 
 @pytest.mark.parametrize("entropy", CONTEXT_MODELS)
@@ -85,7 +59,7 @@ def test_portable_path_decodes_exactly_what_the_encoder_quantised(size, entropy)
     model, x = _model(1, entropy), torch.rand(2, 1, *size)
     out = model.compress(x)
     latent = model.decode_latent(out["strings"], out["shape"])
-    assert torch.equal(latent["y_hat"], _encoder_y_hat(model, x))
+    assert torch.equal(latent["y_hat"], encoder_y_hat(model, model.g_a(x)))
     assert set(latent) == {"y_hat", "y", "indexes", "z"}
     with torch.no_grad():
         expected = model.g_s(latent["y_hat"]).clamp(0, 1)

@@ -20,10 +20,16 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 KEYS = ("loss", "bpp", "bpp_y", "bpp_z", "psnr", "ssim")
 
 
-def validation_curve(run_dir: str | Path, prefix: str = "val") -> list[dict[str, float]]:
-    """One dict per validation step: ``step`` and each ``<prefix>/<key>`` logged."""
+def events(run_dir: str | Path) -> EventAccumulator:
+    """A run's TensorBoard scalars, loaded."""
     acc = EventAccumulator(str(Path(run_dir) / "tensorboard"))
     acc.Reload()
+    return acc
+
+
+def validation_curve(run_dir: str | Path | EventAccumulator, prefix: str = "val") -> list[dict[str, float]]:
+    """One dict per validation step: ``step`` and each ``<prefix>/<key>`` logged."""
+    acc = run_dir if isinstance(run_dir, EventAccumulator) else events(run_dir)
     tags = set(acc.Tags()["scalars"])
     rows: dict[int, dict[str, float]] = {}
     for key in KEYS:
@@ -33,10 +39,9 @@ def validation_curve(run_dir: str | Path, prefix: str = "val") -> list[dict[str,
     return [rows[s] for s in sorted(rows)]
 
 
-def lambda_prefixes(run_dir: str | Path) -> list[str]:
+def lambda_prefixes(run_dir: str | Path | EventAccumulator) -> list[str]:
     """The ``val_lmbda_<λ>`` prefixes a variable-rate run logged, in λ order."""
-    acc = EventAccumulator(str(Path(run_dir) / "tensorboard"))
-    acc.Reload()
+    acc = run_dir if isinstance(run_dir, EventAccumulator) else events(run_dir)
     found = {t.split("/")[0] for t in acc.Tags()["scalars"] if t.startswith("val_lmbda_")}
     return sorted(found, key=lambda p: float(p.removeprefix("val_lmbda_")))
 
@@ -56,8 +61,9 @@ def main() -> None:
     p.add_argument("--per-lambda", action="store_true", help="each λ of a variable-rate run too")
     a = p.parse_args()
     for run in a.runs:
-        for prefix in ["val", *(lambda_prefixes(run) if a.per_lambda else [])]:
-            print_curve(f"{run} ({prefix})", validation_curve(run, prefix), a.tol)
+        acc = events(run)
+        for prefix in ["val", *(lambda_prefixes(acc) if a.per_lambda else [])]:
+            print_curve(f"{run} ({prefix})", validation_curve(acc, prefix), a.tol)
 
 
 def print_curve(title: str, curve: list[dict[str, float]], tol: float) -> None:

@@ -27,6 +27,8 @@ def record(report_path: str, command: str, names: list[str] | None = None) -> No
     report = json.loads(open(report_path).read())
     path = zoo_root() / MANIFEST
     manifest = json.loads(path.read_text())
+    if "anchors" in report and report["model"] not in {m["name"] for m in manifest["models"]}:
+        raise SystemExit(f"{report_path}: model {report['model']!r} is not in {path}")
     for item in manifest["models"]:
         if names and item["name"] not in names:
             continue

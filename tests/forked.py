@@ -5,9 +5,12 @@ machine).
 
 The child gets the command's argv, folder and environment (``os.environ`` replaced), and its file
 descriptors 1 and 2 go to files, so the result reads like :func:`subprocess.run`'s. What it cannot
-give: settings read when torch is imported (``OMP_NUM_THREADS``, ``ATEN_CPU_CAPABILITY``), a
-process whose imports are themselves under test, or a real signal and resume cycle; those tests
-keep :func:`subprocess.run`.
+give: what the interpreter reads at start-up (``PYTHONPATH``, ``PYTHONWARNINGS``, the hash seed)
+or torch at import (``OMP_NUM_THREADS``, ``ATEN_CPU_CAPABILITY``), warnings and side effects of
+importing the preloaded modules (already done in the server), a process whose imports are
+themselves under test, or a real signal and resume cycle. Those tests keep :func:`subprocess.run`,
+and so does one run of each entry point: ``train.py`` (tests/test_resume.py), ``sarcomp``
+(tests/test_scene_codec.py), a light script (tests/test_light_commands.py).
 
 Not forked from the test process itself: after torch has run a parallel (OpenMP) region there, a
 forked child can hang for ever on the thread pool's locks.
@@ -91,13 +94,13 @@ def _child(args: list[str], cwd: str, env: dict[str, str], out: str, err: str) -
             sys.path[0] = str(Path(words[0]).resolve().parent)
             runpy.run_path(words[0], run_name="__main__")
             code = 0
-    except SystemExit as exc:  # as the interpreter exits: sys.exit("text") prints it, status 1
-        if isinstance(exc.code, str):
+    except SystemExit as exc:  # as the interpreter exits: sys.exit(obj) prints a non-int, status 1
+        if exc.code is not None and not isinstance(exc.code, int):
             print(exc.code, file=sys.stderr)
         code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except BaseException:
         traceback.print_exc()
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            stream.flush()
         os._exit(code)

@@ -22,6 +22,7 @@ def test_the_study_ladder_is_coded_at_the_study_seven_lambdas(model_rd):
     study = load_script("experiments/attention_study.py")
     assert model_rd.eval_lmbdas([0.0003, 0.001, 0.003, 0.01]) == list(study.EVAL_LMBDAS)
     assert model_rd.eval_lmbdas([0.1, 0.3]) == [0.1, 0.17, 0.3]
+    assert model_rd.eval_lmbdas([0.01, 0.01]) == [0.01]  # one point, once (refused: a curve needs 4)
 
 
 def _anchor(cubic: float, pchip: float, deltas: list[float]) -> dict:
@@ -39,6 +40,9 @@ def test_a_bd_target_needs_both_fits(model_rd):
         for t in model_rd.targets(_anchor(-21.0, -19.0, [0.1, 0.2]), _points(3.0, 4.2))
     }
     assert met == {"milestone": True, "goal: BD-": False, "no point ": True}
+    failed_fit = model_rd.targets(_anchor(-25.0, math.nan, [0.1, 0.2]), _points(3.0, 4.2))
+    assert not failed_fit[0]["met"] and not failed_fit[1]["met"]  # N/A meets nothing, in either order
+    assert not model_rd.targets(_anchor(math.nan, -25.0, [0.1, 0.2]), _points(3.0, 4.2))[0]["met"]
 
 
 def test_no_loss_up_to_4_bpp_fails_on_one_point_below_or_an_uncovered_top(model_rd):
@@ -56,6 +60,7 @@ def test_extra_jpeg2000_rates_extend_its_sweep_in_nominal_bpp():
     codec = classic_codecs(["jpeg2000"], 16)[0]
     base, extended = default_sweep(codec), default_sweep(codec, [4.0, 5.0])
     assert len(extended) == len(base) + 2 and {16 / 4.0, 16 / 5.0} <= set(extended)
+    assert default_sweep(codec, [3.0]) == base  # a rate already in the grid is not coded twice
 
 
 def test_ship_zoo_records_a_model_rd_report_into_that_model_only(tmp_path, monkeypatch):

@@ -187,7 +187,11 @@ def make_golden(folder: Path, overwrite: bool = False, add: bool = False) -> lis
     cases, entropies = list(CASES), list(TINY_ENTROPIES)
     if add and (folder / RECORD).exists():
         record = json.loads((folder / RECORD).read_text())
+        if record.get("scene") != {"height": HEIGHT, "width": WIDTH, "tile": TILE, "seed": SEED}:
+            raise SarcompError(f"{folder / RECORD}: not a golden record of this scene; nothing added")
         cases = [c for c in CASES if c.name not in record["files"]]
+        if not cases:
+            return []
         entropies = [e for e in TINY_ENTROPIES if any(c.model == f"tiny-{e}.pt" for c in cases)]
     targets = [folder / RECORD] * (not add) + [folder / f"tiny-{e}.pt" for e in entropies]
     targets += [folder / f"{c.name}{suffix}" for c in cases for suffix in (".sarc", ".npz")]

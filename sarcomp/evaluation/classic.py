@@ -62,7 +62,7 @@ def codec_label(codec: Codec) -> str:
 def default_sweep(codec: Codec, extra: Sequence[float] = ()) -> list[float]:
     """The rate-sweep parameter grid of a codec, with ``extra`` values in the grid's own units
     (JPEG 2000: nominal bpp → ratio = bits / bpp)."""
-    grid = sorted((*SWEEP_GRIDS[codec.name.lower()], *extra)) if extra else SWEEP_GRIDS[codec.name.lower()]
+    grid = sorted({*SWEEP_GRIDS[codec.name.lower()], *extra}) if extra else SWEEP_GRIDS[codec.name.lower()]
     if codec.name == "JPEG2000":
         low, high = codec.param_range
         return [float(min(max(codec.bits / b, low), high)) for b in grid]

@@ -5,9 +5,13 @@ PSNR and SSIM, and the loss gain since the previous validation; "more steps stop
 first validation after which no later one improves the loss by more than ``--tol`` (relative).
 
     python experiments/convergence.py <run folder> [...] [--tol 0.01] [--per-lambda]
+    python experiments/convergence.py <run folder> --against <other run folder>
 
 A variable-rate model's ``val/*`` are the means over its λ; ``--per-lambda`` prints each λ's own
-curve (``val_lmbda_<λ>/*``) after it.
+curve (``val_lmbda_<λ>/*``) after it. ``--against`` compares two variable-rate runs on validation
+(both trained with the same validation set): per λ of each run at its last validation, the fit-free
+ΔPSNR at equal rate against the other run's last-validation points (the decision rule of
+``experiment=highrate_cpu``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from sarcomp.analysis.bootstrap import delta_psnr_at_equal_rate
 
 KEYS = ("loss", "bpp", "bpp_y", "bpp_z", "psnr", "ssim")
 
@@ -54,12 +61,44 @@ def plateau_step(curve: list[dict[str, float]], tol: float) -> int | None:
     return None
 
 
+def last_points(run_dir: str | Path | EventAccumulator) -> list[tuple[float, int, float, float]]:
+    """(λ, step, bpp, PSNR) of each λ of a variable-rate run at its last validation."""
+    acc = run_dir if isinstance(run_dir, EventAccumulator) else events(run_dir)
+    points = []
+    for prefix in lambda_prefixes(acc):
+        last = validation_curve(acc, prefix)[-1]
+        points.append((float(prefix.removeprefix("val_lmbda_")), int(last["step"]), last["bpp"], last["psnr"]))
+    return points
+
+
+def against(run: str | Path, other: str | Path) -> list[tuple[str, float, int, float, float, float]]:
+    """Both runs' last-validation points, each with its fit-free ΔPSNR at equal rate against the
+    other run's points (NaN outside the other's rates): (run, λ, step, bpp, PSNR, ΔPSNR)."""
+    mine, theirs = last_points(run), last_points(other)
+    rows = []
+    for name, test, anchor in ((str(run), mine, theirs), (str(other), theirs, mine)):
+        if not test or not anchor:
+            raise SystemExit(f"{name if not test else other}: no per-λ validation (not a variable-rate run?)")
+        curve = lambda pts: (np.array([p[2] for p in pts]), np.array([p[3] for p in pts]))  # noqa: E731
+        deltas = delta_psnr_at_equal_rate(curve(anchor), curve(test))
+        rows += [(name, *p, float(d)) for p, d in zip(test, deltas)]
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+")
     p.add_argument("--tol", type=float, default=0.01)
     p.add_argument("--per-lambda", action="store_true", help="each λ of a variable-rate run too")
+    p.add_argument("--against", default=None, help="another variable-rate run: ΔPSNR at equal rate per λ")
     a = p.parse_args()
+    if a.against:
+        print("| run | λ | step | bpp | PSNR | ΔPSNR vs the other run (dB) |\n|---|---|---|---|---|---|")
+        for run in a.runs:
+            for name, lmbda, step, bpp, psnr, d in against(run, a.against):
+                cell = "N/A (outside its rates)" if np.isnan(d) else f"{d:+.2f}"
+                print(f"| {name} | {lmbda:g} | {step} | {bpp:.3f} | {psnr:.2f} | {cell} |")
+        return
     for run in a.runs:
         acc = events(run)
         for prefix in ["val", *(lambda_prefixes(acc) if a.per_lambda else [])]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -134,3 +135,22 @@ def test_compare_keeps_entropy_models_apart():
     variants, _ = group([run(None, 1), run("factorized", 2), run("meanscale", 1)])
     names = sorted(v.name for v in variants)
     assert names == ["baseline [factorized prior]", "baseline [meanscale prior]"]  # old payloads: factorized
+
+
+def test_convergence_against_reads_each_lambda_off_the_other_runs_points(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    convergence = load_script("experiments/convergence.py")
+    runs = {"a": {0.01: (1.0, 20.0), 0.1: (2.0, 27.0)}, "b": {0.03: (2**0.5, 24.0), 0.3: (4.0, 30.0)}}
+    for name, points in runs.items():
+        with SummaryWriter(str(tmp_path / name / "tensorboard")) as writer:
+            for step in (1, 2):  # only the last validation counts
+                for lmbda, (bpp, psnr) in points.items():
+                    writer.add_scalar(f"val_lmbda_{lmbda:g}/bpp", bpp * step / 2, step)
+                    writer.add_scalar(f"val_lmbda_{lmbda:g}/psnr", psnr - 2 + step, step)
+    rows = {(r[0].split("/")[-1], r[1]): r for r in convergence.against(tmp_path / "b", tmp_path / "a")}
+    # b at √2 bpp: a's points joined in log rate give 23.5 dB at their geometric midpoint
+    assert rows[("b", 0.03)][2:5] == (2, pytest.approx(2**0.5), pytest.approx(24.0))
+    assert rows[("b", 0.03)][5] == pytest.approx(0.5)
+    assert np.isnan(rows[("b", 0.3)][5]) and np.isnan(rows[("a", 0.01)][5])  # outside the other's rates
+    assert rows[("a", 0.1)][5] == pytest.approx(27.0 - 26.0)  # 2 bpp is ⅓ of b's way in log rate

@@ -98,7 +98,7 @@ def evaluate(out: Path, steps: Sequence[int]) -> None:
             modules = list(attention_modules(model))
             for step in steps if which == "real" else steps[-1:]:
                 switches: list[str | None] = [None]
-                if which == "real" and step == steps[-1] and modules:
+                if which == "real" and step == steps[-1] and modules and cfg.model.get("lmbdas"):
                     switches += ["all", *modules] if len(modules) > 1 else ["all"]
                 for ablated in switches:
                     for lmbda in lmbdas:

@@ -67,7 +67,9 @@ def last_points(run_dir: str | Path | EventAccumulator) -> list[tuple[float, int
     points = []
     for prefix in lambda_prefixes(acc):
         last = validation_curve(acc, prefix)[-1]
-        points.append((float(prefix.removeprefix("val_lmbda_")), int(last["step"]), last["bpp"], last["psnr"]))
+        points.append(
+            (float(prefix.removeprefix("val_lmbda_")), int(last["step"]), last["bpp"], last["psnr"])
+        )
     return points
 
 

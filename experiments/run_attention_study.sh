@@ -4,11 +4,12 @@
 # the report. Resumable: a finished run is skipped, a killed one resumes (trainer.resume=true).
 #   bash experiments/run_attention_study.sh                  # everything, in queue order
 #   STAGE=train|evaluate|report bash experiments/run_attention_study.sh
+#   STAGE=list bash experiments/run_attention_study.sh       # the queue: name, then its overrides
 #   ONLY="v0_s1 v1_s1" bash experiments/run_attention_study.sh   # some runs of the queue
 # Several invocations may run side by side (more lanes later): each run is claimed by one worker.
-# Cost on the 2-core VM (two lanes, OMP_NUM_THREADS=1 each): about 16 min per 3,000-step run at
-# ~0.3 s/step, so ~1.7 h for V0-V3 x 3 seeds and ~4 h for the whole queue (31 runs); the
-# evaluation ~1 min per run, the report seconds.
+# Cost on the 2-core VM, measured: two lanes (OMP_NUM_THREADS=1 each) and nothing else, ~12 min per
+# 3,000-step run, so ~2.6 h wall (5.2 core-hours) for the 26 runs; the evaluation ~3 min per run
+# (a variable-rate run codes 7 λ at two budgets plus its ablations; ~1.3 h for all), the report ~5 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -63,6 +64,11 @@ train_one() {  # name overrides...: skipped when its last kept checkpoint exists
 export -f claim train_one
 export PY OUT STEPS COMMON_ARGS="${COMMON[*]}"
 
+if [[ $STAGE == list ]]; then
+    set -f
+    queue | sed "s|\$| $COMMON_ARGS|"
+    exit 0
+fi
 if [[ $STAGE == all || $STAGE == train ]]; then
     [[ -f $HOME_DIR/data/synthetic_recipe/SHA256SUMS ]] || make data-recipe
     $PY scripts/make_sar_splits.py --out "$HOME_DIR/data/shared_sar_splits"
@@ -76,6 +82,7 @@ fi
 
 if [[ $STAGE == all || $STAGE == evaluate ]]; then
     $PY experiments/attention_study.py evaluate "$OUT" --steps $((STEPS / 2)) $STEPS
+    $PY experiments/attention_study.py collect "$OUT" --out experiments/results/attention_study
 fi
 if [[ $STAGE == all || $STAGE == evaluate || $STAGE == report ]]; then
     $PY experiments/attention_study.py report "$OUT" --steps $((STEPS / 2)) $STEPS --out experiments/results/attention_study

@@ -222,7 +222,9 @@ def test_configs_compose_the_context_models():
     cfg = compose_train(["experiment=highrate_cpu"])  # the high-rate range: 6 latent values per pixel
     model = build_model(cfg.model)
     assert model.stride == 4 and cfg.model.latent_channels / model.stride**2 == 6
-    assert min(cfg.model.lmbdas) < 0.01 < max(cfg.model.lmbdas) and cfg.data.sources[1].root.endswith("shared_sar_splits")
+    assert min(cfg.model.lmbdas) < 0.01 < max(cfg.model.lmbdas) and cfg.data.sources[1].root.endswith(
+        "shared_sar_splits"
+    )
     model = build_model(compose_train(["debug=smoke", "model.entropy=checkerboard"]).model)
     assert model.latent_codec.groups == 3 and model.tile_multiple == model.stride * 4
     model = build_model(compose_train(["debug=smoke", "model.entropy=elic"]).model)

@@ -91,3 +91,46 @@ def test_saw_test_rows_tells_whole_file_training_from_the_protocols_own_crops():
     # the shipped models: the per-λ stride-8 curve trained on whole files, the study-data models did not
     assert saw_test_rows(entry("baseline-ms-s8-l003")["data"], frozen)
     assert saw_test_rows(entry("fast-vr-s8")["data"], frozen) == []
+
+
+def test_the_study_queue_composes_into_the_protocols_runs():
+    import subprocess
+
+    from sarcomp.analysis.study import label
+    from sarcomp.runs import build_model
+
+    script = Path(__file__).resolve().parents[1] / "experiments" / "run_attention_study.sh"
+    listing = subprocess.run(
+        ["bash", str(script)],
+        env={"STAGE": "list", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    labels, params = Counter(), {}
+    for line in listing.splitlines():
+        name, *overrides = line.split()
+        cfg = compose_train(overrides)
+        assert cfg.trainer.max_steps == 3000 and cfg.trainer.keep_every == 1500 and cfg.trainer.resume
+        assert cfg.data.sources[1].root.endswith("shared_sar_splits")  # data=study: real validation
+        entry_ = {
+            "plan": cfg.get("plan_id"),
+            "experiment": str(cfg.experiment_name),
+            "channels": list(cfg.model.channels),
+            "variable_rate": bool(cfg.model.get("lmbdas")),
+            "lmbda": cfg.model.lmbda,
+        }
+        labels[label(entry_)] += 1
+        if name in ("v0wide_s1", "v2_s1"):
+            params[name] = sum(p.numel() for p in build_model(cfg.model).parameters())
+        if name.startswith("v3_"):
+            assert cfg.model.attention.kwargs.layer_scale and cfg.model.attention.kwargs.gamma_init == 0.1
+    assert all(labels[v] == 3 for v in ("V0", "V1", "V2", "V3"))  # 3 seeds per plan variant
+    assert (
+        labels["V0-wide"] == 1
+        and sum(labels[f"{v}@{lm:g}"] for v in ("V0", "V1") for lm in (3e-4, 1e-3, 3e-3, 1e-2)) == 8
+    )
+    assert {"cbam_encoder", "cbam_decoder", "se_bottleneck", "eca_bottleneck", "spatial_bottleneck"} <= set(
+        labels
+    )
+    assert abs(params["v0wide_s1"] / params["v2_s1"] - 1) < 0.001  # the capacity control matches V2

@@ -65,6 +65,9 @@ def test_report_from_bundle_ranks_a_variant_with_known_gain(tmp_path):
         entries += learned("V1", seed, rows(rate_scale=0.9, jitter=0.05, seed=10 + seed))  # 10 % fewer bits
         entries += learned("V1", seed, rows(jitter=0.05, seed=20 + seed), ablated="all")  # V0 without it
         entries += learned("V3", seed, rows(jitter=0.05, seed=30 + seed))  # no difference
+    for ablated in (None, "all"):  # a fixed-λ V1 (one RD point): in the gap table, not the ablation
+        fixed = learned("V1", 1, rows(rate_scale=0.9)[2:3], ablated=ablated)
+        entries += [e | {"variable_rate": False, "lmbda": 0.003} for e in fixed]
     classic = [
         {"codec": "jpeg2000", "data": "real", "quality": q, "rows": r}
         for q, r in enumerate(rows(psnr_shift=-0.5))
@@ -73,7 +76,8 @@ def test_report_from_bundle_ranks_a_variant_with_known_gain(tmp_path):
     bundle = tmp_path / "metrics.json"
     bundle.write_text(json.dumps({"learned": entries, "classic": classic, "attention": attention}))
     written = write_report(bundle, tmp_path, [3000], replicates=100)
-    assert "| V1 | 3,000 |" in (tmp_path / "summary.md").read_text()
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| V1 | 3,000 | 3 |" in summary and "Interim" not in summary  # 3 seeds per plan variant
     results = json.loads((tmp_path / "results.json").read_text())["real_step3000"]
     v1 = results["against_v0"]["V1"]["bd_rate_cubic_scene"]
     assert -11.5 < v1["low"] <= v1["estimate"] <= v1["high"] < -8.5
@@ -82,6 +86,25 @@ def test_report_from_bundle_ranks_a_variant_with_known_gain(tmp_path):
     assert results["against_v0"]["JPEG 2000"]["delta_psnr_scene"]["estimate"] < 0
     ablation = results["ablation"]["V1 without all"]["bd_rate_cubic_scene"]
     assert ablation["estimate"] > 8  # switching it off costs the ~11 % it saved
+    assert [k for k in results["ablation"] if "@" in k] == []
     report = (tmp_path / "report.md").read_text()
     assert "| V1 | 3 |" in report and "better" in report and "no difference detected" in report
+    assert "| V1@0.003 | 0.900 |" in report  # the gap table: on its variable-rate curve's rates
     assert any(p.suffix == ".png" for p in written)
+
+
+def test_summary_is_interim_until_each_plan_variant_has_three_seeds():
+    from sarcomp.analysis.study import summary
+
+    def row(seeds: int) -> dict:
+        stat = {"estimate": 1.0, "low": 0.5, "high": 1.5, "seeds": [3, seeds]}
+        keys = [f"bd_rate_{m}_{w}" for m in ("cubic", "pchip") for w in ("scene", "pixel")]
+        return {k: stat for k in [*keys, "delta_psnr_scene"]}
+
+    results = {"real_step3000": {"against_v0": {"V1": row(3), "cbam_encoder": row(1)}}}
+    text = summary(results, [3000])
+    assert (
+        "Interim" not in text and "| cbam_encoder | 3,000 | 1 |" in text
+    )  # a one-seed sweep run is labelled
+    results["real_step3000"]["against_v0"]["V2"] = row(2)
+    assert "Interim: 2–3 seed(s) per plan variant" in summary(results, [3000])

@@ -82,3 +82,14 @@ def test_delta_at_equal_rate_interpolates_in_log_rate_and_refuses_to_extrapolate
     test = (np.array([2.0, 8.0]), np.array([26.0, 31.0]))
     d = delta_psnr_at_equal_rate(anchor, test)
     assert d[0] == pytest.approx(1.0) and np.isnan(d[1])  # 2 bpp is halfway in log rate: 25 dB
+
+
+def test_a_statistic_that_is_na_on_the_data_gets_no_interval():
+    # two scenes: the test codec is 60 dB above the anchor on one, equal on the other, so the mean
+    # curves share no quality range (no BD-rate) while a replicate that draws the second scene twice
+    # does; an interval from such replicates would describe some other comparison
+    anchor, test = scene_rd(scenes=2), scene_rd(scenes=2)
+    test.mse[0] *= 1e-6
+    out = bootstrap([anchor], [test], "bd_rate", "cubic", replicates=50)
+    assert np.isnan(out["estimate"]) and np.isnan(out["low"]) and np.isnan(out["high"])
+    assert out["na"] == 50 and out["na_reason"]

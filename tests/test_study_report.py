@@ -90,7 +90,7 @@ def test_report_from_bundle_ranks_a_variant_with_known_gain(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "| V1 | 3 |" in report and "better" in report and "no difference detected" in report
     assert "| V1@0.003 | 0.900 |" in report  # the gap table: on its variable-rate curve's rates
-    assert any(p.suffix == ".png" for p in written)
+    assert any(p.suffix == ".png" for p in written) and (tmp_path / "bd_real.png").exists()  # the forest plot
 
 
 def test_summary_is_interim_until_each_plan_variant_has_three_seeds():

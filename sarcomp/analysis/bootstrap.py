@@ -122,7 +122,7 @@ def bootstrap(
         fit = bd((list(a[0]), list(a[1])), (list(t[0]), list(t[1])), method, rate_window)
         reason = fit.get("na") or fit.get("bd_rate_na")
     rng = np.random.default_rng(seed)
-    draws = np.array(
+    draws = np.array(  # no interval around a statistic that is N/A on the data itself
         [
             value(
                 rng.integers(0, n_scenes, n_scenes),
@@ -131,6 +131,8 @@ def bootstrap(
             )
             for _ in range(replicates)
         ]
+        if np.isfinite(estimate)
+        else np.full(replicates, np.nan)
     )
     ok = draws[np.isfinite(draws)]
     tail = 100 * (1 - level) / 2

@@ -17,8 +17,8 @@ import numpy as np
 
 from sarcomp.analysis.bootstrap import SceneRD, bootstrap, curve, delta_psnr_at_equal_rate
 from sarcomp.analysis.render import md_table
+from sarcomp.analysis.study_plots import plot_attention, plot_forest, plot_rd
 from sarcomp.fileio import atomic_write_text, write_json
-from sarcomp.interpret.figures import save_png
 
 REPLICATES = 1000
 WINDOW = (0.25, 2.0)  # bpp: the range the project's targets are stated over
@@ -151,31 +151,6 @@ def rd_points(codecs: Mapping[str, list[SceneRD]]) -> dict[str, dict[str, list[f
     return out
 
 
-def plot_rd(points: Mapping[str, Mapping[str, list[float]]], title: str, path: Path) -> Path:
-    import matplotlib
-    import matplotlib.ticker
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for name, p in points.items():
-        ax.plot(p["bpp"], p["psnr"], "o-" if not name.startswith("JPEG") else "s--", label=name, ms=3)
-    ax.set_xscale("log")
-    ticks = [t for t in (0.05, 0.1, 0.2, 0.5, 1, 2, 4) if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
-    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel("bpp (.sarc bytes; JPEG 2000 file bytes)")
-    ax.set_ylabel("PSNR (dB, scene mean)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    save_png(fig, path)  # atomically
-    plt.close(fig)
-    return path
-
-
 def attention_summary(
     bundle: Mapping[str, Any], runs: Iterable[str]
 ) -> dict[str, dict[str, dict[str, float]]]:
@@ -237,43 +212,6 @@ def attention_table(bundle: Mapping[str, Any]) -> str:
     return md_table(["run", "module", "at the last validation"], body) if body else "(no attention runs)"
 
 
-def plot_attention(bundle: Mapping[str, Any], path: Path) -> Path | None:
-    """Per attention run: |γ| (self-attention) or the spread of the gates (CBAM's spatial, SE/ECA's
-    gate) against the training step, one line per module."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    series = defaultdict(list)
-    for run, log in sorted(bundle["attention"].items()):
-        for step in sorted(log, key=int):
-            for module, values in log[step].items():
-                key = next(
-                    (k for k in ("gamma", "spatial_std", "gate_std", "theta_shift") if k in values), None
-                )
-                if key:
-                    series[(run, module, key)].append((int(step), values[key]))
-    if not series:
-        return None
-    kinds = sorted({k for _, _, k in series})
-    fig, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 3.6), squeeze=False)
-    for ax, kind in zip(axes[0], kinds):
-        for (run, module, k), points in series.items():
-            if k == kind:
-                ax.plot(*zip(*points), label=f"{run} {module}", lw=1)
-        ax.set_xlabel("training step")
-        ax.set_ylabel(
-            {"gamma": "|γ| (self-attention)", "spatial_std": "spread of the spatial gate"}.get(kind, kind)
-        )
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=5)
-    fig.tight_layout()
-    save_png(fig, path)  # atomically
-    plt.close(fig)
-    return path
-
-
 def update_section(readme: Path, text: str, name: str = "attention-study") -> None:
     """Replace the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in ``readme``."""
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
@@ -318,8 +256,21 @@ def write_report(
                 sections.append(f"Against JPEG 2000 (anchor):\n\n{comparison_table(vs_j2k, seeds)}\n")
             points = rd_points(vr | ({"JPEG 2000": anchor} if anchor else {}))
             results[key]["rd"] = points
-            written.append(plot_rd(points, f"{data} test split, {step} steps", out / f"rd_{key}.png"))
+            lines = {n: p for n, p in points.items() if n in (BASELINE, "V0-wide", *PLAN, "JPEG 2000")}
+            written.append(plot_rd(lines, f"{data} test split, {step} steps", out / f"rd_{key}.png"))
             sections.append(f"![RD]({written[-1].name})\n")
+        budgets = {
+            step: results[f"{data}_step{step}"]["against_v0"]
+            for step in steps
+            if f"{data}_step{step}" in results
+        }
+        if budgets:
+            written.append(
+                plot_forest(budgets, f"{data} test split: every codec against V0", out / f"bd_{data}.png")
+            )
+            sections.append(
+                f"BD-rate against V0 with 95 % intervals, every codec and budget:\n\n![BD-rate]({written[-1].name})\n"
+            )
         last = steps[-1]
         ablation = ablation_rows(bundle, data, last, replicates)
         if ablation:

@@ -34,15 +34,15 @@ def _points(*bpps: float) -> list[dict]:
     return [{"bpp": b} for b in bpps]
 
 
-def test_a_bd_target_needs_both_fits(model_rd):
-    met = {
-        t["target"][:9]: t["met"]
-        for t in model_rd.targets(_anchor(-21.0, -19.0, [0.1, 0.2]), _points(3.0, 4.2))
-    }
+def test_a_bd_target_needs_both_fits_and_a_model_that_spans_the_range(model_rd):
+    spans = _points(0.2, 3.0, 4.2)
+    met = {t["target"][:9]: t["met"] for t in model_rd.targets(_anchor(-21.0, -19.0, [0.1, 0.1, 0.2]), spans)}
     assert met == {"milestone": True, "goal: BD-": False, "no point ": True}
-    failed_fit = model_rd.targets(_anchor(-25.0, math.nan, [0.1, 0.2]), _points(3.0, 4.2))
+    failed_fit = model_rd.targets(_anchor(-25.0, math.nan, [0.1, 0.1, 0.2]), spans)
     assert not failed_fit[0]["met"] and not failed_fit[1]["met"]  # N/A meets nothing, in either order
-    assert not model_rd.targets(_anchor(math.nan, -25.0, [0.1, 0.2]), _points(3.0, 4.2))[0]["met"]
+    assert not model_rd.targets(_anchor(math.nan, -25.0, [0.1, 0.1, 0.2]), spans)[0]["met"]
+    high_only = model_rd.targets(_anchor(-25.0, -25.0, [0.1, 0.2]), _points(1.4, 4.2))  # from 1.4 bpp
+    assert not high_only[0]["met"] and not high_only[0]["covered"] and not high_only[1]["met"]
 
 
 def test_no_loss_up_to_4_bpp_fails_on_one_point_below_or_an_uncovered_top(model_rd):

@@ -74,6 +74,7 @@ CASES = (
     Case("elic", "tiny-elic.pt"),
     Case("fast-vr-s8", "fast-vr-s8", lmbda=0.003),
     Case("checkerboard-vr-s8", "checkerboard-vr-s8", lmbda=0.03),
+    Case("highrate-vr-s4", "highrate-vr-s4", lmbda=0.03),
 )
 TINY_ENTROPIES = ("factorized", "hyperprior", "meanscale", "checkerboard", "elic")
 

@@ -8,7 +8,7 @@
 #   ONLY="v0_s1 v1_s1" bash experiments/run_attention_study.sh   # some runs of the queue
 # Several invocations may run side by side (more lanes later): each run is claimed by one worker.
 # Cost on the 2-core VM, measured: two lanes (OMP_NUM_THREADS=1 each) and nothing else, ~12 min per
-# 3,000-step run, so ~2.6 h wall (5.2 core-hours) for the 26 runs; the evaluation ~3 min per run
+# 3,000-step run, so ~2.6 h wall (5.2 core-hours) for the first 26 runs (30 with amendment 1); the evaluation ~3 min per run
 # (a variable-rate run codes 7 λ at two budgets plus its ablations; ~1.3 h for all), the report ~5 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +42,9 @@ queue() {
     done
     for v in cbam_encoder cbam_decoder se_bottleneck eca_bottleneck spatial_bottleneck; do
         echo "${v}_s1 $(exp $v) seed=1 ${VR[*]}"
+    done
+    for l in $LMBDAS; do  # PROTOCOL.md, amendment 1
+        echo "v2_l${l}_s1 $(exp cbam_everywhere) seed=1 model.lmbda=$l model.channels=[48,64]"
     done
 }
 

@@ -128,7 +128,7 @@ def test_the_study_queue_composes_into_the_protocols_runs():
     assert all(labels[v] == 3 for v in ("V0", "V1", "V2", "V3"))  # 3 seeds per plan variant
     assert (
         labels["V0-wide"] == 1
-        and sum(labels[f"{v}@{lm:g}"] for v in ("V0", "V1") for lm in (3e-4, 1e-3, 3e-3, 1e-2)) == 8
+        and sum(labels[f"{v}@{lm:g}"] for v in ("V0", "V1", "V2") for lm in (3e-4, 1e-3, 3e-3, 1e-2)) == 12
     )
     assert {"cbam_encoder", "cbam_decoder", "se_bottleneck", "eca_bottleneck", "spatial_bottleneck"} <= set(
         labels

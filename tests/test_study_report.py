@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from sarcomp.analysis.study import write_report
 
@@ -68,6 +69,9 @@ def test_report_from_bundle_ranks_a_variant_with_known_gain(tmp_path):
     for ablated in (None, "all"):  # a fixed-λ V1 (one RD point): in the gap table, not the ablation
         fixed = learned("V1", 1, rows(rate_scale=0.9)[2:3], ablated=ablated)
         entries += [e | {"variable_rate": False, "lmbda": 0.003} for e in fixed]
+    for plan, scale in ((None, 1.0), ("V2", 0.9)):  # per-λ curves (amendment 1): V2's spends 10 % fewer bits
+        fixed = learned(plan, 1, rows(rate_scale=scale), experiment="recipe_cpu" if plan is None else "x")
+        entries += [e | {"variable_rate": False} for e in fixed]
     classic = [
         {"codec": "jpeg2000", "data": "real", "quality": q, "rows": r}
         for q, r in enumerate(rows(psnr_shift=-0.5))
@@ -87,6 +91,9 @@ def test_report_from_bundle_ranks_a_variant_with_known_gain(tmp_path):
     ablation = results["ablation"]["V1 without all"]["bd_rate_cubic_scene"]
     assert ablation["estimate"] > 8  # switching it off costs the ~11 % it saved
     assert [k for k in results["ablation"] if "@" in k] == []
+    per_lambda = results["per_lambda_against_v0"]
+    assert list(per_lambda) == ["V2 per-λ"]  # V1's single fixed-λ model makes no curve
+    assert per_lambda["V2 per-λ"]["bd_rate_cubic_scene"]["estimate"] == pytest.approx(-10.0, abs=1e-6)
     report = (tmp_path / "report.md").read_text()
     assert "| V1 | 3 |" in report and "better" in report and "no difference detected" in report
     assert "| V1@0.003 | 0.900 |" in report  # the gap table: on its variable-rate curve's rates

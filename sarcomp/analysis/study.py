@@ -65,6 +65,21 @@ def learned_codecs(
     return dict(out)
 
 
+def per_lambda_curves(bundle: Mapping[str, Any], data: str, step: int) -> dict[str, list[SceneRD]]:
+    """Each variant's fixed-λ models as one curve per seed, in λ order (PROTOCOL.md, amendment 1);
+    only variants with at least four of them, the fewest a cubic BD fit takes."""
+    grouped: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    for e in bundle["learned"]:
+        if e["data"] == data and e["step"] == step and e["ablated"] is None and not e["variable_rate"]:
+            grouped[(label(e).split("@")[0], e["seed"])].append(e)
+    out: dict[str, list[SceneRD]] = defaultdict(list)
+    for (name, _seed), entries in sorted(grouped.items()):
+        if len(entries) >= 4:
+            entries.sort(key=lambda e: e["lmbda"])
+            out[f"{name} per-λ"].append(scene_rd([e["rows"] for e in entries]))
+    return dict(out)
+
+
 def classic_codec(bundle: Mapping[str, Any], data: str, codec: str = "jpeg2000") -> list[SceneRD]:
     entries = [e for e in bundle["classic"] if e["data"] == data and e["codec"] == codec]
     entries.sort(key=lambda e: np.mean([r["bpp"] for r in e["rows"]]))
@@ -286,6 +301,18 @@ def write_report(
             sections.append(
                 f"### Fixed-λ against variable-rate models ({data}, {last} steps, seed 1)\n\n"
                 + md_table(["model", "bpp", "PSNR", "ΔPSNR vs its variable-rate curve (dB)"], gap)
+                + "\n"
+            )
+        fixed = per_lambda_curves(bundle, data, last)
+        anchor_name = f"{BASELINE} per-λ"
+        if anchor_name in fixed and len(fixed) > 1:
+            rows = {
+                n: compare(fixed[anchor_name], s, replicates) for n, s in fixed.items() if n != anchor_name
+            }
+            results[f"{data}_step{last}"]["per_lambda_against_v0"] = rows
+            sections.append(
+                f"### Per-λ models against V0's per-λ models ({data}, {last} steps; PROTOCOL.md, amendment 1)\n\n"
+                + comparison_table(rows, {n: len(fixed[n]) for n in rows})
                 + "\n"
             )
     cost = out / "cost.json"

@@ -3,6 +3,11 @@
     python experiments/model_rd.py --model fast-vr-s8 --out experiments/results/fast_model
     python experiments/model_rd.py --model <shipped name> --codecs jpeg2000 jpegxl \
         --jpeg2000-rates 4 5 --out experiments/results/<folder>
+    python experiments/model_rd.py --model fast-vr-s8:0.0003-0.0055 highrate-vr-s4:0.003-0.3 \
+        --out experiments/results/<folder>       # one per-range curve from two models
+
+``name:λlo-λhi`` keeps the model's evaluation λ in that range; several models make one curve
+(their points in rate order), each covering the rates chosen for it on validation.
 
 The model is coded at its trained λ and the geometric midpoints between them (two significant
 digits: for the study's ladder, the study's seven evaluation λ), scene by scene through the real
@@ -75,34 +80,75 @@ def eval_lmbdas(trained: list[float]) -> list[float]:
     return sorted(set(ladder + mids))
 
 
-def run(model: str, codecs: list[str], jpeg2000_rates: list[float]) -> dict:
-    """Code the test split with ``model`` and ``codecs``; the comparisons with their intervals."""
-    item = entry(model)
-    frozen = json.loads((ROOT / "experiments" / "protocol" / "sar_splits.json").read_text())["crops"]
-    seen = saw_test_rows(item.get("data") or {}, frozen)
-    if seen:
+def parse_spec(spec: str) -> tuple[str, tuple[float, float] | None]:
+    """``name`` or ``name:λlo-λhi`` (the λ range this model covers in a per-range curve)."""
+    name, _, span = spec.partition(":")
+    if not span:
+        return name, None
+    try:
+        lo, hi = (float(v) for v in span.split("-"))
+    except ValueError:
+        raise SarcompError(f"--model {spec}: expected name:λlo-λhi, e.g. fast-vr-s8:0.0003-0.0055") from None
+    if not 0 < lo <= hi:
+        raise SarcompError(f"--model {spec}: the λ range must be positive and increasing")
+    return name, (lo, hi)
+
+
+def plan_points(specs: list[str]) -> list[tuple[str, float]]:
+    """(model, λ) of every operating point: each model's evaluation λ inside its range."""
+    planned = []
+    for spec in specs:
+        name, span = parse_spec(spec)
+        cfg = entry(name)["config"]["model"]
+        lmbdas = eval_lmbdas(cfg.get("lmbdas") or [cfg["lmbda"]])
+        planned += [(name, lm) for lm in lmbdas if span is None or span[0] <= lm <= span[1]]
+    if len(planned) < MIN_POINTS:
         raise SarcompError(
-            f"{model} trained on rows of the test files outside the protocol's: {', '.join(seen)}"
+            f"{' '.join(specs)}: {len(planned)} operating point(s), an RD curve needs {MIN_POINTS}"
         )
+    return planned
+
+
+def run(specs: list[str], codecs: list[str], jpeg2000_rates: list[float]) -> dict:
+    """Code the test split with the models of ``specs`` (one curve) and ``codecs``; the
+    comparisons with their intervals."""
+    frozen = json.loads((ROOT / "experiments" / "protocol" / "sar_splits.json").read_text())["crops"]
+    planned = plan_points(specs)
+    names = list(dict.fromkeys(name for name, _ in planned))
+    for name in names:
+        seen = saw_test_rows(entry(name).get("data") or {}, frozen)
+        if seen:
+            raise SarcompError(
+                f"{name} trained on rows of the test files outside the protocol's: {', '.join(seen)}"
+            )
+    representations = {json.dumps(training_representation(entry(n)["config"]), default=str) for n in names}
+    if len(representations) > 1:
+        raise SarcompError(f"{', '.join(names)}: trained on different representations, so no single curve")
     data = OmegaConf.create(test_data("real"))
     if not (Path(data.root) / "test").is_dir():  # a fresh clone: cut (and check) the protocol's crops
         subprocess.run(
             [sys.executable, str(ROOT / "scripts" / "make_sar_splits.py"), "--out", data.root], check=True
         )
-    lmbdas = eval_lmbdas(item["config"]["model"].get("lmbdas") or [item["config"]["model"]["lmbda"]])
-    if len(lmbdas) < MIN_POINTS:
-        raise SarcompError(f"{model}: {len(lmbdas)} operating point(s), an RD curve needs {MIN_POINTS}")
     learned = []
     with tempfile.TemporaryDirectory() as tmp:
-        for lmbda in lmbdas:
-            payload, _ = evaluate_pretrained(model, data, f"{tmp}/l{lmbda:g}.json", tmp, "cpu", lmbda=lmbda)
+        for name, lmbda in planned:
+            path = f"{tmp}/{name}_l{lmbda:g}.json"
+            payload, _ = evaluate_pretrained(name, data, path, tmp, "cpu", lmbda=lmbda)
             learned.append(payload["images"])
-    rule = coding(RangeRule(), training_representation(item["config"]))
+    order = np.argsort([np.mean([r["bpp"] for r in rows]) for rows in learned], kind="stable")
+    planned, learned = [planned[i] for i in order], [learned[i] for i in order]
+    rule = coding(RangeRule(), training_representation(entry(names[0])["config"]))
     images = reference_images(load_split(data, "test", rule), int(data.tile_size))
     test = [scene_rd(learned)]
     points = _mean_curve(test)
-    result: dict = {"model": model, "lmbdas": lmbdas, "scenes": sorted(r["image"] for r in learned[0])}
-    result["points"] = [{"lmbda": lm, "bpp": b, "psnr": p} for lm, (b, p) in zip(lmbdas, zip(*points))]
+    result: dict = {
+        "model": " + ".join(names),
+        "lmbdas": [lm for _, lm in planned],
+        "scenes": sorted(r["image"] for r in learned[0]),
+    }
+    result["points"] = [
+        {"model": name, "lmbda": lm, "bpp": b, "psnr": p} for (name, lm), (b, p) in zip(planned, zip(*points))
+    ]
     result["anchors"] = {}
     for codec in classic_codecs(codecs, 16):
         extra = jpeg2000_rates if codec.name == "JPEG2000" else ()
@@ -201,7 +247,8 @@ def markdown(result: dict, command: str, seconds: float) -> str:
     for i, p in enumerate(result["points"]):
         deltas = [result["anchors"][n]["delta_per_point"][i] for n in names]
         cells = " | ".join("N/A" if not np.isfinite(d) else f"{d:+.2f}" for d in deltas)
-        lines.append(f"| {p['lmbda']:g} | {p['bpp']:.3f} | {p['psnr']:.2f} | {cells} |")
+        point = f"{p['lmbda']:g}" if " + " not in result["model"] else f"{p['model']} λ {p['lmbda']:g}"
+        lines.append(f"| {point} | {p['bpp']:.3f} | {p['psnr']:.2f} | {cells} |")
     for anchor in result["anchors"].values():
         lines += ["", f"| {anchor['label']} bpp | PSNR dB |", "|---|---|"]
         lines += [f"| {p['bpp']:.3f} | {p['psnr']:.2f} |" for p in anchor["points"]]
@@ -217,7 +264,12 @@ def _shown(path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     register_resolvers()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, help="a shipped model (sarcomp.models.zoo)")
+    p.add_argument(
+        "--model",
+        nargs="+",
+        required=True,
+        help="a shipped model, or several as name:λlo-λhi (one per-range curve)",
+    )
     p.add_argument("--codecs", nargs="+", default=["jpeg2000"], help="classic anchors (default jpeg2000)")
     p.add_argument(
         "--jpeg2000-rates", nargs="*", type=float, default=[], help="nominal bpp added to its grid"
@@ -228,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     a.codecs = [c.lower() for c in a.codecs]
     result = run(a.model, a.codecs, a.jpeg2000_rates)
     command = " ".join(
-        ["python experiments/model_rd.py --model", a.model]
+        ["python experiments/model_rd.py --model", *a.model]
         + (["--codecs", *a.codecs] if a.codecs != ["jpeg2000"] else [])
         + (["--jpeg2000-rates", *(f"{r:g}" for r in a.jpeg2000_rates)] if a.jpeg2000_rates else [])
         + ["--out", _shown(a.out)]

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from sarcomp.errors import SarcompError
 from sarcomp.evaluation.classic import classic_codecs, default_sweep
 from tests.helpers import load_script
 
@@ -82,3 +83,16 @@ def test_ship_zoo_records_a_model_rd_report_into_that_model_only(tmp_path, monke
     m, o = json.loads((tmp_path / ship.MANIFEST).read_text())["models"]
     assert m["metrics"]["against"]["jpeg2000"] == {"stats": stats, "verdict": "better"}
     assert m["metrics"]["command"].startswith("python experiments/model_rd.py") and o["metrics"] == 1
+
+
+def test_a_per_range_curve_takes_each_models_lambda_inside_its_range(model_rd):
+    planned = model_rd.plan_points(["fast-vr-s8:0.0003-0.0055", "highrate-vr-s4:0.003-0.3"])
+    fast = [lm for name, lm in planned if name == "fast-vr-s8"]
+    high = [lm for name, lm in planned if name == "highrate-vr-s4"]
+    assert fast == [0.0003, 0.00055, 0.001, 0.0017, 0.003, 0.0055]  # its 0.01 left to the other
+    assert high == [0.003, 0.0055, 0.01, 0.017, 0.03, 0.055, 0.1, 0.17, 0.3]
+    assert model_rd.plan_points(["fast-vr-s8"])[-1] == ("fast-vr-s8", 0.01)  # no range: all of them
+    with pytest.raises(SarcompError, match="needs 4"):
+        model_rd.plan_points(["fast-vr-s8:0.001-0.002"])
+    with pytest.raises(SarcompError, match="name:λlo-λhi"):
+        model_rd.parse_spec("fast-vr-s8:0.001")

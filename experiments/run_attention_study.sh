@@ -9,7 +9,8 @@
 # Several invocations may run side by side (more lanes later): each run is claimed by one worker.
 # Cost on the 2-core VM, measured: two lanes (OMP_NUM_THREADS=1 each) and nothing else, ~12 min per
 # 3,000-step run, so ~2.6 h wall (5.2 core-hours) for the first 26 runs (30 with amendment 1); the evaluation ~3 min per run
-# (a variable-rate run codes 7 λ at two budgets plus its ablations; ~1.3 h for all), the report ~5 min.
+# (a variable-rate run codes 7 λ at two budgets plus its ablations; ~1.3 h for all), the report ~12 min
+# on one core (1,000 bootstrap replicates per statistic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}

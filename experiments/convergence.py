@@ -73,6 +73,10 @@ def last_points(run_dir: str | Path | EventAccumulator) -> list[tuple[float, int
     return points
 
 
+def _rate_psnr(points: list[tuple[float, int, float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([p[2] for p in points]), np.array([p[3] for p in points])
+
+
 def against(run: str | Path, other: str | Path) -> list[tuple[str, float, int, float, float, float]]:
     """Both runs' last-validation points, each with its fit-free ΔPSNR at equal rate against the
     other run's points (NaN outside the other's rates): (run, λ, step, bpp, PSNR, ΔPSNR)."""
@@ -81,8 +85,7 @@ def against(run: str | Path, other: str | Path) -> list[tuple[str, float, int, f
     for name, test, anchor in ((str(run), mine, theirs), (str(other), theirs, mine)):
         if not test or not anchor:
             raise SystemExit(f"{name if not test else other}: no per-λ validation (not a variable-rate run?)")
-        curve = lambda pts: (np.array([p[2] for p in pts]), np.array([p[3] for p in pts]))  # noqa: E731
-        deltas = delta_psnr_at_equal_rate(curve(anchor), curve(test))
+        deltas = delta_psnr_at_equal_rate(_rate_psnr(anchor), _rate_psnr(test))
         rows += [(name, *p, float(d)) for p, d in zip(test, deltas)]
     return rows
 

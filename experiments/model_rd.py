@@ -114,14 +114,15 @@ def run(specs: list[str], codecs: list[str], jpeg2000_rates: list[float]) -> dic
     comparisons with their intervals."""
     frozen = json.loads((ROOT / "experiments" / "protocol" / "sar_splits.json").read_text())["crops"]
     planned = plan_points(specs)
-    names = list(dict.fromkeys(name for name, _ in planned))
+    items = {name: entry(name) for name, _ in planned}  # one manifest read per model
+    names = list(items)
     for name in names:
-        seen = saw_test_rows(entry(name).get("data") or {}, frozen)
+        seen = saw_test_rows(items[name].get("data") or {}, frozen)
         if seen:
             raise SarcompError(
                 f"{name} trained on rows of the test files outside the protocol's: {', '.join(seen)}"
             )
-    representations = {json.dumps(training_representation(entry(n)["config"]), default=str) for n in names}
+    representations = {json.dumps(training_representation(items[n]["config"]), default=str) for n in names}
     if len(representations) > 1:
         raise SarcompError(f"{', '.join(names)}: trained on different representations, so no single curve")
     data = OmegaConf.create(test_data("real"))
@@ -137,7 +138,7 @@ def run(specs: list[str], codecs: list[str], jpeg2000_rates: list[float]) -> dic
             learned.append(payload["images"])
     order = np.argsort([np.mean([r["bpp"] for r in rows]) for rows in learned], kind="stable")
     planned, learned = [planned[i] for i in order], [learned[i] for i in order]
-    rule = coding(RangeRule(), training_representation(entry(names[0])["config"]))
+    rule = coding(RangeRule(), training_representation(items[names[0]]["config"]))
     images = reference_images(load_split(data, "test", rule), int(data.tile_size))
     test = [scene_rd(learned)]
     points = _mean_curve(test)
@@ -244,10 +245,11 @@ def markdown(result: dict, command: str, seconds: float) -> str:
     names = list(result["anchors"])
     lines += ["", "| λ | bpp | PSNR dB | " + " | ".join(f"ΔPSNR vs {n} (fit-free)" for n in names) + " |"]
     lines += ["|---|---|---|" + "---|" * len(names)]
+    models = {p.get("model") for p in result["points"]}
     for i, p in enumerate(result["points"]):
         deltas = [result["anchors"][n]["delta_per_point"][i] for n in names]
         cells = " | ".join("N/A" if not np.isfinite(d) else f"{d:+.2f}" for d in deltas)
-        point = f"{p['lmbda']:g}" if " + " not in result["model"] else f"{p['model']} λ {p['lmbda']:g}"
+        point = f"{p['lmbda']:g}" if len(models) == 1 else f"{p['model']} λ {p['lmbda']:g}"
         lines.append(f"| {point} | {p['bpp']:.3f} | {p['psnr']:.2f} | {cells} |")
     for anchor in result["anchors"].values():
         lines += ["", f"| {anchor['label']} bpp | PSNR dB |", "|---|---|"]

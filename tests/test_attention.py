@@ -116,6 +116,20 @@ def test_gates_start_at_one_half(name: str, scale: float) -> None:
     assert len(seen) == 1 and torch.all(seen[0] == 0.5)
 
 
+@pytest.mark.parametrize("name", GATED)
+def test_unit_start_gates_start_at_one_and_the_module_as_the_identity(name: str) -> None:
+    plain, unit = build_attention(name, 16), build_attention(name, 16, unit_start=True)
+    assert plain.state_dict().keys() == unit.state_dict().keys()  # old checkpoints still load
+    unit.load_state_dict(plain.state_dict())
+    seen = capture_gate(unit)
+    x = torch.randn(2, 16, 9, 13)
+    expected = x + unit.conv2(torch.relu(unit.conv1(x))) if name == "cbam_residual" else x
+    torch.testing.assert_close(unit(x), expected)
+    assert len(seen) == 1 and torch.all(seen[0] == 1.0)
+    gate = unit.gate(torch.linspace(-30, 30, 101))
+    assert gate.min() >= 0 and gate.max() <= 2 and gate.max() > 1.9  # a gate in (0, 2)
+
+
 def test_cbam_residual_starts_with_half_gates() -> None:
     module = build_attention("cbam_residual", 16)
     seen = capture_gate(module)
@@ -383,12 +397,13 @@ def test_self_attention_switches_to_local_above_max_tokens(caplog: pytest.LogCap
 # ------------------------------------------------------------ CBAM's fused path vs its formula
 
 
+@pytest.mark.parametrize("unit_start", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("shape", [(2, 16, 9, 13), (3, 64, 16, 16), (1, 8, 1, 1)])
-def test_cbam_fused_path_equals_the_formula(dtype: torch.dtype, shape: tuple[int, ...]) -> None:
+def test_cbam_fused_path_equals_the_formula(dtype: torch.dtype, shape: tuple[int, ...], unit_start: bool) -> None:
     """CBAM.forward (sarcomp.models.cbam_ops) against spatial(channel(x)), the formula through
     autograd's generic ops: same output, same gradients for the input and every parameter."""
-    module = randomize(build_attention("cbam", shape[1], kernel_size=3)).to(dtype)
+    module = randomize(build_attention("cbam", shape[1], kernel_size=3, unit_start=unit_start)).to(dtype)
     x = torch.randn(shape, dtype=dtype, requires_grad=True)
     weight = torch.randn(shape, dtype=dtype)  # a non-uniform upstream gradient
     params = [x, *module.parameters()]

@@ -10,6 +10,12 @@ forward hook can read the map without touching ``forward``:
 - ``cbam``: the spatial sigmoid ``[B, 1, H, W]`` (the channel one is ``channel.gate``);
   output at init ``0.25 * x``.
 - ``cbam_residual``: the inner CBAM's spatial sigmoid; output at init ``x + 0.25 * f(x)``.
+
+The gated modules take ``unit_start`` (default ``False``): with it, each gate is ``2·σ(z)``
+(:class:`UnitSigmoid`), in (0, 2) and 1 at init, so the module starts as the identity (``x``;
+``cbam_residual``: ``x + f(x)``) instead of shrinking its input. Several plain gates in series
+shrink a signal by 0.5 each at init (CBAM everywhere: by 0.25 per module), which the layers around
+them must learn to undo. The gate has no parameters, so the option changes no state dict.
 - attention family: an identity over the attention output ``[B, C, H, W]`` (before the
   output projection); output at init ``x`` exactly.
 - ``stn``: an identity over the affine transform θ ``[B, 2, 3]``; output at init ``x`` (to
@@ -61,6 +67,7 @@ __all__ = [
     "SpatialAttention",
     "SpatialTransformer",
     "SqueezeExcitation",
+    "UnitSigmoid",
     "attention_classes",
     "attention_names",
     "build_attention",
@@ -68,6 +75,18 @@ __all__ = [
     "eca_kernel_size",
     "register_attention",
 ]
+
+
+class UnitSigmoid(nn.Module):
+    """``2·σ(z)``: a gate in (0, 2) that is 1 at ``z = 0`` (the ``unit_start`` gates)."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        return 2.0 * torch.sigmoid(z)
+
+
+def _gate(unit_start: bool) -> nn.Module:
+    """The gate nonlinearity: ``σ`` (starts at 0.5 behind a zeroed layer) or ``2·σ`` (starts at 1)."""
+    return UnitSigmoid() if unit_start else nn.Sigmoid()
 
 
 def _zero_(layer: nn.Module) -> None:
@@ -103,7 +122,14 @@ class SqueezeExcitation(nn.Module):
     ``fc2`` is zero-initialised: the gate starts at 0.5 and the output at ``0.5 * x``.
     """
 
-    def __init__(self, channels: int, reduction: int = 16, min_hidden: int = 8, pool: str = "avg"):
+    def __init__(
+        self,
+        channels: int,
+        reduction: int = 16,
+        min_hidden: int = 8,
+        pool: str = "avg",
+        unit_start: bool = False,
+    ):
         super().__init__()
         if pool not in ("avg", "avgmax"):
             raise ValueError(f"se pool must be 'avg' or 'avgmax', got {pool!r}")
@@ -112,7 +138,7 @@ class SqueezeExcitation(nn.Module):
         self.fc1 = nn.Linear(channels, hidden)
         self.act = nn.ReLU()
         self.fc2 = nn.Linear(hidden, channels)
-        self.gate = nn.Sigmoid()
+        self.gate = _gate(unit_start)
         _zero_(self.fc2)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -137,13 +163,20 @@ class EfficientChannelAttention(nn.Module):
     The conv is zero-initialised: the gate starts at 0.5 and the output at ``0.5 * x``.
     """
 
-    def __init__(self, channels: int, kernel_size: int | None = None, gamma: float = 2.0, b: float = 1.0):
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int | None = None,
+        gamma: float = 2.0,
+        b: float = 1.0,
+        unit_start: bool = False,
+    ):
         super().__init__()
         k = kernel_size if kernel_size is not None else eca_kernel_size(channels, gamma, b)
         if k < 1 or k % 2 == 0:
             raise ValueError(f"eca kernel_size must be odd and positive, got {k}")
         self.conv = nn.Conv1d(1, 1, k, padding=k // 2, bias=False)
-        self.gate = nn.Sigmoid()
+        self.gate = _gate(unit_start)
         _zero_(self.conv)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -159,12 +192,12 @@ class SpatialAttention(nn.Module):
     uniform signature. The conv is zero-initialised: the gate starts at 0.5 (``0.5 * x``).
     """
 
-    def __init__(self, channels: int, kernel_size: int = 7):
+    def __init__(self, channels: int, kernel_size: int = 7, unit_start: bool = False):
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"spatial kernel_size must be odd and positive, got {kernel_size}")
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2)
-        self.gate = nn.Sigmoid()
+        self.gate = _gate(unit_start)
         _zero_(self.conv)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -178,13 +211,20 @@ class CBAM(nn.Module):
 
     ``reduction``/``min_hidden`` size the channel MLP as in ``se``; ``kernel_size`` is the
     spatial conv's. ``gate`` is the spatial sigmoid (the channel one is ``channel.gate``).
-    Both gates start at 0.5, so the module starts as ``0.25 * x``.
+    Both gates start at 0.5, so the module starts as ``0.25 * x`` (``x`` with ``unit_start``).
     """
 
-    def __init__(self, channels: int, reduction: int = 16, min_hidden: int = 8, kernel_size: int = 7):
+    def __init__(
+        self,
+        channels: int,
+        reduction: int = 16,
+        min_hidden: int = 8,
+        kernel_size: int = 7,
+        unit_start: bool = False,
+    ):
         super().__init__()
-        self.channel = SqueezeExcitation(channels, reduction, min_hidden, pool="avgmax")
-        self.spatial = SpatialAttention(channels, kernel_size)
+        self.channel = SqueezeExcitation(channels, reduction, min_hidden, pool="avgmax", unit_start=unit_start)
+        self.spatial = SpatialAttention(channels, kernel_size, unit_start)
 
     @property
     def gate(self) -> nn.Module:
@@ -214,12 +254,19 @@ class CBAMResidualBlock(nn.Module):
     as ``x + 0.25 * conv(relu(conv(x)))``, not the identity.
     """
 
-    def __init__(self, channels: int, reduction: int = 16, min_hidden: int = 8, kernel_size: int = 7):
+    def __init__(
+        self,
+        channels: int,
+        reduction: int = 16,
+        min_hidden: int = 8,
+        kernel_size: int = 7,
+        unit_start: bool = False,
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
         self.act = nn.ReLU()
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.cbam = CBAM(channels, reduction, min_hidden, kernel_size)
+        self.cbam = CBAM(channels, reduction, min_hidden, kernel_size, unit_start)
 
     @property
     def gate(self) -> nn.Module:

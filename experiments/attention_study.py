@@ -4,6 +4,9 @@
     python experiments/attention_study.py collect outputs/attention_study --out experiments/results/attention_study
     python experiments/attention_study.py report --out experiments/results/attention_study
 
+The second round (PROTOCOL.md, amendment 2) passes its folders, its ten evaluation λ and its
+section of experiments/README.md (``run_attention_study.sh`` with ``ROUND=2`` does).
+
 ``evaluate`` codes the test split with the real bitstream: the real one (the frozen bottom
 bands) with every finished run at each kept checkpoint and each of the seven evaluation λ, the
 synthetic one (the recipe's 8 test scenes of 512², secondary) at the last checkpoint and the
@@ -84,14 +87,15 @@ def _study_file(run: Path, data: str, step: int, lmbda: float | None, ablated: s
     return run / "eval" / "study" / ("_".join(parts) + ".json")
 
 
-def evaluate(out: Path, steps: Sequence[int]) -> None:
-    """Every evaluation of the study that is not on disk yet (module docstring)."""
+def evaluate(out: Path, steps: Sequence[int], eval_lmbdas: Sequence[float] = EVAL_LMBDAS) -> None:
+    """Every evaluation of the study that is not on disk yet (module docstring); variable-rate
+    models are coded at each of ``eval_lmbdas`` on the real test split."""
     runs = [r for r in find_runs(out) if all((r / "checkpoints" / f"step_{s}.pt").exists() for s in steps)]
     for which in ("real", "synthetic"):
         data = OmegaConf.create(test_data(which))
         for run in runs:
             cfg = run_config(run, f"step_{steps[-1]}")
-            lmbdas = EVAL_LMBDAS if cfg.model.get("lmbdas") else (None,)
+            lmbdas = tuple(eval_lmbdas) if cfg.model.get("lmbdas") else (None,)
             if which == "synthetic":  # 8 scenes of 512²: the trained λ at the last step only
                 lmbdas = tuple(cfg.model.lmbdas) if cfg.model.get("lmbdas") else lmbdas
             _, model, _ = load_run(run, f"step_{steps[-1]}")
@@ -169,15 +173,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("folder", nargs="?", type=Path, default=project_root() / "outputs" / "attention_study")
     p.add_argument("--steps", type=int, nargs="+", default=[1500, 3000])
     p.add_argument("--out", type=Path, default=ROOT / "experiments" / "results" / "attention_study")
+    p.add_argument("--lmbdas", type=float, nargs="+", default=list(EVAL_LMBDAS), help="evaluation λ (evaluate)")
+    p.add_argument("--section", default="attention-study", help="experiments/README.md section (report)")
     args = p.parse_args(argv)
     if args.stage == "evaluate":
-        evaluate(args.folder, args.steps)
+        evaluate(args.folder, args.steps, args.lmbdas)
     elif args.stage == "collect":
         print(collect(args.folder, args.out))
     else:
         for path in write_report(args.out / "metrics.json", args.out, args.steps):
             print(path)
-        update_section(ROOT / "experiments" / "README.md", (args.out / "summary.md").read_text())
+        update_section(ROOT / "experiments" / "README.md", (args.out / "summary.md").read_text(), args.section)
         print(ROOT / "experiments" / "README.md")
     return 0
 

@@ -6,6 +6,7 @@
 #   STAGE=train|evaluate|report bash experiments/run_attention_study.sh
 #   STAGE=list bash experiments/run_attention_study.sh       # the queue: name, then its overrides
 #   ONLY="v0_s1 v1_s1" bash experiments/run_attention_study.sh   # some runs of the queue
+#   ROUND=2 bash experiments/run_attention_study.sh          # the second round (PROTOCOL.md, amendment 2)
 # Several invocations may run side by side (more lanes later): each run is claimed by one worker.
 # Cost on the 2-core VM, measured: two lanes (OMP_NUM_THREADS=1 each) and nothing else, ~12 min per
 # 3,000-step run, so ~2.6 h wall (5.2 core-hours) for the first 26 runs (30 with amendment 1); the evaluation ~3 min per run
@@ -18,24 +19,37 @@ STAGE=${STAGE:-all}
 LANES=${LANES:-2}
 STEPS=${STEPS:-3000}
 HOME_DIR=${SARCOMP_ROOT:-$PWD}  # data/ and outputs/ (sarcomp.config.project_root)
-OUT=${OUT:-$HOME_DIR/outputs/attention_study}
+ROUND=${ROUND:-1}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 LMBDAS="0.0003 0.001 0.003 0.01"
 COMMON=(data=study trainer.max_steps=$STEPS trainer.keep_every=$((STEPS / 2))
         trainer.val_every=500 trainer.explain_at_val=false trainer.resume=true)
-VR=('model.lmbdas=[0.0003,0.001,0.003,0.01]' model.lmbda=0.01 'model.channels=[48,64]')
 # V3's gain: LayerScale, chosen on validation by the pilot (experiments/PROTOCOL.md)
 V3=(+model.attention.kwargs.gamma_init=0.1 +model.attention.kwargs.layer_scale=true)
+if [[ $ROUND == 2 ]]; then  # PROTOCOL.md, amendment 2: V0-V3 x 3 seeds over 0.1-2 bpp
+    OUT=${OUT:-$HOME_DIR/outputs/attention_study_r2}
+    RESULTS=experiments/results/attention_study_r2 SECTION=attention-study-r2
+    VR=('model.lmbdas=[0.0001,0.0003,0.001,0.003,0.01,0.03]' model.lmbda=0.03 'model.channels=[48,64]')
+    EVAL_LMBDAS="0.0001 0.0003 0.00055 0.001 0.0017 0.003 0.0055 0.01 0.017 0.03"
+    GATES=(+model.attention.kwargs.unit_start=true)  # chosen by amendment 2's validation pilot
+else
+    OUT=${OUT:-$HOME_DIR/outputs/attention_study}
+    RESULTS=experiments/results/attention_study SECTION=attention-study
+    VR=('model.lmbdas=[0.0003,0.001,0.003,0.01]' model.lmbda=0.01 'model.channels=[48,64]')
+    EVAL_LMBDAS="0.0003 0.00055 0.001 0.0017 0.003 0.0055 0.01"
+    GATES=()
+fi
 
 exp() { [[ $1 == baseline ]] && echo experiment=recipe_cpu || echo "experiment=[recipe_cpu,$1]"; }
 # the queue: name, then the overrides of that run
 queue() {
     for seed in 1 2 3; do
         echo "v0_s$seed $(exp baseline) seed=$seed ${VR[*]}"
-        echo "v1_s$seed $(exp cbam_bottleneck) seed=$seed ${VR[*]}"
-        echo "v2_s$seed $(exp cbam_everywhere) seed=$seed ${VR[*]}"
+        echo "v1_s$seed $(exp cbam_bottleneck) seed=$seed ${VR[*]} ${GATES[*]}"
+        echo "v2_s$seed $(exp cbam_everywhere) seed=$seed ${VR[*]} ${GATES[*]}"
         echo "v3_s$seed $(exp selfattn_bottleneck) seed=$seed ${VR[*]} ${V3[*]}"
     done
+    [[ $ROUND == 2 ]] && return 0  # the controls and the sweep stay with the first round
     echo "v0wide_s1 $(exp baseline) seed=1 ${VR[*]/%48,64]/48,65]}"
     for l in $LMBDAS; do
         echo "v0_l${l}_s1 $(exp baseline) seed=1 model.lmbda=$l model.channels=[48,64]"
@@ -85,9 +99,9 @@ if [[ $STAGE == all || $STAGE == train ]]; then
 fi
 
 if [[ $STAGE == all || $STAGE == evaluate ]]; then
-    $PY experiments/attention_study.py evaluate "$OUT" --steps $((STEPS / 2)) $STEPS
-    $PY experiments/attention_study.py collect "$OUT" --out experiments/results/attention_study
+    $PY experiments/attention_study.py evaluate "$OUT" --steps $((STEPS / 2)) $STEPS --lmbdas $EVAL_LMBDAS
+    $PY experiments/attention_study.py collect "$OUT" --out $RESULTS
 fi
 if [[ $STAGE == all || $STAGE == evaluate || $STAGE == report ]]; then
-    $PY experiments/attention_study.py report "$OUT" --steps $((STEPS / 2)) $STEPS --out experiments/results/attention_study
+    $PY experiments/attention_study.py report "$OUT" --steps $((STEPS / 2)) $STEPS --out $RESULTS --section $SECTION
 fi

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from sarcomp.data.loaders import grid_loader
 from sarcomp.data.mix import training_data
@@ -134,3 +135,47 @@ def test_the_study_queue_composes_into_the_protocols_runs():
         labels
     )
     assert abs(params["v0wide_s1"] / params["v2_s1"] - 1) < 0.001  # the capacity control matches V2
+
+
+def test_the_second_rounds_queue_is_v0_to_v3_over_the_wider_ladder_with_unit_start_gates():
+    """PROTOCOL.md, amendment 2: V0-V3 x 3 seeds, λ 0.0001-0.03, gated variants start as the identity."""
+    import subprocess
+
+    from sarcomp.analysis.study import label
+    from sarcomp.runs import build_model
+
+    script = Path(__file__).resolve().parents[1] / "experiments" / "run_attention_study.sh"
+    listing = subprocess.run(
+        ["bash", str(script)],
+        env={"STAGE": "list", "ROUND": "2", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    labels = Counter()
+    for line in listing.splitlines():
+        name, *overrides = line.split()
+        cfg = compose_train(overrides)
+        assert (
+            list(cfg.model.lmbdas) == [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03]
+            and cfg.trainer.max_steps == 3000
+        )
+        labels[
+            label(
+                {
+                    "plan": cfg.get("plan_id"),
+                    "experiment": str(cfg.experiment_name),
+                    "channels": list(cfg.model.channels),
+                    "variable_rate": True,
+                    "lmbda": None,
+                }
+            )
+        ] += 1
+        kwargs = cfg.model.attention.get("kwargs") or {}
+        assert bool(kwargs.get("unit_start")) == name.startswith(("v1_", "v2_"))
+        if name == "v2_s1":
+            gates = [
+                m.gate for m in build_model(cfg.model).modules() if hasattr(m, "gate") and m.gate is not None
+            ]
+            assert gates and all(float(g(torch.zeros(1))) == 1.0 for g in gates)
+    assert labels == Counter({"V0": 3, "V1": 3, "V2": 3, "V3": 3})

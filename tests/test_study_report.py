@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -81,7 +82,9 @@ def test_report_from_bundle_ranks_a_variant_with_known_gain(tmp_path):
     bundle.write_text(json.dumps({"learned": entries, "classic": classic, "attention": attention}))
     written = write_report(bundle, tmp_path, [3000], replicates=100)
     summary = (tmp_path / "summary.md").read_text()
-    assert "| V1 | 3,000 | 3 |" in summary and "Interim" not in summary  # 3 seeds per plan variant
+    assert "Interim" not in summary  # 3 seeds per plan variant
+    assert re.search(r"\| V1 \| 3,000 \| 0\.09–1\.6\d \| 3 \|", summary)  # 10 % fewer bits than V0's
+    assert "V0's curve covers 0.10–1.80 bpp" in summary
     results = json.loads((tmp_path / "results.json").read_text())["real_step3000"]
     v1 = results["against_v0"]["V1"]["bd_rate_cubic_scene"]
     assert -11.5 < v1["low"] <= v1["estimate"] <= v1["high"] < -8.5
@@ -111,7 +114,11 @@ def test_summary_is_interim_until_each_plan_variant_has_three_seeds():
     results = {"real_step3000": {"against_v0": {"V1": row(3), "cbam_encoder": row(1)}}}
     text = summary(results, [3000])
     assert (
-        "Interim" not in text and "| cbam_encoder | 3,000 | 1 |" in text
+        "Interim" not in text and "| cbam_encoder | 3,000 | — | 1 |" in text
     )  # a one-seed sweep run is labelled
     results["real_step3000"]["against_v0"]["V2"] = row(2)
     assert "Interim: 2–3 seed(s) per plan variant" in summary(results, [3000])
+    results["real_step3000"]["rd"] = {"V0": {"bpp": [0.4, 0.12, 2.1]}, "V1": {"bpp": [0.2, 0.9]}}
+    text = summary(results, [3000], "results/round2/report.md")
+    assert "| V1 | 3,000 | 0.20–0.90 | 3 |" in text and "V0's curve covers 0.12–2.10 bpp" in text
+    assert "[`results/round2/report.md`](results/round2/report.md)" in text

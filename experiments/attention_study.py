@@ -173,7 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("folder", nargs="?", type=Path, default=project_root() / "outputs" / "attention_study")
     p.add_argument("--steps", type=int, nargs="+", default=[1500, 3000])
     p.add_argument("--out", type=Path, default=ROOT / "experiments" / "results" / "attention_study")
-    p.add_argument("--lmbdas", type=float, nargs="+", default=list(EVAL_LMBDAS), help="evaluation λ (evaluate)")
+    p.add_argument(
+        "--lmbdas", type=float, nargs="+", default=list(EVAL_LMBDAS), help="evaluation λ (evaluate)"
+    )
     p.add_argument("--section", default="attention-study", help="experiments/README.md section (report)")
     args = p.parse_args(argv)
     if args.stage == "evaluate":
@@ -183,7 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         for path in write_report(args.out / "metrics.json", args.out, args.steps):
             print(path)
-        update_section(ROOT / "experiments" / "README.md", (args.out / "summary.md").read_text(), args.section)
+        update_section(
+            ROOT / "experiments" / "README.md", (args.out / "summary.md").read_text(), args.section
+        )
         print(ROOT / "experiments" / "README.md")
     return 0
 

@@ -400,7 +400,9 @@ def test_self_attention_switches_to_local_above_max_tokens(caplog: pytest.LogCap
 @pytest.mark.parametrize("unit_start", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("shape", [(2, 16, 9, 13), (3, 64, 16, 16), (1, 8, 1, 1)])
-def test_cbam_fused_path_equals_the_formula(dtype: torch.dtype, shape: tuple[int, ...], unit_start: bool) -> None:
+def test_cbam_fused_path_equals_the_formula(
+    dtype: torch.dtype, shape: tuple[int, ...], unit_start: bool
+) -> None:
     """CBAM.forward (sarcomp.models.cbam_ops) against spatial(channel(x)), the formula through
     autograd's generic ops: same output, same gradients for the input and every parameter."""
     module = randomize(build_attention("cbam", shape[1], kernel_size=3, unit_start=unit_start)).to(dtype)

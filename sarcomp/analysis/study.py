@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,34 +50,44 @@ def scene_rd(points: Sequence[Sequence[Mapping[str, Any]]]) -> SceneRD:
     )
 
 
+def _curves(
+    bundle: Mapping[str, Any],
+    keep: Callable[[Mapping[str, Any]], bool],
+    name: Callable[[Mapping[str, Any]], str],
+    fewest: int = 1,
+) -> dict[str, list[SceneRD]]:
+    """The kept entries grouped by ``name`` and seed: name -> one SceneRD per seed (points in λ
+    order), for groups of at least ``fewest`` points."""
+    grouped: dict[tuple[str, int], list[Mapping[str, Any]]] = defaultdict(list)
+    for e in bundle["learned"]:
+        if keep(e):
+            grouped[(name(e), e["seed"])].append(e)
+    out: dict[str, list[SceneRD]] = defaultdict(list)
+    for (key, _seed), entries in sorted(grouped.items()):
+        if len(entries) >= fewest:
+            entries.sort(key=lambda e: e["lmbda"])
+            out[key].append(scene_rd([e["rows"] for e in entries]))
+    return dict(out)
+
+
 def learned_codecs(
     bundle: Mapping[str, Any], data: str, step: int, ablated: str | None = None
 ) -> dict[str, list[SceneRD]]:
     """Label -> one SceneRD per seed (points in λ order)."""
-    grouped: dict[tuple[str, int], list[dict]] = defaultdict(list)
-    for e in bundle["learned"]:
-        if e["data"] == data and e["step"] == step and e["ablated"] == ablated:
-            grouped[(label(e), e["seed"])].append(e)
-    out: dict[str, list[SceneRD]] = defaultdict(list)
-    for (name, _seed), entries in sorted(grouped.items()):
-        entries.sort(key=lambda e: e["lmbda"])
-        out[name].append(scene_rd([e["rows"] for e in entries]))
-    return dict(out)
+    return _curves(
+        bundle, lambda e: e["data"] == data and e["step"] == step and e["ablated"] == ablated, label
+    )
 
 
 def per_lambda_curves(bundle: Mapping[str, Any], data: str, step: int) -> dict[str, list[SceneRD]]:
     """Each variant's fixed-λ models as one curve per seed, in λ order (PROTOCOL.md, amendment 1);
     only variants with at least four of them, the fewest a cubic BD fit takes."""
-    grouped: dict[tuple[str, int], list[dict]] = defaultdict(list)
-    for e in bundle["learned"]:
-        if e["data"] == data and e["step"] == step and e["ablated"] is None and not e["variable_rate"]:
-            grouped[(label(e).split("@")[0], e["seed"])].append(e)
-    out: dict[str, list[SceneRD]] = defaultdict(list)
-    for (name, _seed), entries in sorted(grouped.items()):
-        if len(entries) >= 4:
-            entries.sort(key=lambda e: e["lmbda"])
-            out[f"{name} per-λ"].append(scene_rd([e["rows"] for e in entries]))
-    return dict(out)
+    return _curves(
+        bundle,
+        lambda e: e["data"] == data and e["step"] == step and e["ablated"] is None and not e["variable_rate"],
+        lambda e: f"{label(e).split('@')[0]} per-λ",
+        fewest=4,
+    )
 
 
 def classic_codec(bundle: Mapping[str, Any], data: str, codec: str = "jpeg2000") -> list[SceneRD]:

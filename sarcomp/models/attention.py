@@ -223,7 +223,9 @@ class CBAM(nn.Module):
         unit_start: bool = False,
     ):
         super().__init__()
-        self.channel = SqueezeExcitation(channels, reduction, min_hidden, pool="avgmax", unit_start=unit_start)
+        self.channel = SqueezeExcitation(
+            channels, reduction, min_hidden, pool="avgmax", unit_start=unit_start
+        )
         self.spatial = SpatialAttention(channels, kernel_size, unit_start)
 
     @property

@@ -8,7 +8,7 @@ The second round (PROTOCOL.md, amendment 2) passes its folders, its ten evaluati
 section of experiments/README.md (``run_attention_study.sh`` with ``ROUND=2`` does).
 
 ``evaluate`` codes the test split with the real bitstream: the real one (the frozen bottom
-bands) with every finished run at each kept checkpoint and each of the seven evaluation λ, the
+bands) with every finished run at each kept checkpoint and each evaluation λ (seven in the first round, ten in the second), the
 synthetic one (the recipe's 8 test scenes of 512², secondary) at the last checkpoint and the
 trained λ; the attention runs also with their modules switched off (all, and each alone) at the
 last checkpoint; and JPEG 2000 over its rate grid. Files already written are kept (rerunning

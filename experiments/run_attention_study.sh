@@ -11,7 +11,8 @@
 # Cost on the 2-core VM, measured: two lanes (OMP_NUM_THREADS=1 each) and nothing else, ~12 min per
 # 3,000-step run, so ~2.6 h wall (5.2 core-hours) for the first 26 runs (30 with amendment 1); the evaluation ~3 min per run
 # (a variable-rate run codes 7 λ at two budgets plus its ablations; ~1.3 h for all), the report ~12 min
-# on one core (1,000 bootstrap replicates per statistic).
+# on one core (1,000 bootstrap replicates per statistic). ROUND=2: 12 runs of ~16 min (~1.6 h wall on
+# two lanes), ten evaluation λ.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -26,6 +27,7 @@ COMMON=(data=study trainer.max_steps=$STEPS trainer.keep_every=$((STEPS / 2))
         trainer.val_every=500 trainer.explain_at_val=false trainer.resume=true)
 # V3's gain: LayerScale, chosen on validation by the pilot (experiments/PROTOCOL.md)
 V3=(+model.attention.kwargs.gamma_init=0.1 +model.attention.kwargs.layer_scale=true)
+case $ROUND in 1 | 2) ;; *) echo "ROUND must be 1 or 2, got '$ROUND'" >&2; exit 2 ;; esac
 if [[ $ROUND == 2 ]]; then  # PROTOCOL.md, amendment 2: V0-V3 x 3 seeds over 0.1-2 bpp
     OUT=${OUT:-$HOME_DIR/outputs/attention_study_r2}
     RESULTS=experiments/results/attention_study_r2 SECTION=attention-study-r2
@@ -45,8 +47,8 @@ exp() { [[ $1 == baseline ]] && echo experiment=recipe_cpu || echo "experiment=[
 queue() {
     for seed in 1 2 3; do
         echo "v0_s$seed $(exp baseline) seed=$seed ${VR[*]}"
-        echo "v1_s$seed $(exp cbam_bottleneck) seed=$seed ${VR[*]} ${GATES[*]}"
-        echo "v2_s$seed $(exp cbam_everywhere) seed=$seed ${VR[*]} ${GATES[*]}"
+        echo "v1_s$seed $(exp cbam_bottleneck) seed=$seed ${VR[*]} ${GATES[*]-}"
+        echo "v2_s$seed $(exp cbam_everywhere) seed=$seed ${VR[*]} ${GATES[*]-}"
         echo "v3_s$seed $(exp selfattn_bottleneck) seed=$seed ${VR[*]} ${V3[*]}"
     done
     [[ $ROUND == 2 ]] && return 0  # the controls and the sweep stay with the first round
@@ -93,7 +95,7 @@ if [[ $STAGE == all || $STAGE == train ]]; then
     mkdir -p "$OUT"
     set -f
     queue | while read -r name rest; do
-        [[ -z ${ONLY:-} || " $ONLY " == *" $name "* ]] && echo "$name $rest"
+        if [[ -z ${ONLY:-} || " $ONLY " == *" $name "* ]]; then echo "$name $rest"; fi
     done | xargs -P "$LANES" -L 1 bash -c 'train_one "$@"' _
     set +f
 fi

@@ -18,6 +18,7 @@ from sarcomp.interpret import (
     RateTarget,
     augmented_grad_cam,
     bits_and_error,
+    figures,
     grad_cam,
     query_attention,
     record_gates,
@@ -26,6 +27,7 @@ from sarcomp.interpret import (
     straight_through,
 )
 from sarcomp.interpret.gradcam import Augmentation, default_layers
+from sarcomp.interpret.hooks import gate_start
 from sarcomp.interpret.probe import Probe, ProbeData, cam_iou, labels, random_affine, warp
 from sarcomp.models import SARCodec
 from sarcomp.models.attention import build_attention
@@ -69,6 +71,19 @@ def test_hook_maps_have_the_right_shapes() -> None:
     model(image(1, 64))
     assert len(rec.spatial) == 8  # hooks are gone after the block: nothing was overwritten
     assert all(m.shape[0] == 2 for m in rec.spatial.values())
+
+
+@pytest.mark.parametrize(("unit_start", "start"), [(False, 0.5), (True, 1.0)])
+def test_gate_figures_span_the_gates_range(unit_start: bool, start: float) -> None:
+    model = SARCodec(
+        channels=(8, 16),
+        latent_channels=16,
+        attention={"type": "cbam", "placement": "bottleneck", "kwargs": {"unit_start": unit_start}},
+    )
+    assert gate_start(model) == start and gate_start(codec("none", "none")) == 0.5
+    fig = figures.channel_weights_figure({"g": torch.full((16,), start)}, "t", gate_start(model))
+    assert fig.axes[0].get_ylim() == (0.0, 2 * start)  # a 2·σ gate above 1 is not cut off
+    assert fig.axes[0].lines[0].get_ydata()[0] == start  # the dashed line: the value at initialisation
 
 
 def test_self_attention_query_weights_match_the_softmax() -> None:

@@ -126,6 +126,7 @@ def test_the_study_queue_composes_into_the_protocols_runs():
             params[name] = sum(p.numel() for p in build_model(cfg.model).parameters())
         if name.startswith("v3_"):
             assert cfg.model.attention.kwargs.layer_scale and cfg.model.attention.kwargs.gamma_init == 0.1
+        assert "unit_start" not in (cfg.model.attention.get("kwargs") or {})  # the first round's gates
     assert all(labels[v] == 3 for v in ("V0", "V1", "V2", "V3"))  # 3 seeds per plan variant
     assert (
         labels["V0-wide"] == 1

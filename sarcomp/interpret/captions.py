@@ -158,7 +158,7 @@ def roi_share(cam: Tensor, roi: Box) -> float:
 
 def spatial_caption(where: str, borders: dict[str, tuple[int, int] | None]) -> str:
     text = (
-        f"Input: {where}. Each panel: one spatial gate (sigmoid, 0..1) upsampled to the tile and laid "
+        f"Input: {where}. Each panel: one spatial gate (a sigmoid, 0..1; 2·sigmoid, 0..2, with unit_start) upsampled to the tile and laid "
         "over it; the colour bar spans the map's own range, so small differences look large."
     )
     rings = {b for b in borders.values() if b is not None}

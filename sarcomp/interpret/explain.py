@@ -32,7 +32,7 @@ from sarcomp.interpret.gradcam import (
     default_layers,
     grad_cam,
 )
-from sarcomp.interpret.hooks import query_attention, record_gates, upsample
+from sarcomp.interpret.hooks import gate_start, query_attention, record_gates, upsample
 from sarcomp.interpret.rise import rise
 from sarcomp.runs import explain_dir, load_run, shipped_explain_dir, tensorboard_dir
 
@@ -130,12 +130,15 @@ def explain_tile(
         fig = figures.channel_weights_figure(
             {captions.label(names, n): w[0] for n, w in rec.channel.items()},
             prefix + "channel weights of this tile",
+            gate_start(model),
         )
         figs["channel_weights"] = figures.add_caption(fig, f"Input: {where}.")
     if rec.channel and opts.distribution:
         dist = _channel_weights(model, tiles if tiles is not None else x)
         fig = figures.channel_distribution_figure(
-            {captions.label(names, n): w for n, w in dist.items()}, prefix + "channel weights over tiles"
+            {captions.label(names, n): w for n, w in dist.items()},
+            prefix + "channel weights over tiles",
+            gate_start(model),
         )
         figs["channel_distribution"] = figures.add_caption(fig, opts.tiles_note or f"Tiles of {where}.")
         summary["channel_weights"] = {

@@ -97,26 +97,28 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(text, width)) or text
 
 
-def channel_weights_figure(weights: Mapping[str, Tensor], title: str) -> Figure:
-    """Bar plot of each channel gate's weights ``[C]`` for one image."""
+def channel_weights_figure(weights: Mapping[str, Tensor], title: str, start: float = 0.5) -> Figure:
+    """Bar plot of each channel gate's weights ``[C]`` for one image; ``start`` is the gates' value
+    at initialisation (0.5 for σ gates, 1 for ``unit_start`` ones, whose range is 0..2)."""
     fig, axes = _grid(len(weights), cols=1, size=3.0)
     fig.set_size_inches(9, 2.6 * len(weights) + 0.5)
     for ax, (name, w) in zip(axes, weights.items()):
         v = _np(w)
         ax.bar(np.arange(v.size), v, color="tab:blue", width=0.9)
-        ax.axhline(0.5, color="gray", lw=0.8, ls="--")
-        ax.set_ylim(0, 1)
+        ax.axhline(start, color="gray", lw=0.8, ls="--")
+        ax.set_ylim(0, 2 * start)
         ax.set_xlim(-1, v.size)
         ax.set_xlabel("channel")
         ax.set_ylabel("gate weight")
-        ax.set_title(_wrap(f"{name} (dashed: 0.5, the value at initialisation)", 110), fontsize=9)
+        ax.set_title(_wrap(f"{name} (dashed: {start:g}, the value at initialisation)", 110), fontsize=9)
     fig.suptitle(title)
     return fig
 
 
-def channel_distribution_figure(weights: Mapping[str, Tensor], title: str) -> Figure:
+def channel_distribution_figure(weights: Mapping[str, Tensor], title: str, start: float = 0.5) -> Figure:
     """Per-channel distribution (box plots over tiles ``[N, C]``), channels sorted by median:
-    suppressed channels on the left, kept ones on the right."""
+    suppressed channels on the left, kept ones on the right; the axis spans the gates' range,
+    ``0..2·start``."""
     fig, axes = _grid(len(weights), cols=1, size=3.0)
     fig.set_size_inches(10, 2.8 * len(weights) + 0.5)
     for ax, (name, w) in zip(axes, weights.items()):
@@ -126,7 +128,7 @@ def channel_distribution_figure(weights: Mapping[str, Tensor], title: str) -> Fi
         ticks = np.arange(1, v.shape[1] + 1)
         step = max(1, v.shape[1] // 24)
         ax.set_xticks(ticks[::step], [str(i) for i in order[::step]], fontsize=7)
-        ax.set_ylim(0, 1)
+        ax.set_ylim(0, 2 * start)
         ax.set_xlabel("channel (sorted by median weight)")
         ax.set_ylabel("gate weight")
         ax.set_title(f"{name}: {v.shape[0]} tiles", fontsize=9)

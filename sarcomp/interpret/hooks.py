@@ -27,7 +27,8 @@ from sarcomp.models.attention import (
 class Recording:
     """Gate outputs of one forward pass, keyed by qualified module name.
 
-    ``spatial``: ``[B, 1, h, w]`` sigmoid maps; ``channel``: ``[B, C]`` sigmoid weights;
+    ``spatial``: ``[B, 1, h, w]`` gate maps; ``channel``: ``[B, C]`` gate weights (σ, or 2·σ with
+    ``unit_start``: :func:`gate_start`);
     ``qk``: (queries, keys) ``[B, c, h, w]`` of self-attention blocks with their head count,
     when they attend globally (not above ``max_tokens``, where they switch to windows); ``theta``: ``[B, 2, 3]`` affine transforms of STN modules.
     """
@@ -44,6 +45,16 @@ def attention_modules(model: nn.Module) -> dict[str, nn.Module]:
     if hasattr(model, "attention_modules"):
         return dict(model.attention_modules())
     return {n: m for n, m in model.named_modules() if getattr(m, "gate", None) is not None}
+
+
+def gate_start(model: nn.Module) -> float:
+    """The value the model's channel/spatial gates start at (zero logits): 0.5 for σ gates, 1 for
+    ``unit_start`` ones; 0.5 if it has none. The gates of one model share the setting."""
+    for module in attention_modules(model).values():
+        for m in module.modules():
+            if isinstance(m, (SqueezeExcitation, EfficientChannelAttention, SpatialAttention)):
+                return float(m.gate(torch.zeros(())))
+    return 0.5
 
 
 @contextmanager

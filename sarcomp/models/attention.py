@@ -10,16 +10,16 @@ forward hook can read the map without touching ``forward``:
 - ``cbam``: the spatial sigmoid ``[B, 1, H, W]`` (the channel one is ``channel.gate``);
   output at init ``0.25 * x``.
 - ``cbam_residual``: the inner CBAM's spatial sigmoid; output at init ``x + 0.25 * f(x)``.
+- attention family: an identity over the attention output ``[B, C, H, W]`` (before the
+  output projection); output at init ``x`` exactly.
+- ``stn``: an identity over the affine transform θ ``[B, 2, 3]``; output at init ``x`` (to
+  float tolerance: bilinear resampling on the identity grid).
 
 The gated modules take ``unit_start`` (default ``False``): with it, each gate is ``2·σ(z)``
 (:class:`UnitSigmoid`), in (0, 2) and 1 at init, so the module starts as the identity (``x``;
 ``cbam_residual``: ``x + f(x)``) instead of shrinking its input. Several plain gates in series
 shrink a signal by 0.5 each at init (CBAM everywhere: by 0.25 per module), which the layers around
 them must learn to undo. The gate has no parameters, so the option changes no state dict.
-- attention family: an identity over the attention output ``[B, C, H, W]`` (before the
-  output projection); output at init ``x`` exactly.
-- ``stn``: an identity over the affine transform θ ``[B, 2, 3]``; output at init ``x`` (to
-  float tolerance: bilinear resampling on the identity grid).
 
 The attention family is ``self_attention``, ``local_attention``, ``axial_attention`` and
 ``linear_attention``: ``x + gamma * proj(attention(q, k, v))`` with a learnable scalar
@@ -253,7 +253,8 @@ class CBAMResidualBlock(nn.Module):
 
     Both convs are 3×3, C→C, shape-preserving, default (random) init; CBAM kwargs as ``cbam``.
     ``gate`` is the inner CBAM's spatial sigmoid; gates start at 0.5, so the block starts
-    as ``x + 0.25 * conv(relu(conv(x)))``, not the identity.
+    as ``x + 0.25 * conv(relu(conv(x)))`` (``x + conv(relu(conv(x)))`` with ``unit_start``), not
+    the identity.
     """
 
     def __init__(

@@ -13,7 +13,7 @@ its input:
 :func:`ablated` switches modules off for an evaluation: a residual module becomes the identity
 (γ = 0), a gated module a *constant* gate, its mean over calibration inputs (per channel for a
 channel gate). The identity would be the wrong control for a gate: the network after a gate was
-trained on inputs scaled by ~0.5 (0.25 for CBAM), so removing the gate changes the scale, not only
+trained on inputs scaled by ~0.5 (0.25 for CBAM; ~1 with ``unit_start`` gates), so removing the gate changes the scale, not only
 the attention. The constant gate keeps the average scale and removes what depends on the input.
 ``stn`` becomes the identity transform.
 """

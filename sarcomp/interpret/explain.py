@@ -126,11 +126,12 @@ def explain_tile(
         }
         fig = figures.spatial_maps_figure(image, maps, prefix + "spatial attention", borders)
         figs["attention_spatial"] = figures.add_caption(fig, captions.spatial_caption(where, borders))
+    start = gate_start(model)
     if rec.channel:
         fig = figures.channel_weights_figure(
             {captions.label(names, n): w[0] for n, w in rec.channel.items()},
             prefix + "channel weights of this tile",
-            gate_start(model),
+            start,
         )
         figs["channel_weights"] = figures.add_caption(fig, f"Input: {where}.")
     if rec.channel and opts.distribution:
@@ -138,7 +139,7 @@ def explain_tile(
         fig = figures.channel_distribution_figure(
             {captions.label(names, n): w for n, w in dist.items()},
             prefix + "channel weights over tiles",
-            gate_start(model),
+            start,
         )
         figs["channel_distribution"] = figures.add_caption(fig, opts.tiles_note or f"Tiles of {where}.")
         summary["channel_weights"] = {

@@ -7,12 +7,13 @@
 #   STAGE=list bash experiments/run_attention_study.sh       # the queue: name, then its overrides
 #   ONLY="v0_s1 v1_s1" bash experiments/run_attention_study.sh   # some runs of the queue
 #   ROUND=2 bash experiments/run_attention_study.sh          # the second round (PROTOCOL.md, amendment 2)
+#   ROUND=3 bash experiments/run_attention_study.sh          # the third round (PROTOCOL.md, amendment 3)
 # Several invocations may run side by side (more lanes later): each run is claimed by one worker.
 # Cost on the 2-core VM, measured: two lanes (OMP_NUM_THREADS=1 each) and nothing else, ~12 min per
 # 3,000-step run, so ~2.6 h wall (5.2 core-hours) for the first 26 runs (30 with amendment 1); the evaluation ~3 min per run
 # (a variable-rate run codes 7 λ at two budgets plus its ablations; ~1.3 h for all), the report ~12 min
 # on one core (1,000 bootstrap replicates per statistic). ROUND=2: 12 runs of ~16 min (~1.6 h wall on
-# two lanes), ten evaluation λ.
+# two lanes), ten evaluation λ. ROUND=3: 9 runs (V0-V2 x 3 seeds) of ~16-23 min (~1.5 h wall on two lanes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -27,8 +28,14 @@ COMMON=(data=study trainer.max_steps=$STEPS trainer.keep_every=$((STEPS / 2))
         trainer.val_every=500 trainer.explain_at_val=false trainer.resume=true)
 # V3's gain: LayerScale, chosen on validation by the pilot (experiments/PROTOCOL.md)
 V3=(+model.attention.kwargs.gamma_init=0.1 +model.attention.kwargs.layer_scale=true)
-case $ROUND in 1 | 2) ;; *) echo "ROUND must be 1 or 2, got '$ROUND'" >&2; exit 2 ;; esac
-if [[ $ROUND == 2 ]]; then  # PROTOCOL.md, amendment 2: V0-V3 x 3 seeds over 0.1-2 bpp
+case $ROUND in 1 | 2 | 3) ;; *) echo "ROUND must be 1, 2 or 3, got '$ROUND'" >&2; exit 2 ;; esac
+if [[ $ROUND == 3 ]]; then  # PROTOCOL.md, amendment 3: V0-V2 x 3 seeds, the ladder two half-decades higher
+    OUT=${OUT:-$HOME_DIR/outputs/attention_study_r3}
+    RESULTS=experiments/results/attention_study_r3 SECTION=attention-study-r3
+    VR=('model.lmbdas=[0.0001,0.0003,0.001,0.003,0.01,0.03,0.1,0.3]' model.lmbda=0.3 'model.channels=[48,64]')
+    EVAL_LMBDAS="0.0001 0.0003 0.001 0.003 0.0055 0.01 0.017 0.03 0.1 0.3"
+    GATES=(+model.attention.kwargs.unit_start=true)  # amendment 2's choice
+elif [[ $ROUND == 2 ]]; then  # PROTOCOL.md, amendment 2: V0-V3 x 3 seeds over 0.1-2 bpp
     OUT=${OUT:-$HOME_DIR/outputs/attention_study_r2}
     RESULTS=experiments/results/attention_study_r2 SECTION=attention-study-r2
     VR=('model.lmbdas=[0.0001,0.0003,0.001,0.003,0.01,0.03]' model.lmbda=0.03 'model.channels=[48,64]')
@@ -49,9 +56,10 @@ queue() {
         echo "v0_s$seed $(exp baseline) seed=$seed ${VR[*]}"
         echo "v1_s$seed $(exp cbam_bottleneck) seed=$seed ${VR[*]} ${GATES[*]-}"
         echo "v2_s$seed $(exp cbam_everywhere) seed=$seed ${VR[*]} ${GATES[*]-}"
+        [[ $ROUND == 3 ]] && continue  # V3's second-round curve already spans the range
         echo "v3_s$seed $(exp selfattn_bottleneck) seed=$seed ${VR[*]} ${V3[*]}"
     done
-    [[ $ROUND == 2 ]] && return 0  # the controls and the sweep stay with the first round
+    [[ $ROUND != 1 ]] && return 0  # the controls and the sweep stay with the first round
     echo "v0wide_s1 $(exp baseline) seed=1 ${VR[*]/%48,64]/48,65]}"
     for l in $LMBDAS; do
         echo "v0_l${l}_s1 $(exp baseline) seed=1 model.lmbda=$l model.channels=[48,64]"

@@ -138,8 +138,18 @@ def test_the_study_queue_composes_into_the_protocols_runs():
     assert abs(params["v0wide_s1"] / params["v2_s1"] - 1) < 0.001  # the capacity control matches V2
 
 
-def test_the_second_rounds_queue_is_v0_to_v3_over_the_wider_ladder_with_unit_start_gates():
-    """PROTOCOL.md, amendment 2: V0-V3 x 3 seeds, λ 0.0001-0.03, gated variants start as the identity."""
+@pytest.mark.parametrize(
+    "round_, ladder, variants",
+    [
+        ("2", [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03], ("V0", "V1", "V2", "V3")),
+        ("3", [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3], ("V0", "V1", "V2")),
+    ],
+)
+def test_the_later_rounds_queue_their_variants_on_their_ladder_with_unit_start_gates(
+    round_, ladder, variants
+):
+    """PROTOCOL.md, amendments 2 and 3: each variant x 3 seeds on the round's λ ladder, trained at
+    its top λ by default, the gated variants starting as the identity."""
     import subprocess
 
     from sarcomp.analysis.study import label
@@ -148,7 +158,7 @@ def test_the_second_rounds_queue_is_v0_to_v3_over_the_wider_ladder_with_unit_sta
     script = Path(__file__).resolve().parents[1] / "experiments" / "run_attention_study.sh"
     listing = subprocess.run(
         ["bash", str(script)],
-        env={"STAGE": "list", "ROUND": "2", "PATH": "/usr/bin:/bin"},
+        env={"STAGE": "list", "ROUND": round_, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         check=True,
@@ -157,10 +167,8 @@ def test_the_second_rounds_queue_is_v0_to_v3_over_the_wider_ladder_with_unit_sta
     for line in listing.splitlines():
         name, *overrides = line.split()
         cfg = compose_train(overrides)
-        assert (
-            list(cfg.model.lmbdas) == [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03]
-            and cfg.trainer.max_steps == 3000
-        )
+        assert list(cfg.model.lmbdas) == ladder and cfg.model.lmbda == ladder[-1]
+        assert cfg.trainer.max_steps == 3000
         labels[
             label(
                 {
@@ -179,4 +187,4 @@ def test_the_second_rounds_queue_is_v0_to_v3_over_the_wider_ladder_with_unit_sta
                 m.gate for m in build_model(cfg.model).modules() if hasattr(m, "gate") and m.gate is not None
             ]
             assert gates and all(float(g(torch.zeros(1))) == 1.0 for g in gates)
-    assert labels == Counter({"V0": 3, "V1": 3, "V2": 3, "V3": 3})
+    assert labels == Counter(dict.fromkeys(variants, 3))

@@ -225,6 +225,12 @@ def test_configs_compose_the_context_models():
     assert min(cfg.model.lmbdas) < 0.01 < max(cfg.model.lmbdas) and cfg.data.sources[1].root.endswith(
         "shared_sar_splits"
     )
+    low = compose_train(["experiment=lowrate_cpu"])  # the same transform on the low part of the ladder
+    assert low.model.channels == cfg.model.channels and low.model.latent_channels == cfg.model.latent_channels
+    assert (
+        max(low.model.lmbdas) == low.model.lmbda <= min(cfg.model.lmbdas) * 10
+        and min(low.model.lmbdas) < 0.001
+    )
     model = build_model(compose_train(["debug=smoke", "model.entropy=checkerboard"]).model)
     assert model.latent_codec.groups == 3 and model.tile_multiple == model.stride * 4
     model = build_model(compose_train(["debug=smoke", "model.entropy=elic"]).model)

@@ -13,7 +13,7 @@
 # 3,000-step run, so ~2.6 h wall (5.2 core-hours) for the first 26 runs (30 with amendment 1); the evaluation ~3 min per run
 # (a variable-rate run codes 7 λ at two budgets plus its ablations; ~1.3 h for all), the report ~12 min
 # on one core (1,000 bootstrap replicates per statistic). ROUND=2: 12 runs of ~16 min (~1.6 h wall on
-# two lanes), ten evaluation λ. ROUND=3: 9 runs (V0-V2 x 3 seeds) of ~16-23 min (~1.5 h wall on two lanes).
+# two lanes), ten evaluation λ. ROUND=3: 9 runs (V0-V2 x 3 seeds) of 14-25 min (~1.65 h wall on two lanes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}

@@ -39,6 +39,7 @@ from sarcomp.data.synthetic import generate_scene
 from sarcomp.data.tiles import Scene
 from sarcomp.errors import SarcompError
 from sarcomp.fileio import atomic_write
+from sarcomp.models.blocks import last_convolution
 from sarcomp.models.portable import FloatPath
 from sarcomp.models.zoo import sha256
 from sarcomp.runs import build_model
@@ -110,7 +111,7 @@ def write_tiny_models(folder: Path, entropies: Sequence[str] = TINY_ENTROPIES) -
                 *((getattr(hyper, n, None), 20.0) for n in ("h_a", "h_s")),
             ):
                 if transform is not None:
-                    _last_convolution(transform).weight.mul_(gain)
+                    last_convolution(transform).weight.mul_(gain)
         state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
         path = folder / f"tiny-{entropy}.pt"
         atomic_write(
@@ -118,10 +119,6 @@ def write_tiny_models(folder: Path, entropies: Sequence[str] = TINY_ENTROPIES) -
         )
         paths.append(path)
     return paths
-
-
-def _last_convolution(transform: torch.nn.Module) -> torch.nn.Module:
-    return [m for m in transform.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))][-1]
 
 
 def write_scene(path: Path) -> Scene:

@@ -49,12 +49,17 @@ def run_channels_last(transform: nn.Sequential, x: Tensor) -> Tensor:
     copied into the layout), and h_s, whose output selects the entropy coder's tables, must not
     change at all, or files written before would no longer decode.
     """
-    if x.device.type != "cpu":
-        return transform(x)
+    if x.device.type != "cpu" or not isinstance(transform, nn.Sequential):
+        return transform(x)  # a transform of parallel paths (linear_path.py) runs as it is
     for module in transform:
         layout = torch.channels_last if isinstance(module, nn.Sequential) else torch.contiguous_format
         x = module(x.contiguous(memory_format=layout))
     return x
+
+
+def last_convolution(transform: nn.Module) -> nn.Conv2d | nn.ConvTranspose2d:
+    """The last (transposed) convolution of a transform, in module order."""
+    return [m for m in transform.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
 
 
 def subpixel_weight(weight: Tensor) -> Tensor:

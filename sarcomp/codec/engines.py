@@ -47,7 +47,7 @@ def analysis_engine(g_a: nn.Module, engine: str) -> Transform:
     return g_a
 
 
-def synthesis_engine(g_s: nn.Sequential, engine: str) -> Transform:
+def synthesis_engine(g_s: nn.Module, engine: str) -> Transform:
     """g_s on ``engine``: a function of ŷ returning float32 x̂ (before ``decompress``'s clamp)."""
     check_engine(engine)
     if engine == "bf16":

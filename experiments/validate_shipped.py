@@ -1,0 +1,99 @@
+"""Validation RD of models as shipped (float16 weights), per λ, on one run's validation set.
+
+    python experiments/validate_shipped.py <run folder or shipped name> [...] [--data-from <run>]
+        [--out results.json]
+
+Each model is a run folder (its best checkpoint, its weights rounded to float16 as
+``ship_zoo.py export`` stores them) or a shipped name (``sarcomp.models.zoo``). Every model is
+validated by the trainer's own routine (:func:`sarcomp.training.validation.validation_sums`: the
+forward pass's bpp estimate and PSNR over the same tiles) at each λ of its ladder, on the
+validation set of ``--data-from`` (default: the first run folder given), so a new run and the
+shipped models it would replace are measured alike, whatever their runs' logs held. Prints each
+model's points and, for the first model, the fit-free ΔPSNR at equal rate per λ against each other
+model (the decision rule of ``experiment=linearpath_cpu``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from sarcomp.analysis.bootstrap import delta_psnr_at_equal_rate
+from sarcomp.data.loaders import grid_loader
+from sarcomp.data.mix import training_data
+from sarcomp.models.zoo import load_pretrained
+from sarcomp.runs import build_model, load_model_state, load_run
+from sarcomp.training.step import TrainStep
+from sarcomp.training.validation import validation_sums
+
+Point = tuple[float, float, float]  # λ, bpp, PSNR
+
+
+def as_shipped(source: str, half: bool = True) -> tuple[DictConfig, torch.nn.Module]:
+    """``(config, model)``: a shipped name as it is, a run folder's best weights via float16 (every
+    floating tensor of the state, as ``export_run`` stores them; ``half=False``: as trained)."""
+    if not Path(source).is_dir():
+        return load_pretrained(source)
+    cfg, _, state = load_run(source)
+    weights = {
+        k: v.half().float() if half and v.is_floating_point() else v for k, v in state["model"].items()
+    }
+    model = build_model(cfg.model)
+    load_model_state(model, weights, source)
+    model.update(force=True)
+    return cfg, model.eval()
+
+
+def validate(cfg: DictConfig, model: torch.nn.Module, data_cfg: DictConfig) -> list[Point]:
+    """(λ, bpp, PSNR) at each λ of the model's ladder on ``data_cfg``'s validation set."""
+    _, _, val_scenes = training_data(data_cfg.data, int(data_cfg.seed))
+    loader = grid_loader(data_cfg.data, val_scenes, max_tiles=data_cfg.trainer.val_max_tiles)
+    step = TrainStep(cfg.model, data_cfg.trainer, torch.device("cpu"))
+    step.model = model
+    points = []
+    for lmbda in model.lmbdas or [model.lmbda]:
+        sums, counts, _ = validation_sums(model, loader, step, lmbda)
+        points.append((float(lmbda), sums["bpp"] / counts["bpp"], sums["psnr"] / counts["psnr"]))
+    return points
+
+
+def deltas(test: list[Point], anchor: list[Point]) -> np.ndarray:
+    """Fit-free ΔPSNR of each of ``test``'s points against ``anchor``'s curve (NaN outside it)."""
+    return delta_psnr_at_equal_rate(_rate_psnr(anchor), _rate_psnr(test))
+
+
+def _rate_psnr(points: list[Point]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([p[1] for p in points]), np.array([p[2] for p in points])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("models", nargs="+", help="run folders or shipped names; the first is compared")
+    p.add_argument("--data-from", default=None, help="run folder whose validation set is used")
+    p.add_argument("--out", type=Path, default=None, help="JSON of every model's points")
+    a = p.parse_args()
+    data_run = a.data_from or next((m for m in a.models if Path(m).is_dir()), None)
+    if data_run is None:
+        raise SystemExit("validate_shipped.py: give a run folder, or --data-from <run folder>")
+    data_cfg = load_run(data_run)[0]
+    curves = {m: validate(*as_shipped(m), data_cfg) for m in a.models}
+    print(f"validation set of {data_run}; weights as shipped (float16)\n")
+    print("| model | λ | bpp | PSNR dB |" + "".join(f" ΔPSNR vs {m} |" for m in a.models[1:]))
+    print("|---|---|---|---|" + "---|" * (len(a.models) - 1))
+    first = a.models[0]
+    against = [deltas(curves[first], curves[m]) for m in a.models[1:]]
+    for model, points in curves.items():
+        for i, (lmbda, bpp, psnr) in enumerate(points):
+            cells = [("N/A" if np.isnan(d[i]) else f"{d[i]:+.2f}") if model == first else "" for d in against]
+            print(f"| {model} | {lmbda:g} | {bpp:.3f} | {psnr:.2f} |" + "".join(f" {c} |" for c in cells))
+    if a.out:
+        a.out.write_text(json.dumps({"data_from": data_run, "curves": curves}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

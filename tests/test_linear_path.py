@@ -1,0 +1,140 @@
+"""The linear-path codec (issue 26, step 2): invertible at step 0, its config, its coding round trip."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from sarcomp.models.linear_path import LinearPathSARCodec, ParallelTransform, linear_scale
+from sarcomp.runs import build_model, load_run
+from sarcomp.training.trainer import train
+from tests.helpers import compose_train, encoder_reconstruction, load_script, smoke_overrides
+
+LMBDAS = [0.003, 0.03, 0.3]
+
+
+@pytest.fixture(scope="module")
+def model() -> LinearPathSARCodec:
+    torch.manual_seed(0)
+    return LinearPathSARCodec(
+        channels=[16], latent_channels=24, entropy="meanscale", hyper_channels=16, lmbdas=LMBDAS, lmbda=0.3
+    ).eval()
+
+
+def test_linear_path_config_is_highrate_with_the_linear_path_only():
+    cfg = compose_train(["experiment=linearpath_cpu"])
+    highrate = compose_train(["experiment=highrate_cpu"])
+    assert cfg.data == highrate.data and cfg.trainer.lr == highrate.trainer.lr
+    model_delta = {k for k in cfg.model if cfg.model[k] != highrate.model[k]}
+    assert model_delta == {"_target_"}
+    assert isinstance(build_model(cfg.model), LinearPathSARCodec)
+
+
+def test_fast_linear_path_config_has_the_light_hyper_synthesis():
+    cfg = compose_train(["experiment=linearpath_fast_cpu"])
+    model = build_model(cfg.model)
+    assert isinstance(model, LinearPathSARCodec) and len(model.latent_codec.hyper.h_s) == 5
+    assert isinstance(model.latent_codec.hyper.h_s[-1], torch.nn.Conv2d)
+    assert model.latent_codec.hyper.h_s[-1].kernel_size == (1, 1)  # the light h_s's last layer
+    assert list(cfg.model.lmbdas) == [0.001, 0.003, 0.01, 0.03, 0.1, 0.3]
+
+
+def test_transforms_start_as_exact_inverses(model):
+    """At step 0 g_s(g_a(x)) is x: the deep paths start at zero, the linear one is orthonormal."""
+    x = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model.g_s(model.g_a(x)), x, atol=1e-5)
+    assert isinstance(model.g_a, ParallelTransform) and isinstance(model.g_s, ParallelTransform)
+
+
+def test_start_distortion_is_the_unit_step_at_the_scale(model):
+    """Quantised at the top λ (gain 1), the MSE is that of unit steps at scale c: 1/(12 c²)."""
+    x = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        mse = float(((encoder_reconstruction(model, x, 0.3) - x) ** 2).mean())
+    expected = 1 / (12 * linear_scale(0.3) ** 2)
+    assert abs(10 * math.log10(mse / expected)) < 0.5
+    assert mse < float(((encoder_reconstruction(model, x, 0.003) - x) ** 2).mean())  # coarser at low λ
+
+
+@pytest.mark.parametrize("light_hyper", [False, True])
+def test_linear_path_codes_a_round_trip(model, light_hyper):
+    if light_hyper:
+        torch.manual_seed(1)
+        model = LinearPathSARCodec(
+            channels=[16],
+            latent_channels=24,
+            entropy="meanscale",
+            hyper_channels=16,
+            lmbdas=LMBDAS,
+            lmbda=0.3,
+            light_hyper=True,
+        ).eval()
+    x = torch.rand(1, 1, 32, 48)
+    model.update(force=True)
+    for lmbda in (0.003, 0.3):
+        coded = model.compress(x, lmbda=lmbda)
+        x_hat = model.decompress(coded["strings"], coded["shape"], lmbda=lmbda)["x_hat"]
+        assert torch.allclose(x_hat, encoder_reconstruction(model, x, lmbda), atol=1e-5)
+
+
+def test_linear_path_state_round_trips_with_its_scale(model):
+    clone = build_model(compose_train(["experiment=linearpath_cpu"]).model)
+    state = model.state_dict()
+    assert any(k.endswith("factor") for k in state)  # c travels with the weights
+    rebuilt = LinearPathSARCodec(
+        channels=[16], latent_channels=24, entropy="meanscale", hyper_channels=16, lmbdas=LMBDAS, lmbda=0.3
+    )
+    rebuilt.load_state_dict(state)
+    x = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(rebuilt.g_a(x), model.g_a(x))
+    assert clone.stride == 4
+
+
+def test_every_parameter_of_the_linear_path_codec_is_used():
+    model = LinearPathSARCodec(channels=[8], latent_channels=16, entropy="meanscale", hyper_channels=8)
+    out = model(torch.rand(1, 1, 32, 32))
+    loss = out["x_hat"].mean() + sum(v.log().sum() for v in out["likelihoods"].values())
+    loss.backward()
+    unused = [n for n, p in model.named_parameters() if p.grad is None and "quantiles" not in n]
+    assert not unused
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"attention": {"type": "cbam", "placement": "bottleneck"}}, "attention.type"),
+        ({"latent_channels": 8}, "latent_channels"),
+        ({"light_hyper": True, "entropy": "hyperprior"}, "light_hyper"),
+    ],
+)
+def test_linear_path_codec_rejects_what_it_does_not_build(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LinearPathSARCodec(**{"channels": [16], "latent_channels": 24, **kwargs})
+
+
+def test_validate_shipped_reproduces_the_trainers_validation(tiny_data, tmp_path):
+    """The decision script measures what the trainer logged: same routine, tiles and λ."""
+    validate_shipped = load_script("experiments/validate_shipped.py")
+    overrides = smoke_overrides(
+        tiny_data,
+        "model.entropy=meanscale",
+        "model.lmbdas=[0.003,0.03]",
+        "model.lmbda=0.03",
+        "trainer.max_steps=2",
+        "trainer.val_every=2",
+    )
+    train(compose_train(overrides, tmp_path), tmp_path)
+    data_cfg = load_run(tmp_path)[0]
+    points = validate_shipped.validate(*validate_shipped.as_shipped(str(tmp_path), half=False), data_cfg)
+    acc = EventAccumulator(str(tmp_path / "tensorboard"))
+    acc.Reload()
+    for lmbda, bpp, psnr in points:
+        assert bpp == pytest.approx(acc.Scalars(f"val_lmbda_{lmbda:g}/bpp")[-1].value, rel=1e-5)
+        assert psnr == pytest.approx(acc.Scalars(f"val_lmbda_{lmbda:g}/psnr")[-1].value, rel=1e-5)
+    ahead = [(0.003, 1.0, 21.0), (0.03, 2.0, 26.0)]
+    assert list(validate_shipped.deltas(ahead, [(0.01, 1.0, 20.0), (0.1, 2.0, 25.0)])) == [1.0, 1.0]

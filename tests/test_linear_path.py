@@ -138,3 +138,12 @@ def test_validate_shipped_reproduces_the_trainers_validation(tiny_data, tmp_path
         assert psnr == pytest.approx(acc.Scalars(f"val_lmbda_{lmbda:g}/psnr")[-1].value, rel=1e-5)
     ahead = [(0.003, 1.0, 21.0), (0.03, 2.0, 26.0)]
     assert list(validate_shipped.deltas(ahead, [(0.01, 1.0, 20.0), (0.1, 2.0, 25.0)])) == [1.0, 1.0]
+
+
+def test_gradcam_explains_the_deep_analysis_path(model):
+    from sarcomp.interpret.gradcam import RateTarget, default_layers, grad_cam
+
+    layers = default_layers(model)
+    assert list(layers) == ["g_a.deep.1"] and layers["g_a.deep.1"] is model.g_a.deep[-1]
+    maps = grad_cam(model, torch.rand(1, 1, 32, 32), layers, RateTarget())
+    assert maps["g_a.deep.1"].shape == (1, 1, 32, 32)

@@ -85,7 +85,9 @@ def default_layers(model: nn.Module) -> dict[str, nn.Module]:
     """Layers to explain: the attention modules, or the encoder's last block without any."""
     layers = attention_modules(model)
     if not layers and hasattr(model, "g_a"):
-        layers = {f"g_a.{len(model.g_a) - 1}": model.g_a[-1]}
+        deep = getattr(model.g_a, "deep", None)  # a transform of parallel paths: its deep one's
+        blocks, prefix = (model.g_a, "g_a") if deep is None else (deep, "g_a.deep")
+        layers = {f"{prefix}.{len(blocks) - 1}": blocks[-1]}
     return layers
 
 

@@ -29,7 +29,7 @@ variable rate are the parent's.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -74,29 +74,12 @@ class LinearPathSARCodec(SARCodec):
     """A :class:`SARCodec` whose g_a and g_s are :class:`ParallelTransform` s: the parent's deep
     transforms (without g_s's sigmoid) beside an invertible linear path (module docstring)."""
 
-    def __init__(
-        self,
-        channels: Sequence[int] = (64,),
-        latent_channels: int = 96,
-        attention: Mapping[str, Any] | None = None,
-        in_channels: int = 1,
-        lmbda: float = 0.03,
-        lmbdas: Sequence[float] | None = None,
-        light_hyper: bool = False,
-        **kwargs: Any,
-    ):
+    def __init__(self, attention: Mapping[str, Any] | None = None, light_hyper: bool = False, **kwargs: Any):
         if (attention or {}).get("type", "none") != "none":
             raise ValueError("attention.type: the linear-path codec has no attention placements (none only)")
-        super().__init__(
-            channels=channels,
-            latent_channels=latent_channels,
-            attention=attention,
-            in_channels=in_channels,
-            lmbda=lmbda,
-            lmbdas=lmbdas,
-            **kwargs,
-        )
-        pixels = in_channels * self.stride**2
+        super().__init__(attention=attention, **kwargs)
+        pixels = self.g_a[0][0].in_channels * self.stride**2
+        latent_channels = last_convolution(self.g_a).out_channels
         if latent_channels < pixels:
             raise ValueError(
                 f"latent_channels: the linear path needs at least {pixels} (in_channels × stride²) "
@@ -104,7 +87,7 @@ class LinearPathSARCodec(SARCodec):
             )
         analysis = nn.Conv2d(pixels, latent_channels, 1, bias=False)
         synthesis = nn.Conv2d(latent_channels, pixels, 1)
-        scale = linear_scale(max(lmbdas) if lmbdas else lmbda)
+        scale = linear_scale(self.lmbdas[-1] if self.lmbdas else self.lmbda)
         with torch.no_grad():
             nn.init.orthogonal_(analysis.weight.view(latent_channels, pixels))  # orthonormal columns
             synthesis.weight.copy_(analysis.weight.view(latent_channels, pixels).t()[..., None, None])

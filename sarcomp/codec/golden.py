@@ -77,6 +77,7 @@ CASES = (
     Case("checkerboard-vr-s8", "checkerboard-vr-s8", lmbda=0.03),
     Case("highrate-vr-s4", "highrate-vr-s4", lmbda=0.03),
     Case("lowrate-vr-s4", "lowrate-vr-s4", lmbda=0.003),
+    Case("linearpath-vr-s4", "linearpath-vr-s4", lmbda=0.03),
 )
 TINY_ENTROPIES = ("factorized", "hyperprior", "meanscale", "checkerboard", "elic")
 

@@ -3,10 +3,10 @@ and ELIC's channel groups (issue 26), same widths, portable (version-2) path, in
 medians.
 
     OMP_NUM_THREADS=1 python experiments/context_timing.py [--steps 100] [--repeats 9]
-    OMP_NUM_THREADS=1 python experiments/context_timing.py --shipped <name> [--lmbdas 0.003 0.01 0.03] \
+    OMP_NUM_THREADS=1 python experiments/context_timing.py --shipped <name or run> [...] [--lmbdas 0.003 0.01 0.03] \
         [--out experiments/benchmarks/context_timing]
 
-``--shipped`` times a trained shipped model at each of ``--lmbdas`` instead (the issue's measure:
+``--shipped`` times trained models (shipped names or run folders) at each of ``--lmbdas`` instead (the issue's measure:
 at most 1.5x the mean-scale model's time), and writes ``<out>.md`` and ``<out>.json``.
 
 The mean-scale model is the shipped ``baseline-ms-s8-l01`` (widths 48, 64, latent 96, hyper 64).
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from sarcomp.codec.modelref import resolve_model
 from sarcomp.data.synthetic import generate_scene
 from sarcomp.fileio import atomic_write_text, write_json
 from sarcomp.models import SARCodec
@@ -80,17 +81,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--shipped", default=None, help="a trained shipped model to time")
+    parser.add_argument(
+        "--shipped", nargs="+", default=None, help="trained models to time: shipped names or run folders"
+    )
     parser.add_argument("--lmbdas", nargs="+", type=float, default=[0.003, 0.01, 0.03])
     parser.add_argument("--out", type=Path, default=None, help="write <out>.md and <out>.json")
     args = parser.parse_args()
     torch.manual_seed(0)
     cfg, meanscale = load_pretrained(BASE)
     models: dict[str, tuple[SARCodec, float | None]] = {"meanscale": (meanscale.eval(), None)}
-    if args.shipped:
-        _, shipped = load_pretrained(args.shipped)
-        models |= {f"{args.shipped} λ={lm:g}": (shipped.eval(), lm) for lm in args.lmbdas}
-    else:
+    for ref in args.shipped or []:
+        trained = resolve_model(ref).model
+        models |= {f"{ref} λ={lm:g}": (trained, lm) for lm in args.lmbdas}
+    if not args.shipped:
         for entropy in ("checkerboard", "elic"):
             models[entropy] = (context_like(cfg, meanscale, entropy, args.steps), None)
             models[entropy][0].update(force=True)
@@ -165,7 +168,7 @@ def report(rows: list[dict], args: argparse.Namespace) -> str:
 def command(args: argparse.Namespace) -> str:
     words = ["OMP_NUM_THREADS=1 python experiments/context_timing.py"]
     if args.shipped:
-        words += ["--shipped", args.shipped, "--lmbdas", *(f"{lm:g}" for lm in args.lmbdas)]
+        words += ["--shipped", *args.shipped, "--lmbdas", *(f"{lm:g}" for lm in args.lmbdas)]
     else:
         words += ["--steps", str(args.steps)]
     words += ["--repeats", str(args.repeats)]

@@ -8,7 +8,8 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from sarcomp.models.linear_path import LinearPathSARCodec, ParallelTransform, linear_scale
+from sarcomp.models.blocks import ParallelTransform, last_convolution, run_channels_last
+from sarcomp.models.linear_path import LinearPathSARCodec, linear_scale
 from sarcomp.runs import build_model, load_run
 from sarcomp.training.trainer import train
 from tests.helpers import compose_train, encoder_reconstruction, load_script, smoke_overrides
@@ -48,6 +49,18 @@ def test_transforms_start_as_exact_inverses(model):
     with torch.no_grad():
         assert torch.allclose(model.g_s(model.g_a(x)), x, atol=1e-5)
     assert isinstance(model.g_a, ParallelTransform) and isinstance(model.g_s, ParallelTransform)
+
+
+def test_decoding_layout_changes_no_more_than_rounding():
+    """``decompress`` runs g_s's deep path in channels_last: the same map up to float rounding."""
+    torch.manual_seed(2)
+    model = LinearPathSARCodec(channels=[16], latent_channels=24, entropy="meanscale", hyper_channels=16)
+    for deep in (model.g_a.deep, model.g_s.deep):  # away from the zero start, so the deep path counts
+        torch.nn.init.normal_(last_convolution(deep).weight, std=0.1)
+    y = torch.randn(1, 24, 8, 12) * 10
+    with torch.no_grad():
+        plain, laid_out = model.g_s(y), run_channels_last(model.g_s, y)
+    assert plain.abs().max() > 0.1 and torch.allclose(plain, laid_out, atol=1e-5)
 
 
 def test_start_distortion_is_the_unit_step_at_the_scale(model):

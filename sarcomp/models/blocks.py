@@ -40,6 +40,18 @@ class SubpixelConvTranspose2d(nn.ConvTranspose2d):
         return F.pixel_shuffle(F.conv2d(x, subpixel_weight(self.weight), bias, padding=1), 2)
 
 
+class ParallelTransform(nn.Module):
+    """``deep(x) + linear(x)``: a transform with a linear path beside its deep one
+    (:mod:`sarcomp.models.linear_path`); :func:`run_channels_last` lays out its deep path."""
+
+    def __init__(self, deep: nn.Sequential, linear: nn.Sequential):
+        super().__init__()
+        self.deep, self.linear = deep, linear
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.deep(x) + self.linear(x)
+
+
 def run_channels_last(transform: nn.Sequential, x: Tensor) -> Tensor:
     """``transform(x)`` with, on the CPU, every convolution block's input in channels_last, where
     oneDNN's 5×5 transposed convolutions run faster at the stride-8 models' widths (g_s: 9.3
@@ -49,8 +61,10 @@ def run_channels_last(transform: nn.Sequential, x: Tensor) -> Tensor:
     copied into the layout), and h_s, whose output selects the entropy coder's tables, must not
     change at all, or files written before would no longer decode.
     """
-    if x.device.type != "cpu" or not isinstance(transform, nn.Sequential):
-        return transform(x)  # a transform of parallel paths (linear_path.py) runs as it is
+    if x.device.type != "cpu":
+        return transform(x)
+    if isinstance(transform, ParallelTransform):
+        return run_channels_last(transform.deep, x) + transform.linear(x)
     for module in transform:
         layout = torch.channels_last if isinstance(module, nn.Sequential) else torch.contiguous_format
         x = module(x.contiguous(memory_format=layout))

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from sarcomp.models.autoencoder import SARCodec
-from sarcomp.models.blocks import last_convolution
+from sarcomp.models.blocks import ParallelTransform, last_convolution
 from sarcomp.models.shallow import light_hyper_synthesis
 from sarcomp.training.loss import MSE_SCALE
 
@@ -51,17 +51,6 @@ class Scale(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.factor
-
-
-class ParallelTransform(nn.Module):
-    """``deep(x) + linear(x)``: a transform with a linear path beside its deep one."""
-
-    def __init__(self, deep: nn.Sequential, linear: nn.Sequential):
-        super().__init__()
-        self.deep, self.linear = deep, linear
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.deep(x) + self.linear(x)
 
 
 def linear_scale(lmbda_max: float) -> float:

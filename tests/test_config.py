@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from sarcomp.config import experiment_names
+from sarcomp.errors import SarcompError
 from sarcomp.runs import build_model
 from tests.helpers import compose_train
 
@@ -16,9 +17,17 @@ def test_each_plan_id_is_stated_once_by_one_experiment_file():
     assert plan["baseline"] == "V0"  # the baseline leads the plan
 
 
+LINEAR_PATH = "sarcomp.models.linear_path.LinearPathSARCodec"
+LINEAR_PATH_SMOKE = ["model.channels=[8]", "model.latent_channels=16"]  # stride 4, latent = stride²
+
+
 @pytest.mark.parametrize("name", experiment_names())
 def test_experiment_composes_and_builds(name):
     cfg = compose_train([f"experiment={name}", "debug=smoke"])
+    if cfg.model._target_ == LINEAR_PATH:  # smoke's stride 16 needs latent >= 256: a clear error
+        with pytest.raises(SarcompError, match="latent_channels: the linear path needs at least 256"):
+            build_model(cfg.model)
+        cfg = compose_train([f"experiment={name}", "debug=smoke", *LINEAR_PATH_SMOKE])
     assert cfg.experiment_name == name
     assert cfg.trainer.max_steps <= 10 and cfg.data.tile_size == 32
     model = build_model(cfg.model)

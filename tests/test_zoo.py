@@ -27,13 +27,14 @@ def zoo(smoke_run, tmp_path_factory):
 
 def round_trip(model, x, portable: bool = True):
     """Decoded tile and what the encoder reconstructs (portable: around the integer h_s's means;
-    float path: the eval forward)."""
+    float path: the eval forward, clamped as ``decompress`` clamps: a g_s without an output
+    sigmoid, the linear-path codec's, reaches outside [0, 1])."""
     out = model.compress(x, portable=portable)
     decoded = model.decompress(out["strings"], out["shape"], portable=portable)["x_hat"]
     if portable:
         return decoded, encoder_reconstruction(model, x)
     with torch.no_grad():
-        return decoded, model(x)["x_hat"]
+        return decoded, model(x)["x_hat"].clamp(0, 1)
 
 
 def test_export_writes_manifest_with_hash_config_command_and_data(zoo, smoke_run):

@@ -18,6 +18,7 @@ so its rANS work, is that of a working model. Tiles: one-look synthetic scenes i
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import time
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from sarcomp.bench.codec_speed import stage_ms
 from sarcomp.codec.modelref import resolve_model
 from sarcomp.data.synthetic import generate_scene
 from sarcomp.fileio import atomic_write_text, write_json
@@ -38,6 +40,8 @@ TILE = 256
 BASE = "baseline-ms-s8-l01"  # today's mean-scale model (widths 48, 64, latent 96, hyper 64)
 LOAD = os.getloadavg()[0]  # 1-minute load when the script starts (a busy machine is slower)
 TARGET = 1.5  # issue 26: a context model at most 1.5x its encode and decode time
+ENCODE = ("g_a", "h_a", "z coding", "h_s", "indexes", "y coding", "total")
+DECODE = ("z coding", "h_s", "indexes", "y coding", "g_s", "total")
 
 
 def tiles(count: int, seed: int) -> torch.Tensor:
@@ -98,6 +102,9 @@ def main() -> None:
             models[entropy] = (context_like(cfg, meanscale, entropy, args.steps), None)
             models[entropy][0].update(force=True)
     rows = measure(models, tiles(4, 0), args.repeats)
+    if args.shipped:  # where the time goes: each stage under the profiler
+        for row, (model, lmbda) in zip(rows, models.values()):
+            row["stages_ms"] = stages(model, lmbda, tiles(4, 0))
     text = report(rows, args)
     print(text)
     if args.out:
@@ -143,6 +150,14 @@ def measure(
     return rows
 
 
+def stages(model: SARCodec, lmbda: float | None, x_all: torch.Tensor) -> dict[str, dict[str, float]]:
+    """Milliseconds per tile in each coding stage, encode and decode, at ``lmbda``."""
+    if lmbda is not None:
+        model.set_lmbda(lmbda)
+    x = [t[None] for t in x_all]
+    return stage_ms(model, x, [model.compress(t) for t in x])
+
+
 def report(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
         f"# Encode and decode time per {TILE}² tile against the mean-scale model ({BASE})",
@@ -162,6 +177,25 @@ def report(rows: list[dict], args: argparse.Namespace) -> str:
             f"| {r['model']} | {r['encode_ms']:.1f} | {r['decode_ms']:.1f} | {r['bpp']:.3f} | "
             f"{r['encode_ratio']:.2f} | {r['decode_ratio']:.2f} | {met} |"
         )
+    if any("stages_ms" in r for r in rows):
+        lines += [
+            "",
+            "Milliseconds per tile by stage under `torch.profiler` (`sarcomp.bench.codec_speed.stage_ms`, one "
+            "pass through the tiles; the profiler adds its own overhead, so totals exceed the medians above):",
+            "",
+            "| model | "
+            + " | ".join(f"enc {s}" for s in ENCODE)
+            + " | "
+            + " | ".join(f"dec {s}" for s in DECODE)
+            + " |",
+            "|---" * (1 + len(ENCODE) + len(DECODE)) + "|",
+        ]
+        for r in rows:
+            enc, dec = r["stages_ms"]["encode"], r["stages_ms"]["decode"]
+            cells = [f"{enc.get(s, math.nan):.1f}" for s in ENCODE] + [
+                f"{dec.get(s, math.nan):.1f}" for s in DECODE
+            ]
+            lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,6 @@ model (the decision rule of ``experiment=linearpath_cpu``).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +25,16 @@ from omegaconf import DictConfig
 from sarcomp.analysis.bootstrap import delta_psnr_at_equal_rate
 from sarcomp.data.loaders import grid_loader
 from sarcomp.data.mix import training_data
+from sarcomp.fileio import write_json
 from sarcomp.models.zoo import load_pretrained
-from sarcomp.runs import build_model, load_model_state, load_run
+from sarcomp.runs import (
+    build_model,
+    checkpoint_path,
+    config_from_text,
+    load_checkpoint,
+    load_model_state,
+    load_run,
+)
 from sarcomp.training.step import TrainStep
 from sarcomp.training.validation import validation_sums
 
@@ -39,7 +46,8 @@ def as_shipped(source: str, half: bool = True) -> tuple[DictConfig, torch.nn.Mod
     floating tensor of the state, as ``export_run`` stores them; ``half=False``: as trained)."""
     if not Path(source).is_dir():
         return load_pretrained(source)
-    cfg, _, state = load_run(source)
+    state = load_checkpoint(checkpoint_path(source, "best"))
+    cfg = config_from_text(state["config"])
     weights = {
         k: v.half().float() if half and v.is_floating_point() else v for k, v in state["model"].items()
     }
@@ -92,7 +100,8 @@ def main() -> None:
             cells = [("N/A" if np.isnan(d[i]) else f"{d[i]:+.2f}") if model == first else "" for d in against]
             print(f"| {model} | {lmbda:g} | {bpp:.3f} | {psnr:.2f} |" + "".join(f" {c} |" for c in cells))
     if a.out:
-        a.out.write_text(json.dumps({"data_from": data_run, "curves": curves}, indent=1) + "\n")
+        compared = {m: [float(v) for v in d] for m, d in zip(a.models[1:], against)}  # NaN: N/A
+        write_json(a.out, {"data_from": data_run, "curves": curves, "delta_psnr_of_first": compared})
 
 
 if __name__ == "__main__":

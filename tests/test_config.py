@@ -69,7 +69,6 @@ def test_a_mistyped_eval_key_fails_at_composition():
 
 def test_one_device_rule_for_every_entry_point():
     from sarcomp.devices import pick_device
-    from sarcomp.errors import SarcompError
 
     assert pick_device("cpu").type == "cpu" and pick_device("auto").type in ("cpu", "cuda")
     with pytest.raises(SarcompError, match="trainer.device: unknown device 'gpu'; valid: auto, cpu, cuda"):

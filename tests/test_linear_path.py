@@ -8,6 +8,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from sarcomp.interpret.gradcam import RateTarget, default_layers, grad_cam
 from sarcomp.models.blocks import ParallelTransform, last_convolution, run_channels_last
 from sarcomp.models.linear_path import LinearPathSARCodec, linear_scale
 from sarcomp.runs import build_model, load_run
@@ -95,26 +96,34 @@ def test_linear_path_codes_a_round_trip(model, light_hyper):
 
 
 def test_linear_path_state_round_trips_with_its_scale(model):
-    clone = build_model(compose_train(["experiment=linearpath_cpu"]).model)
-    state = model.state_dict()
-    assert any(k.endswith("factor") for k in state)  # c travels with the weights
+    """c travels with the weights: a state with another c loads that c, not the built one's."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    assert sorted(k for k in state if k.endswith("factor")) == ["g_a.linear.2.factor", "g_s.linear.0.factor"]
+    state["g_a.linear.2.factor"] *= 2
+    state["g_s.linear.0.factor"] /= 2
     rebuilt = LinearPathSARCodec(
         channels=[16], latent_channels=24, entropy="meanscale", hyper_channels=16, lmbdas=LMBDAS, lmbda=0.3
     )
     rebuilt.load_state_dict(state)
     x = torch.rand(1, 1, 16, 16)
     with torch.no_grad():
-        assert torch.equal(rebuilt.g_a(x), model.g_a(x))
-    assert clone.stride == 4
+        assert torch.allclose(rebuilt.g_a.linear(x), 2 * model.g_a.linear(x))
+        assert torch.allclose(rebuilt.g_s(rebuilt.g_a(x)), x, atol=1e-5)  # still inverses
 
 
-def test_every_parameter_of_the_linear_path_codec_is_used():
+def test_every_parameter_of_the_linear_path_codec_learns():
+    """Away from the zero start of the deep paths' last convolutions, every parameter gets a
+    gradient (at the start the deep paths' inner ones get exactly zero, by construction)."""
+    torch.manual_seed(0)
     model = LinearPathSARCodec(channels=[8], latent_channels=16, entropy="meanscale", hyper_channels=8)
-    out = model(torch.rand(1, 1, 32, 32))
-    loss = out["x_hat"].mean() + sum(v.log().sum() for v in out["likelihoods"].values())
+    for deep in (model.g_a.deep, model.g_s.deep):
+        torch.nn.init.normal_(last_convolution(deep).weight, std=0.1)
+    x = torch.rand(2, 1, 32, 32)
+    out = model(x)
+    loss = ((out["x_hat"] - x) ** 2).mean() + sum(-v.log2().sum() for v in out["likelihoods"].values())
     loss.backward()
-    unused = [n for n, p in model.named_parameters() if p.grad is None and "quantiles" not in n]
-    assert not unused
+    still = [n for n, p in model.named_parameters() if "quantiles" not in n and not p.grad.abs().sum() > 0]
+    assert not still
 
 
 @pytest.mark.parametrize(
@@ -149,13 +158,13 @@ def test_validate_shipped_reproduces_the_trainers_validation(tiny_data, tmp_path
     for lmbda, bpp, psnr in points:
         assert bpp == pytest.approx(acc.Scalars(f"val_lmbda_{lmbda:g}/bpp")[-1].value, rel=1e-5)
         assert psnr == pytest.approx(acc.Scalars(f"val_lmbda_{lmbda:g}/psnr")[-1].value, rel=1e-5)
+    _, shipped = validate_shipped.as_shipped(str(tmp_path))  # as exported: float16 weights
+    assert all(torch.equal(p, p.half().float()) for p in shipped.parameters())
     ahead = [(0.003, 1.0, 21.0), (0.03, 2.0, 26.0)]
     assert list(validate_shipped.deltas(ahead, [(0.01, 1.0, 20.0), (0.1, 2.0, 25.0)])) == [1.0, 1.0]
 
 
 def test_gradcam_explains_the_deep_analysis_path(model):
-    from sarcomp.interpret.gradcam import RateTarget, default_layers, grad_cam
-
     layers = default_layers(model)
     assert list(layers) == ["g_a.deep.1"] and layers["g_a.deep.1"] is model.g_a.deep[-1]
     maps = grad_cam(model, torch.rand(1, 1, 32, 32), layers, RateTarget())

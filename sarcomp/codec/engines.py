@@ -12,7 +12,8 @@ Engines (:data:`ENGINES`), those that paid (≥ 1.2× and ≤ 0.05 dB) on this C
 - ``bf16``: bfloat16 autocast. Stride-8 shipped models, 4 × 256² tiles, one thread, six runs on
   the loaded VM: g_s 2.3–2.9× faster at -0.002 (λ 0.003) and -0.009 dB (λ 0.03) with equal bytes;
   g_a 1.3–1.7× faster, bytes -0.03 to -0.04 %, -0.001 and -0.017 dB. Where the CPU lacks native
-  bfloat16 it may be slower: measure before opting in.
+  bfloat16 it may be slower: measure before opting in. The linear-path codec's linear path runs in
+  bfloat16 too under ``bf16``; its cost there was not measured.
 ``torch.compile`` (0.9–1.4× between runs, and a compile per input shape), int8 static
 quantisation (0.7–0.9×, -0.05 to -0.56 dB) and channels_last for g_a (0.8–1.2×) did not pay and
 are built only there.

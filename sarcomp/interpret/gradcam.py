@@ -82,7 +82,8 @@ Target = DistortionTarget | RateTarget
 
 
 def default_layers(model: nn.Module) -> dict[str, nn.Module]:
-    """Layers to explain: the attention modules, or the encoder's last block without any."""
+    """Layers to explain: the attention modules, or the encoder's last block without any (of a
+    transform of parallel paths, the deep path's last block: the linear path is not explained)."""
     layers = attention_modules(model)
     if not layers and hasattr(model, "g_a"):
         deep = getattr(model.g_a, "deep", None)  # a transform of parallel paths: its deep one's

@@ -52,14 +52,15 @@ class ParallelTransform(nn.Module):
         return self.deep(x) + self.linear(x)
 
 
-def run_channels_last(transform: nn.Sequential, x: Tensor) -> Tensor:
+def run_channels_last(transform: nn.Module, x: Tensor) -> Tensor:
     """``transform(x)`` with, on the CPU, every convolution block's input in channels_last, where
     oneDNN's 5×5 transposed convolutions run faster at the stride-8 models' widths (g_s: 9.3
     against 8.0 ms at a 256² tile, ``experiments/cpu_kernels.py``; ``SARCodec.decompress`` runs
     g_s so). Attention modules get the standard layout they are written for. The layout changes
     float rounding, not the map. g_a gains nothing (its first block's output would have to be
     copied into the layout), and h_s, whose output selects the entropy coder's tables, must not
-    change at all, or files written before would no longer decode.
+    change at all, or files written before would no longer decode. A :class:`ParallelTransform`
+    runs its deep path so and adds its linear path as it is.
     """
     if x.device.type != "cpu":
         return transform(x)

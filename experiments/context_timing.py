@@ -101,10 +101,11 @@ def main() -> None:
         for entropy in ("checkerboard", "elic"):
             models[entropy] = (context_like(cfg, meanscale, entropy, args.steps), None)
             models[entropy][0].update(force=True)
-    rows = measure(models, tiles(4, 0), args.repeats)
+    x_all = tiles(4, 0)
+    rows = measure(models, x_all, args.repeats)
     if args.shipped:  # where the time goes: each stage under the profiler
         for row, (model, lmbda) in zip(rows, models.values()):
-            row["stages_ms"] = stages(model, lmbda, tiles(4, 0))
+            row["stages_ms"] = stages(model, lmbda, x_all)
     text = report(rows, args)
     print(text)
     if args.out:

@@ -21,20 +21,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from omegaconf import DictConfig
+from torch.utils.data import DataLoader
 
 from sarcomp.analysis.bootstrap import delta_psnr_at_equal_rate
+from sarcomp.codec.modelref import resolve_model
 from sarcomp.data.loaders import grid_loader
 from sarcomp.data.mix import training_data
 from sarcomp.fileio import write_json
-from sarcomp.models.zoo import load_pretrained
-from sarcomp.runs import (
-    build_model,
-    checkpoint_path,
-    config_from_text,
-    load_checkpoint,
-    load_model_state,
-    load_run,
-)
+from sarcomp.runs import run_config
 from sarcomp.training.step import TrainStep
 from sarcomp.training.validation import validation_sums
 
@@ -42,25 +36,30 @@ Point = tuple[float, float, float]  # λ, bpp, PSNR
 
 
 def as_shipped(source: str, half: bool = True) -> tuple[DictConfig, torch.nn.Module]:
-    """``(config, model)``: a shipped name as it is, a run folder's best weights via float16 (every
-    floating tensor of the state, as ``export_run`` stores them; ``half=False``: as trained)."""
-    if not Path(source).is_dir():
-        return load_pretrained(source)
-    state = load_checkpoint(checkpoint_path(source, "best"))
-    cfg = config_from_text(state["config"])
-    weights = {
-        k: v.half().float() if half and v.is_floating_point() else v for k, v in state["model"].items()
-    }
-    model = build_model(cfg.model)
-    load_model_state(model, weights, source)
-    model.update(force=True)
-    return cfg, model.eval()
+    """``(config, model)`` of a shipped name or a run folder (:func:`resolve_model`); a run folder's
+    best weights go through float16 as ``export_run`` stores them (every floating tensor of the
+    updated state; ``half=False``: as trained)."""
+    loaded = resolve_model(source)
+    model = loaded.model
+    if half and Path(source).is_dir():
+        model.load_state_dict(
+            {k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+        )
+        model.update(force=True)
+    return loaded.cfg, model
 
 
-def validate(cfg: DictConfig, model: torch.nn.Module, data_cfg: DictConfig) -> list[Point]:
-    """(λ, bpp, PSNR) at each λ of the model's ladder on ``data_cfg``'s validation set."""
+def validation_loader(data_cfg: DictConfig) -> DataLoader:
+    """The trainer's validation tiles of a run's config (its data, seed and ``val_max_tiles``)."""
     _, _, val_scenes = training_data(data_cfg.data, int(data_cfg.seed))
-    loader = grid_loader(data_cfg.data, val_scenes, max_tiles=data_cfg.trainer.val_max_tiles)
+    return grid_loader(data_cfg.data, val_scenes, max_tiles=data_cfg.trainer.val_max_tiles)
+
+
+def validate(
+    cfg: DictConfig, model: torch.nn.Module, data_cfg: DictConfig, loader: DataLoader
+) -> list[Point]:
+    """(λ, bpp, PSNR) at each λ of the model's ladder on ``loader``'s tiles, with ``data_cfg``'s
+    trainer settings."""
     step = TrainStep(cfg.model, data_cfg.trainer, torch.device("cpu"))
     step.model = model
     points = []
@@ -88,8 +87,9 @@ def main() -> None:
     data_run = a.data_from or next((m for m in a.models if Path(m).is_dir()), None)
     if data_run is None:
         raise SystemExit("validate_shipped.py: give a run folder, or --data-from <run folder>")
-    data_cfg = load_run(data_run)[0]
-    curves = {m: validate(*as_shipped(m), data_cfg) for m in a.models}
+    data_cfg = run_config(data_run)
+    loader = validation_loader(data_cfg)  # read once, for every model
+    curves = {m: validate(*as_shipped(m), data_cfg, loader) for m in a.models}
     print(f"validation set of {data_run}; weights as shipped (float16)\n")
     print("| model | λ | bpp | PSNR dB |" + "".join(f" ΔPSNR vs {m} |" for m in a.models[1:]))
     print("|---|---|---|---|" + "---|" * (len(a.models) - 1))

@@ -152,7 +152,10 @@ def test_validate_shipped_reproduces_the_trainers_validation(tiny_data, tmp_path
     )
     train(compose_train(overrides, tmp_path), tmp_path)
     data_cfg = load_run(tmp_path)[0]
-    points = validate_shipped.validate(*validate_shipped.as_shipped(str(tmp_path), half=False), data_cfg)
+    loader = validate_shipped.validation_loader(data_cfg)
+    points = validate_shipped.validate(
+        *validate_shipped.as_shipped(str(tmp_path), half=False), data_cfg, loader
+    )
     acc = EventAccumulator(str(tmp_path / "tensorboard"))
     acc.Reload()
     for lmbda, bpp, psnr in points:

@@ -9,6 +9,7 @@ import torch
 from sarcomp.interpret.captions import Crop, choose_roi, label, layer_names, padding_border
 from sarcomp.interpret.explain import ExplainOptions, explain_run, explain_tile
 from sarcomp.models.autoencoder import SARCodec
+from sarcomp.models.linear_path import LinearPathSARCodec
 from tests.helpers import write_tif
 
 CBAM = {"type": "cbam", "placement": "bottleneck"}
@@ -34,6 +35,15 @@ def test_layers_have_human_names():
     assert every["g_a.1"] == "encoder attention after block 1 (g_a.1)" and every["g_s.2"].startswith(
         "decoder attention after block 1"
     )
+
+
+def test_the_linear_path_codec_names_its_deep_blocks_and_linear_path():
+    names = layer_names(LinearPathSARCodec(channels=(8,), latent_channels=16, lmbdas=[0.01, 0.1]))
+    assert names["g_a.deep.1"] == "encoder output block 2 (to the latent y) of the deep path (g_a.deep.1)"
+    assert names["g_s.deep.0"] == "decoder block 1 of the deep path (g_s.deep.0)"
+    assert names["g_a.linear"] == "encoder linear path (g_a.linear)"
+    assert label(names, "g_a.deep.1.0") == names["g_a.deep.1"] + ", 0 gate"  # the longest holder
+    assert label(names, "g_s.linear") == "decoder linear path (g_s.linear)"
 
 
 def test_the_roi_goes_where_the_content_is_not_to_a_bright_corner():

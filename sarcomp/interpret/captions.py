@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sarcomp.interpret.hooks import attention_modules
+from sarcomp.models.blocks import ParallelTransform
 
 Box = tuple[int, int, int, int]  # row, col, height, width
 
@@ -44,17 +45,24 @@ class Crop:
 def layer_names(model: nn.Module) -> dict[str, str]:
     """``{qualified name: "human name (name)"}`` for the blocks and attention modules of the codec's
     encoder ``g_a`` and decoder ``g_s``, e.g. ``"bottleneck attention on the latent y, before
-    quantisation (g_a.4)"``, ``"decoder entry attention on the decoded latent ŷ (g_s.0)"``."""
+    quantisation (g_a.4)"``, ``"decoder entry attention on the decoded latent ŷ (g_s.0)"``.
+    A :class:`~sarcomp.models.blocks.ParallelTransform` names its deep path's blocks so
+    (``g_a.deep.1``, "... of the deep path") and its linear path as a whole."""
     attention = set(attention_modules(model))
     names: dict[str, str] = {}
     for part, human in (("g_a", _encoder_names), ("g_s", _decoder_names)):
-        seq = getattr(model, part, None)
+        seq, prefix, of = getattr(model, part, None), part, ""
+        if isinstance(seq, ParallelTransform):
+            names[f"{part}.linear"] = (
+                f"{'encoder' if part == 'g_a' else 'decoder'} linear path ({part}.linear)"
+            )
+            seq, prefix, of = seq.deep, f"{part}.deep", " of the deep path"
         if isinstance(seq, nn.Sequential):
             kinds = [
-                "attention" if f"{part}.{i}" in attention else type(m).__name__ for i, m in enumerate(seq)
+                "attention" if f"{prefix}.{i}" in attention else type(m).__name__ for i, m in enumerate(seq)
             ]
             for i, text in enumerate(human(kinds)):
-                names[f"{part}.{i}"] = f"{text} ({part}.{i})"
+                names[f"{prefix}.{i}"] = f"{text}{of} ({prefix}.{i})"
     return names
 
 
@@ -95,8 +103,10 @@ def _decoder_names(kinds: list[str]) -> list[str]:
 
 
 def label(names: dict[str, str], key: str) -> str:
-    """The human name of ``key`` (``g_s.0`` or a part of it, ``g_s.0.spatial``)."""
-    top = ".".join(key.split(".")[:2])
+    """The human name of ``key`` (``g_s.0`` or a part of it, ``g_s.0.spatial``): the longest named
+    module that holds it, else its first two name parts."""
+    held = [name for name in names if key == name or key.startswith(name + ".")]
+    top = max(held, key=len) if held else ".".join(key.split(".")[:2])
     sub = key[len(top) + 1 :]
     base = names.get(top, top)
     return f"{base}, {sub} gate" if sub else base

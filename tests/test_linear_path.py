@@ -44,6 +44,21 @@ def test_fast_linear_path_config_has_the_light_hyper_synthesis():
     assert list(cfg.model.lmbdas) == [0.001, 0.003, 0.01, 0.03, 0.1, 0.3]
 
 
+def test_stride_8_linear_path_config_is_the_mean_scale_models_widths():
+    """``linearpath_s8_cpu``: linearpath_cpu on baseline-ms-s8's transform (48, 64; stride 8, latent
+    96, 64 of whose values per position the invertible path uses), λ 0.001-0.3; exact at step 0."""
+    cfg = compose_train(["experiment=linearpath_s8_cpu"])
+    linear = compose_train(["experiment=linearpath_cpu"])
+    assert cfg.data == linear.data and cfg.trainer == linear.trainer
+    assert {k for k in cfg.model if cfg.model[k] != linear.model[k]} == {"channels", "lmbdas"}
+    assert list(cfg.model.channels) == [48, 64] and cfg.model.latent_channels == 96
+    model = build_model(cfg.model).eval()
+    assert model.stride == 8 and model.g_a.linear[1].weight.shape[:2] == (96, 64)
+    x = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model.g_s(model.g_a(x)), x, atol=1e-5)
+
+
 def test_transforms_start_as_exact_inverses(model):
     """At step 0 g_s(g_a(x)) is x: the deep paths start at zero, the linear one is orthonormal."""
     x = torch.rand(2, 1, 32, 32)

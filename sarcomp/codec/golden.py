@@ -78,6 +78,7 @@ CASES = (
     Case("highrate-vr-s4", "highrate-vr-s4", lmbda=0.03),
     Case("lowrate-vr-s4", "lowrate-vr-s4", lmbda=0.003),
     Case("linearpath-vr-s4", "linearpath-vr-s4", lmbda=0.03),
+    Case("linearpath-vr-s8", "linearpath-vr-s8", lmbda=0.03),
 )
 TINY_ENTROPIES = ("factorized", "hyperprior", "meanscale", "checkerboard", "elic")
 

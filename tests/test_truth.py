@@ -29,14 +29,15 @@ def with_truth(tmp_path):
 
 
 def test_the_hook_leaves_the_scenes_byte_identical() -> None:
-    """Pixel hashes of scenes generated before the ground-truth hook existed."""
-    for args, digest in (
-        ((64, 1, 3), "adfa3706f6e23ba407f430960d424f50902339d8b5ce870ebe67aff5991ae59f"),
-        ((96, 4, 11), "213f6db39602986a42c65fe4c27a2cc60adacf6a47e29b916f14959da40cc3a0"),
-    ):
+    """Recording the ground truth changes no pixel: a scene generated with the hook is byte for byte
+    the scene generated without it. (Compared within one machine: digests recorded on one machine
+    failed on another, an AMD EPYC without AVX-512, with scipy 1.15-1.17 and every OpenBLAS core
+    type alike, so the generator's bytes depend on the CPU.)"""
+    for args in ((64, 1, 3), (96, 4, 11)):
         record: dict = {}
-        scene, _ = syn.generate_scene(*args, record=record)
-        assert hashlib.sha256(scene.tobytes()).hexdigest() == digest
+        with_hook, _ = syn.generate_scene(*args, record=record)
+        without, _ = syn.generate_scene(*args)
+        assert hashlib.sha256(with_hook.tobytes()).digest() == hashlib.sha256(without.tobytes()).digest()
         assert record["rows"].size == record["cols"].size == record["gain_db"].size > 0
 
 
